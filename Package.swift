@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// Vitrine: a terminal explorer for cross-modal, instance-level product retrieval.
+// Module layout and import rules: see DESIGN.md (shared) and README.md.
+import PackageDescription
+
+let package = Package(
+    name: "Vitrine",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vitrine", targets: ["vitrine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+    ],
+    targets: [
+        // System libraries. Only module maps and small C shims live here.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CNcurses", path: "Sources/CNcurses",
+                cSettings: [.define("_XOPEN_SOURCE_EXTENDED", to: "1"), .define("NCURSES_WIDECHAR", to: "1"),
+                            .unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("ncursesw")]),
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
+
+        // Our modules; arrows point down only (DESIGN.md).
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+        .target(name: "Catalog", dependencies: ["Imaging"]),
+        .target(name: "Explorer", dependencies: [
+            "Catalog", "Imaging", "CNcurses",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .executableTarget(name: "vitrine", dependencies: [
+            "Explorer", "Catalog", "Imaging", "CBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
+        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Catalog", "Imaging"],
+                    exclude: ["__Snapshots__"]),
+        .testTarget(name: "EndToEndTests", dependencies: []),
+    ]
+)

@@ -1,0 +1,1 @@
+int vic_dummy(void){return 0;}

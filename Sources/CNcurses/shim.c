@@ -1,0 +1,1 @@
+int vt_dummy(void){return 0;}

@@ -1,0 +1,4 @@
+import CBLAS
+import Explorer
+import Catalog
+print("vitrine")
