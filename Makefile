@@ -1,0 +1,40 @@
+# Vitrine. `make run` opens the explorer on SampleData; `make test` runs every test.
+# Both set up what is missing first (scripts/setup.sh) and build in release mode:
+# numeric code is unusable without optimisation, tests included.
+
+SWIFT      ?= swift
+BUILD_FLAGS = -c release
+BIN         = .build/release/vitrine
+# Keep builds to the machine's cores.
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all run test build setup sample-data bench clean help
+
+all: build
+
+help:
+	@echo "make run          set up, build, open the explorer on SampleData"
+	@echo "make test         set up, build, run every test (unit, snapshots, tmux end to end)"
+	@echo "make build        set up and build the release binary ($(BIN))"
+	@echo "make sample-data  regenerate SampleData/ (byte-identical with the committed set)"
+	@echo "make clean        remove build folders"
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build $(BUILD_FLAGS) -j $(JOBS)
+
+run: build
+	$(BIN) explore $(ARGS)
+
+# Unit, snapshot and end-to-end (tmux) tests, all built with optimisation.
+# Tests run with a UTF-8 locale so wcwidth measures CJK and emoji.
+test: build
+	LC_ALL=C.UTF-8 VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) -j $(JOBS)
+
+sample-data: build
+	$(BIN) sample-data --out SampleData --overwrite
+
+clean:
+	rm -rf .build .build-*

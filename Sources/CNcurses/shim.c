@@ -1,1 +1,0 @@
-int vt_dummy(void){return 0;}

@@ -1,0 +1,210 @@
+import Dispatch
+
+/// One split of a dataset: the samples of one file (Product1M) or of one `split` value (folder formats).
+public struct Split: Sendable {
+    /// `train`, `dev`, `test`, `gallery` (Product1M) or `train`, `query`, `gallery` (folder formats).
+    public let name: String
+    public let role: SplitRole
+    /// Path of the file the split was read from.
+    public let file: String
+    /// The well-formed lines, in file order.
+    public let samples: [Sample]
+    /// The malformed lines, all of them, in file order. They were skipped.
+    public let issues: [LoadIssue]
+    /// Samples whose image was not found (`imagePath == nil`). They are kept.
+    public let missingImages: Int
+    private let index: [String: Int]
+
+    /// A split made in memory. If two samples share an id, `sample(id:)` finds the first.
+    public init(name: String, role: SplitRole, file: String, samples: [Sample], issues: [LoadIssue] = []) {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(samples.count)
+        for (position, sample) in samples.enumerated() where index[sample.id] == nil {
+            index[sample.id] = position
+        }
+        self.init(name: name, role: role, file: file, samples: samples, issues: issues, index: index)
+    }
+
+    /// A split with its id index already built by a loader.
+    init(name: String, role: SplitRole, file: String, samples: [Sample], issues: [LoadIssue], index: [String: Int]) {
+        self.name = name
+        self.role = role
+        self.file = file
+        self.samples = samples
+        self.issues = issues
+        self.index = index
+        var missing = 0
+        for sample in samples where sample.imagePath == nil { missing += 1 }
+        self.missingImages = missing
+    }
+
+    /// The sample with this id, in O(1).
+    public func sample(id: String) -> Sample? {
+        index[id].map { samples[$0] }
+    }
+}
+
+/// A dataset on disk, loaded: its splits, each with its samples and the lines that were skipped.
+public struct Dataset: Sendable {
+    /// Absolute path of the dataset folder.
+    public let root: String
+    /// The folder's name.
+    public let name: String
+    public let format: DatasetFormat
+    /// Splits in a fixed order: `train`, `dev`, `test`, `gallery` (Product1M) or `train`, `query`,
+    /// `gallery` (folder formats); only those present.
+    public let splits: [Split]
+    /// Malformed lines that belong to no split: in a folder-format file with a split column, lines
+    /// whose split could not be read (wrong field count, broken JSON, unknown split name).
+    public let unassignedIssues: [LoadIssue]
+    private let allIssues: [LoadIssue]
+
+    public init(root: String, name: String, format: DatasetFormat, splits: [Split], unassignedIssues: [LoadIssue] = []) {
+        self.root = root
+        self.name = name
+        self.format = format
+        self.splits = splits
+        self.unassignedIssues = unassignedIssues
+        // A line is reported once even where it is listed in two splits (folder formats: query and gallery).
+        var seen = Set<LoadIssue>()
+        var fileOrder: [String: Int] = [:]
+        var all: [LoadIssue] = []
+        for issue in splits.flatMap(\.issues) + unassignedIssues where seen.insert(issue).inserted {
+            if fileOrder[issue.file] == nil { fileOrder[issue.file] = fileOrder.count }
+            all.append(issue)
+        }
+        all.sort { (fileOrder[$0.file]!, $0.line) < (fileOrder[$1.file]!, $1.line) }
+        self.allIssues = all
+    }
+
+    /// The split with this name (`dev`, `gallery`, ...).
+    public func split(named name: String) -> Split? {
+        splits.first { $0.name == name }
+    }
+
+    /// The splits that play `role`, in order (Product1M has two query splits, `dev` and `test`).
+    public func splits(role: SplitRole) -> [Split] {
+        splits.filter { $0.role == role }
+    }
+
+    /// The gallery split, if there is one.
+    public var gallery: Split? {
+        splits.first { $0.role == .gallery }
+    }
+
+    /// Every malformed line of the dataset, once each, by file and line.
+    public var issues: [LoadIssue] { allIssues }
+
+    /// Loads the dataset in the folder at `path`, detecting its format (`detectFormat(in:)`).
+    ///
+    /// Malformed lines are reported in `Split.issues` and skipped, or, with `options.strict`, the first
+    /// one is thrown. Absent split files are fine; a folder with no dataset file at all is an error.
+    /// Product1M splits are parsed concurrently.
+    public static func load(from path: String, options: LoadOptions = LoadOptions()) throws -> Dataset {
+        let root = absolutePath(path)
+        switch entryKind(root) {
+        case .folder:
+            break
+        case .missing:
+            throw CatalogError(kind: .notAFolder, path: root, message: "no such folder: \(root)")
+        case .file, .other:
+            throw CatalogError(kind: .notAFolder, path: root, message:
+                "\(root) is a file, not a dataset folder: pass the folder that holds it (\(parentPath(root)))")
+        }
+        guard let format = detectFormat(in: root) else { throw CatalogError.noDataset(in: root) }
+        let name = root == "/" ? "/" : String(root[root.index(after: root.lastIndex(of: "/")!)...])
+
+        switch format {
+        case .product1m:
+            let splits = try loadProduct1M(root: root, options: options)
+            return Dataset(root: root, name: name, format: format, splits: splits)
+        case .folderTSV, .folderJSONL:
+            let result = try FolderLoader.load(format: format, root: root, options: options)
+            return Dataset(root: root, name: name, format: format, splits: result.splits,
+                           unassignedIssues: result.unassigned)
+        }
+    }
+
+    /// The format of the dataset in `folder`, or nil when it holds none. Product1M wins over the
+    /// folder formats, and `captions.tsv` over `captions.jsonl`, when a folder holds several.
+    public static func detectFormat(in folder: String) -> DatasetFormat? {
+        let root = absolutePath(folder)
+        if Product1MSplitSpec.all.contains(where: { entryKind(root + "/" + $0.fileName) != .missing }) {
+            return .product1m
+        }
+        if entryKind(root + "/" + FolderLoader.tsvName) != .missing { return .folderTSV }
+        if entryKind(root + "/" + FolderLoader.jsonlName) != .missing { return .folderJSONL }
+        return nil
+    }
+
+    private static func loadProduct1M(root: String, options: LoadOptions) throws -> [Split] {
+        let specs = Product1MSplitSpec.all.filter { entryKind(root + "/" + $0.fileName) != .missing }
+        let images = ImageFolder(path: root + "/images")
+        let slots = Slots<Result<Split, any Error>>(count: specs.count)
+        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
+            let spec = specs[i]
+            let path = root + "/" + spec.fileName
+            slots[i] = Result {
+                let bytes = try readFileBytes(path)
+                return Product1MParser.parse(bytes, spec: spec, path: path, images: images, options: options)
+            }
+        }
+        var splits: [Split] = []
+        for i in 0..<specs.count {
+            let split = try slots[i]!.get()
+            if options.strict, let first = split.issues.first {
+                throw CatalogError.malformed(first, path: split.file)
+            }
+            splits.append(split)
+        }
+        return splits
+    }
+}
+
+/// Fixed slots that concurrent iterations fill, one slot each (distinct memory, so no locking); read
+/// after all iterations have finished.
+private final class Slots<Value>: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<Value?>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
+    }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    subscript(i: Int) -> Value? {
+        get { storage[i] }
+        set { storage[i] = newValue }
+    }
+}
+
+// MARK: - Paths
+
+/// `path` made absolute against the working directory, with `.`, `..`, repeated and trailing slashes
+/// removed (symbolic links are left alone).
+func absolutePath(_ path: String) -> String {
+    var full = path
+    if !path.hasPrefix("/") {
+        let cwd = currentDirectory()
+        full = cwd + "/" + path
+    }
+    var parts: [Substring] = []
+    for part in full.split(separator: "/", omittingEmptySubsequences: true) {
+        if part == "." { continue }
+        if part == ".." {
+            if !parts.isEmpty { parts.removeLast() }
+            continue
+        }
+        parts.append(part)
+    }
+    return "/" + parts.joined(separator: "/")
+}
+
+func parentPath(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+    return String(path[..<slash])
+}

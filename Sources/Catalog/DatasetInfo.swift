@@ -1,0 +1,205 @@
+import Foundation
+
+/// Counts for one split, as `vitrine info` shows them.
+public struct SplitStats: Sendable, Codable, Equatable {
+    public let name: String
+    public let role: SplitRole
+    /// Path of the split's file.
+    public let file: String
+    /// Well-formed lines (samples kept).
+    public let samples: Int
+    /// Samples with one label.
+    public let single: Int
+    /// Samples with two or more labels (repeats count).
+    public let multi: Int
+    /// Samples without labels.
+    public let unlabelled: Int
+    /// Distinct labels over the split's samples.
+    public let labels: Int
+    /// Samples whose image was not found.
+    public let missingImages: Int
+    /// Lines skipped as malformed.
+    public let malformedLines: Int
+
+    public init(_ split: Split) {
+        name = split.name
+        role = split.role
+        file = split.file
+        var counts = KindCounts()
+        var distinct = Set<String>()
+        for sample in split.samples {
+            counts.add(sample)
+            distinct.formUnion(sample.labels)
+        }
+        samples = split.samples.count
+        single = counts.single
+        multi = counts.multi
+        unlabelled = counts.unlabelled
+        labels = distinct.count
+        missingImages = split.missingImages
+        malformedLines = split.issues.count
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, role, file, samples, single, multi, unlabelled, labels
+        case missingImages = "missing_images"
+        case malformedLines = "malformed_lines"
+    }
+}
+
+/// Counts over the whole dataset. An item listed in two splits (a folder-format item without a split
+/// is in `query` and in `gallery`) counts once, by id; a malformed line counts once.
+public struct DatasetTotals: Sendable, Codable, Equatable {
+    /// Distinct items (by id) over all splits.
+    public let samples: Int
+    public let single: Int
+    public let multi: Int
+    public let unlabelled: Int
+    /// Distinct labels over all splits.
+    public let labels: Int
+    public let missingImages: Int
+    /// All malformed lines, including those that belong to no split.
+    public let malformedLines: Int
+
+    public init(_ dataset: Dataset) {
+        var seen = Set<String>()
+        var counts = KindCounts()
+        var distinct = Set<String>()
+        var missing = 0
+        for split in dataset.splits {
+            for sample in split.samples where seen.insert(sample.id).inserted {
+                counts.add(sample)
+                distinct.formUnion(sample.labels)
+                if sample.imagePath == nil { missing += 1 }
+            }
+        }
+        samples = seen.count
+        single = counts.single
+        multi = counts.multi
+        unlabelled = counts.unlabelled
+        labels = distinct.count
+        missingImages = missing
+        malformedLines = dataset.issues.count
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case samples, single, multi, unlabelled, labels
+        case missingImages = "missing_images"
+        case malformedLines = "malformed_lines"
+    }
+}
+
+private struct KindCounts {
+    var single = 0, multi = 0, unlabelled = 0
+
+    mutating func add(_ sample: Sample) {
+        switch sample.kind {
+        case .single: single += 1
+        case .multi: multi += 1
+        case .unknown: unlabelled += 1
+        }
+    }
+}
+
+/// What `vitrine info` reports about a dataset: per-split counts, totals and the first malformed lines.
+public struct DatasetInfo: Sendable, Codable {
+    /// The dataset's folder name.
+    public let name: String
+    /// Absolute path of the dataset folder.
+    public let root: String
+    public let format: DatasetFormat
+    public let splits: [SplitStats]
+    public let totals: DatasetTotals
+    /// The first malformed lines (`file:line: reason`), at most `issueLimit` of them.
+    public let firstIssues: [String]
+
+    /// How many issues `init(_:)` lists by default.
+    public static let defaultIssueLimit = 20
+
+    /// The statistics of `dataset`, listing its first `defaultIssueLimit` issues.
+    public init(_ dataset: Dataset) {
+        self.init(dataset, issueLimit: Self.defaultIssueLimit)
+    }
+
+    /// The statistics of `dataset`, listing its first `issueLimit` issues.
+    public init(_ dataset: Dataset, issueLimit: Int) {
+        name = dataset.name
+        root = dataset.root
+        format = dataset.format
+        splits = dataset.splits.map(SplitStats.init)
+        totals = DatasetTotals(dataset)
+        firstIssues = dataset.issues.prefix(max(issueLimit, 0)).map(\.description)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, root, format, splits, totals
+        case firstIssues = "first_issues"
+    }
+
+    /// Pretty-printed JSON with sorted, snake_case keys, so output is stable from run to run.
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "{}" }  // only strings and integers: cannot fail
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A human-readable table for a terminal: a title line, one row per split, a total row, then the
+    /// first issues. Text from data (names, reasons) has its control characters escaped.
+    public func table() -> String {
+        let header = ["split", "role", "samples", "single", "multi", "unlabelled", "labels", "missing images", "malformed"]
+        var rows: [[String]] = splits.map { s in
+            [safe(s.name), s.role.rawValue, "\(s.samples)", "\(s.single)", "\(s.multi)", "\(s.unlabelled)",
+             "\(s.labels)", "\(s.missingImages)", "\(s.malformedLines)"]
+        }
+        let t = totals
+        rows.append(["total", "", "\(t.samples)", "\(t.single)", "\(t.multi)", "\(t.unlabelled)",
+                     "\(t.labels)", "\(t.missingImages)", "\(t.malformedLines)"])
+
+        var widths = header.map(\.count)
+        for row in rows {
+            for (k, cell) in row.enumerated() { widths[k] = max(widths[k], cell.count) }
+        }
+        func render(_ cells: [String]) -> String {
+            var line = ""
+            for (k, cell) in cells.enumerated() {
+                let pad = String(repeating: " ", count: widths[k] - cell.count)
+                if k > 0 { line += "  " }
+                line += k < 2 ? cell + pad : pad + cell  // names left, numbers right
+            }
+            while line.hasSuffix(" ") { line.removeLast() }
+            return line
+        }
+
+        var lines = ["\(safe(name))  (\(format.rawValue))  \(safe(root))", ""]
+        lines.append(render(header))
+        lines.append(render(widths.map { String(repeating: "-", count: $0) }))
+        for (k, row) in rows.enumerated() {
+            if k == rows.count - 1 { lines.append(render(widths.map { String(repeating: "-", count: $0) })) }
+            lines.append(render(row))
+        }
+        if !firstIssues.isEmpty {
+            lines.append("")
+            let shown = firstIssues.count < t.malformedLines
+                ? "first \(firstIssues.count) of \(t.malformedLines) malformed lines (skipped):"
+                : "\(t.malformedLines) malformed line\(t.malformedLines == 1 ? "" : "s") (skipped):"
+            lines.append(shown)
+            for issue in firstIssues { lines.append("  " + safe(issue)) }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Text with control and format characters escaped (reasons quote data already; paths may not).
+    private func safe(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator:
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

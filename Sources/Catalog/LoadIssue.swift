@@ -1,0 +1,83 @@
+/// The on-disk layouts `Dataset.load(from:options:)` recognises (DATA.md §1 and §3).
+public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
+    /// Product1M split files `product1m_{train,dev,test,gallery}_ossurl_v2.txt` and `images/<item_id>.jpg`.
+    case product1m
+    /// A plain folder with `captions.tsv` (`id<TAB>image<TAB>caption<TAB>labels[<TAB>split]`).
+    case folderTSV = "folder-tsv"
+    /// A plain folder with `captions.jsonl` (one `{"id","image","caption","labels","split"}` object a line).
+    case folderJSONL = "folder-jsonl"
+}
+
+/// How forgiving a load is.
+public struct LoadOptions: Sendable, Equatable {
+    /// When true, the first malformed line is thrown as a `CatalogError` instead of being reported and skipped.
+    public var strict: Bool
+    /// Titles (captions) longer than this many UTF-8 bytes make their line malformed.
+    public var maxTitleBytes: Int
+
+    public init(strict: Bool = false, maxTitleBytes: Int = 4096) {
+        self.strict = strict
+        self.maxTitleBytes = maxTitleBytes
+    }
+}
+
+/// A malformed line: where it is and what is wrong with it. The line was skipped.
+public struct LoadIssue: Sendable, Hashable, CustomStringConvertible {
+    /// The file's name (not its path; `Split.file` holds the path), e.g. `product1m_dev_ossurl_v2.txt`.
+    public let file: String
+    /// 1-based line number in that file.
+    public let line: Int
+    /// What is wrong, in words, e.g. `expected 5 fields separated by '#####', found 3`.
+    public let reason: String
+
+    public init(file: String, line: Int, reason: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
+
+    /// `file:line: reason`, the form compilers use, so editors can jump to it.
+    public var description: String { "\(file):\(line): \(reason)" }
+}
+
+/// Why a dataset could not be loaded.
+public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The folder holds none of the files of a known format.
+        case noDataset
+        /// The path does not exist or is not a folder.
+        case notAFolder
+        /// A file exists but could not be read.
+        case unreadableFile
+        /// Strict mode: the first malformed line (see `issue`).
+        case malformedLine
+    }
+
+    public let kind: Kind
+    /// The folder or file concerned.
+    public let path: String
+    /// The malformed line, for `.malformedLine`.
+    public let issue: LoadIssue?
+    /// A complete sentence: what went wrong, where, and what to do.
+    public let message: String
+
+    public init(kind: Kind, path: String, issue: LoadIssue? = nil, message: String) {
+        self.kind = kind
+        self.path = path
+        self.issue = issue
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func noDataset(in folder: String) -> CatalogError {
+        CatalogError(kind: .noDataset, path: folder, message:
+            "no dataset in \(folder): expected product1m_*_ossurl_v2.txt or captions.tsv/captions.jsonl; "
+            + "`vitrine sample-data --out DIR` makes a demo set")
+    }
+
+    static func malformed(_ issue: LoadIssue, path: String) -> CatalogError {
+        CatalogError(kind: .malformedLine, path: path, issue: issue, message:
+            "\(issue) (strict mode stops at the first malformed line; without it such lines are reported and skipped)")
+    }
+}

@@ -1,0 +1,59 @@
+import Catalog
+
+/// The text the browser's filter looks through, for one split: each sample's
+/// id, caption and labels, lower-cased once, as bytes (a substring search over
+/// bytes is fast enough for 100,000 samples per keystroke).
+public final class SearchIndex: Sendable {
+    private let text: [UInt8]
+    private let starts: [Int]   // sample i's text is text[starts[i] ..< starts[i + 1]]
+
+    public init(samples: [Sample]) {
+        var text: [UInt8] = []
+        var starts: [Int] = []
+        starts.reserveCapacity(samples.count + 1)
+        for s in samples {
+            starts.append(text.count)
+            text.append(contentsOf: s.id.utf8)
+            text.append(0x1F)
+            text.append(contentsOf: s.caption.lowercased().utf8)
+            for l in s.labels {
+                text.append(0x1F)
+                text.append(contentsOf: l.lowercased().utf8)
+            }
+        }
+        starts.append(text.count)
+        self.text = text
+        self.starts = starts
+    }
+
+    public var count: Int { starts.count - 1 }
+
+    /// Indices of the samples whose id, caption or labels contain `query`
+    /// (case-insensitive); all of them for an empty query.
+    public func matches(_ query: String) -> [Int] {
+        let needle = Array(query.lowercased().utf8)
+        if needle.isEmpty { return Array(0..<count) }
+        var out: [Int] = []
+        text.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { nd in
+                let n = nd.count
+                let first = nd[0]
+                for i in 0..<count {
+                    let a = starts[i], b = starts[i + 1]
+                    if b - a < n { continue }
+                    var j = a
+                    let last = b - n
+                    while j <= last {
+                        if hay[j] == first {
+                            var k = 1
+                            while k < n && hay[j + k] == nd[k] { k += 1 }
+                            if k == n { out.append(i); break }
+                        }
+                        j += 1
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,95 @@
+import Catalog
+import Imaging
+
+public struct Size: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public init(width: Int, height: Int) { self.width = width; self.height = height }
+}
+
+/// What is loaded.
+public enum LoadState: Sendable {
+    case loading(path: String)
+    case failed(String)
+    case loaded(LoadedDataset)
+}
+
+/// The dataset browser of one split: which samples the filter lets through,
+/// which one is selected and where the list is scrolled.
+public struct BrowserState: Sendable, Equatable {
+    /// Indices into the split's samples that pass the filter, in file order.
+    public var visible: [Int] = []
+    /// Position in `visible` of the selected sample.
+    public var selected: Int = 0
+    /// Position in `visible` of the first row on screen.
+    public var scroll: Int = 0
+    /// The filter `visible` was computed for.
+    public var appliedFilter: String? = nil
+}
+
+/// A line of feedback in the footer (a theme that failed to load, ...).
+public struct StatusLine: Sendable, Equatable {
+    public var text: String
+    public var role: Role
+    public init(_ text: String, role: Role = .dim) { self.text = text; self.role = role }
+}
+
+/// The explorer's whole state: a value. `update` changes it, `view` draws it.
+public struct ExplorerState: Sendable {
+    public var size: Size
+    public var capabilities: TerminalCapabilities
+    public var theme: Theme
+    public var keyMap: KeyMap
+    public var load: LoadState
+    public var splitIndex = 0
+    public var browsers: [BrowserState] = []
+    public var filter = ""
+    public var editingFilter = false
+    public var helpScroll: Int? = nil
+    public var images = ImageCache()
+    public var status: StatusLine? = nil
+    public var requestedTheme: String? = nil
+    public var quitting = false
+    /// Largest side of decoded preview thumbnails.
+    public var thumbnailSide = 256
+
+    public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String) {
+        self.size = size
+        self.capabilities = capabilities
+        self.theme = theme
+        self.keyMap = keyMap
+        self.load = .loading(path: dataPath)
+    }
+
+    // MARK: Derived
+
+    public var loaded: LoadedDataset? {
+        if case .loaded(let l) = load { return l }
+        return nil
+    }
+
+    public var dataset: Dataset? { loaded?.dataset }
+
+    public var split: Split? {
+        guard let d = dataset, splitIndex < d.splits.count else { return nil }
+        return d.splits[splitIndex]
+    }
+
+    public var browser: BrowserState {
+        get { splitIndex < browsers.count ? browsers[splitIndex] : BrowserState() }
+        set { if splitIndex < browsers.count { browsers[splitIndex] = newValue } }
+    }
+
+    public var selectedSample: Sample? {
+        guard let s = split else { return nil }
+        let b = browser
+        guard b.selected >= 0, b.selected < b.visible.count else { return nil }
+        return s.samples[b.visible[b.selected]]
+    }
+
+    public var context: ActionContext {
+        if helpScroll != nil { return .help }
+        if editingFilter { return .filter }
+        return .browser
+    }
+}

@@ -1,0 +1,264 @@
+import Catalog
+import Imaging
+
+/// The explorer's update: pure. It changes the state for a message and returns
+/// the effects (loading, decoding) the app must run off the UI thread.
+public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
+    switch msg {
+    case .input(let event):
+        return handleInput(&state, event)
+
+    case .datasetLoaded(.success(let loaded)):
+        state.load = .loaded(loaded)
+        state.browsers = Array(repeating: BrowserState(), count: loaded.dataset.splits.count)
+        // Start on the gallery: what a retrieval analyst looks at first.
+        state.splitIndex = loaded.dataset.splits.firstIndex { $0.role == .gallery } ?? 0
+        applyFilter(&state)
+        let issues = loaded.dataset.issues.count
+        if issues > 0 {
+            state.status = StatusLine("\(issues) malformed line\(issues == 1 ? "" : "s") skipped; `vitrine info` lists them", role: .warning)
+        }
+        return requestImages(&state)
+
+    case .datasetLoaded(.failure(let failure)):
+        state.load = .failed(failure.message)
+        return []
+
+    case .imageLoaded(let path, let result):
+        switch result {
+        case .success(let image): state.images.set(.ready(image), for: path)
+        case .failure(let error): state.images.set(.failed(error.shortReason), for: path)
+        }
+        return []
+
+    case .themeLoaded(.success(let theme)):
+        state.theme = theme
+        state.status = StatusLine("theme: \(theme.name)")
+        return []
+
+    case .themeLoaded(.failure(let failure)):
+        state.status = StatusLine(failure.message, role: .error)
+        return []
+    }
+}
+
+// MARK: - Input
+
+private func handleInput(_ state: inout ExplorerState, _ event: InputEvent) -> [Effect] {
+    switch event {
+    case .resize(let w, let h):
+        state.size = Size(width: w, height: h)
+        clampScroll(&state)
+        return []
+    case .signal(let n):
+        state.quitting = true
+        return [.quit(exitCode: 128 + n)]
+    case .wake:
+        return []
+    case .mouse(let m):
+        return handleMouse(&state, m)
+    case .key(let key):
+        return handleKey(&state, key)
+    }
+}
+
+private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
+    let context = state.context
+    if let id = state.keyMap.action(for: key, in: context) {
+        // Any key press clears a stale status line (not the one it may set).
+        state.status = nil
+        return perform(&state, id)
+    }
+    if context == .filter {
+        switch key {
+        case .char(let c):
+            state.filter.append(c)
+            applyFilter(&state)
+            return requestImages(&state)
+        default:
+            return []
+        }
+    }
+    if state.load.isFailed, key == .escape || key == .enter {
+        state.quitting = true
+        return [.quit(exitCode: 1)]
+    }
+    return []
+}
+
+/// Performs one action of the registry.
+public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
+    let layout = Layout(size: state.size)
+    switch id {
+    case .quit:
+        state.quitting = true
+        return [.quit(exitCode: state.load.isFailed ? 1 : 0)]
+    case .help:
+        state.helpScroll = state.helpScroll == nil ? 0 : nil
+        return []
+    case .helpClose:
+        state.helpScroll = nil
+        return []
+    case .helpScrollDown:
+        state.helpScroll = (state.helpScroll ?? 0) + 3
+        return []
+    case .helpScrollUp:
+        state.helpScroll = max(0, (state.helpScroll ?? 0) - 3)
+        return []
+    case .cycleTheme:
+        let names = ThemeLibrary.available()
+        guard !names.isEmpty else {
+            state.status = StatusLine("no theme files found; see README, \"Themes\"", role: .warning)
+            return []
+        }
+        let current = names.firstIndex(of: state.theme.name) ?? -1
+        let next = names[(current + 1) % names.count]
+        state.requestedTheme = next
+        return [.loadTheme(name: next)]
+    case .moveDown: return move(&state, by: 1)
+    case .moveUp: return move(&state, by: -1)
+    case .pageDown: return move(&state, by: layout.listRows)
+    case .pageUp: return move(&state, by: -layout.listRows)
+    case .halfPageDown: return move(&state, by: max(1, layout.listRows / 2))
+    case .halfPageUp: return move(&state, by: -max(1, layout.listRows / 2))
+    case .top: return move(&state, to: 0)
+    case .bottom: return move(&state, to: Int.max)
+    case .nextSplit: return switchSplit(&state, by: 1)
+    case .previousSplit: return switchSplit(&state, by: -1)
+    case .startFilter:
+        state.editingFilter = true
+        return []
+    case .clearFilter:
+        guard !state.filter.isEmpty else { return [] }
+        state.filter = ""
+        applyFilter(&state)
+        return requestImages(&state)
+    case .filterAccept:
+        state.editingFilter = false
+        return []
+    case .filterCancel:
+        state.editingFilter = false
+        state.filter = ""
+        applyFilter(&state)
+        return requestImages(&state)
+    case .filterDeleteBack:
+        guard !state.filter.isEmpty else { return [] }
+        state.filter.removeLast()
+        applyFilter(&state)
+        return requestImages(&state)
+    case .filterDeleteWord:
+        while state.filter.last == " " { state.filter.removeLast() }
+        while let c = state.filter.last, c != " " { state.filter.removeLast() }
+        applyFilter(&state)
+        return requestImages(&state)
+    }
+}
+
+private func handleMouse(_ state: inout ExplorerState, _ m: MouseEvent) -> [Effect] {
+    guard state.helpScroll == nil else {
+        if m.button == .wheelDown { return perform(&state, .helpScrollDown) }
+        if m.button == .wheelUp { return perform(&state, .helpScrollUp) }
+        return perform(&state, .helpClose)
+    }
+    let layout = Layout(size: state.size)
+    switch m.button {
+    case .wheelDown: return move(&state, by: 3)
+    case .wheelUp: return move(&state, by: -3)
+    case .left:
+        if layout.browser.contains(x: m.x, y: m.y) {
+            let row = m.y - layout.listTop
+            guard row >= 0, row < layout.listRows else { return [] }
+            return move(&state, to: state.browser.scroll + row)
+        }
+        return []
+    default:
+        return []
+    }
+}
+
+// MARK: - Browser
+
+private func move(_ state: inout ExplorerState, by delta: Int) -> [Effect] {
+    let b = state.browser
+    let target = delta > 0 && b.selected > Int.max - delta ? Int.max : b.selected + delta
+    return move(&state, to: target)
+}
+
+private func move(_ state: inout ExplorerState, to position: Int) -> [Effect] {
+    var b = state.browser
+    guard !b.visible.isEmpty else { return [] }
+    let p = min(max(0, position), b.visible.count - 1)
+    guard p != b.selected else { return [] }
+    b.selected = p
+    state.browser = b
+    clampScroll(&state)
+    return requestImages(&state)
+}
+
+private func switchSplit(_ state: inout ExplorerState, by delta: Int) -> [Effect] {
+    guard let d = state.dataset, d.splits.count > 1 else { return [] }
+    let n = d.splits.count
+    state.splitIndex = ((state.splitIndex + delta) % n + n) % n
+    if state.browser.appliedFilter != state.filter { applyFilter(&state) }
+    return requestImages(&state)
+}
+
+/// Recomputes the visible samples of the current split for the filter,
+/// keeping the selected sample selected when it still passes.
+func applyFilter(_ state: inout ExplorerState) {
+    guard let loaded = state.loaded, state.splitIndex < loaded.searchIndexes.count else { return }
+    var b = state.browser
+    let previous: Int? = b.selected < b.visible.count ? b.visible[b.selected] : nil
+    b.visible = loaded.searchIndexes[state.splitIndex].matches(state.filter)
+    b.appliedFilter = state.filter
+    if let p = previous, let i = binarySearch(b.visible, p) { b.selected = i } else { b.selected = 0 }
+    state.browser = b
+    clampScroll(&state)
+}
+
+private func binarySearch(_ a: [Int], _ x: Int) -> Int? {
+    var lo = 0, hi = a.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if a[mid] < x { lo = mid + 1 } else { hi = mid }
+    }
+    return lo < a.count && a[lo] == x ? lo : nil
+}
+
+/// Keeps the selection on screen, with a little context above and below.
+func clampScroll(_ state: inout ExplorerState) {
+    let rows = Layout(size: state.size).listRows
+    var b = state.browser
+    let count = b.visible.count
+    guard count > 0 else { b.scroll = 0; b.selected = 0; state.browser = b; return }
+    b.selected = min(max(0, b.selected), count - 1)
+    let margin = rows > 8 ? 2 : 0
+    if b.selected < b.scroll + margin { b.scroll = b.selected - margin }
+    if b.selected >= b.scroll + rows - margin { b.scroll = b.selected - rows + 1 + margin }
+    b.scroll = min(max(0, b.scroll), max(0, count - rows))
+    state.browser = b
+}
+
+/// Asks for the selected sample's image and its neighbours' (prefetch), when
+/// they are not cached or on their way.
+public func requestImages(_ state: inout ExplorerState) -> [Effect] {
+    guard let split = state.split else { return [] }
+    let b = state.browser
+    guard !b.visible.isEmpty else { return [] }
+    var effects: [Effect] = []
+    for offset in [0, 1, -1, 2] {
+        let p = b.selected + offset
+        guard p >= 0, p < b.visible.count, let path = split.samples[b.visible[p]].imagePath else { continue }
+        if state.images[path] == nil {
+            state.images.set(.loading, for: path)
+            effects.append(.loadImage(path: path, maxSide: state.thumbnailSide))
+        } else if offset == 0 {
+            state.images.touch(path)
+        }
+    }
+    return effects
+}
+
+extension LoadState {
+    var isFailed: Bool { if case .failed = self { return true } else { return false } }
+}

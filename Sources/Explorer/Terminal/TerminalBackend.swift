@@ -1,0 +1,69 @@
+import Imaging
+
+/// How many colours the terminal can show. Vitrine degrades every theme and
+/// every image to the mode it finds (or is told with `--color`).
+public enum ColorMode: String, Sendable, CaseIterable, Codable {
+    case truecolor
+    case ansi256 = "256"
+    case ansi16 = "16"
+    case none
+}
+
+/// What the terminal can do, decided once at start (and on `--color`).
+public struct TerminalCapabilities: Sendable, Equatable {
+    public var colorMode: ColorMode
+    /// The locale and terminal take UTF-8 (half blocks, CJK); otherwise ASCII only.
+    public var unicode: Bool
+    public var mouse: Bool
+    public init(colorMode: ColorMode, unicode: Bool, mouse: Bool) {
+        self.colorMode = colorMode; self.unicode = unicode; self.mouse = mouse
+    }
+}
+
+/// A key press, decoded by the back end. Key names (for the key map and the
+/// help) are produced and parsed by `KeyName`.
+public enum Key: Hashable, Sendable {
+    case char(Character)        // printable text, including space
+    case ctrl(Character)        // ctrl-a ... ctrl-z (lower-case letter)
+    case alt(Character)
+    case up, down, left, right
+    case pageUp, pageDown, home, end
+    case enter, escape, backspace, delete, insert, tab, backTab
+    case function(Int)          // F1 ... F12
+}
+
+public enum MouseButton: Sendable, Equatable { case left, middle, right, wheelUp, wheelDown }
+
+public struct MouseEvent: Sendable, Equatable {
+    public var x: Int
+    public var y: Int
+    public var button: MouseButton
+    public init(x: Int, y: Int, button: MouseButton) { self.x = x; self.y = y; self.button = button }
+}
+
+/// What the terminal reports.
+public enum InputEvent: Sendable, Equatable {
+    case key(Key)
+    case mouse(MouseEvent)
+    case resize(width: Int, height: Int)
+    /// SIGINT, SIGTERM or SIGHUP arrived: the app must restore the terminal and exit.
+    case signal(Int32)
+    /// Another thread called `wake()`: there are messages from background work.
+    case wake
+}
+
+/// A terminal back end: draws frames, reads input. The ncurses back end talks
+/// to the real terminal; the in-memory back end keeps frames for tests.
+public protocol TerminalBackend: AnyObject {
+    var capabilities: TerminalCapabilities { get }
+    var size: (width: Int, height: Int) { get }
+    /// Draws a whole frame; the back end sends only what changed.
+    func draw(_ frame: Frame, theme: Theme)
+    /// Waits for input (at most `timeoutMilliseconds`, -1: forever) and returns
+    /// what arrived; never blocks once something is there.
+    func waitForEvents(timeoutMilliseconds: Int) -> [InputEvent]
+    /// Thread-safe: wakes `waitForEvents` (it returns `.wake`).
+    func wake()
+    /// Restores the terminal. Idempotent; safe on every exit path.
+    func shutdown()
+}

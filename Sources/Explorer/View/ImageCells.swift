@@ -1,0 +1,51 @@
+import Imaging
+
+/// Draws images into frame cells: Unicode upper half blocks (two pixels a
+/// cell, the top pixel as foreground, the bottom as background) when there is
+/// colour and UTF-8; otherwise an ASCII density ramp.
+public enum ImageCells {
+    /// The ramp from dark to bright, for terminals without colour or UTF-8.
+    public static let asciiRamp: [Character] = Array(" .:-=+*#%@")
+
+    /// The size in cells an image takes when fitted into `rect` (aspect kept:
+    /// a half-block pixel is about square).
+    public static func fittedSize(width: Int, height: Int, in rect: Rect, halfBlocks: Bool) -> (cols: Int, rows: Int) {
+        guard width > 0, height > 0, rect.width > 0, rect.height > 0 else { return (0, 0) }
+        let pxH = rect.height * 2   // pixels available vertically (both modes: a cell is ~1:2)
+        let scale = min(Double(rect.width) / Double(width), Double(pxH) / Double(height))
+        let cols = max(1, min(rect.width, Int((Double(width) * scale).rounded())))
+        let pixRows = max(1, Int((Double(height) * scale).rounded()))
+        let rows = max(1, min(rect.height, (pixRows + 1) / 2))
+        return (cols, rows)
+    }
+
+    /// Draws `image` centred in `rect`. Returns the rectangle it covered.
+    @discardableResult
+    public static func draw(_ image: RGBImage, into frame: inout Frame, rect: Rect, capabilities: TerminalCapabilities) -> Rect {
+        let halfBlocks = capabilities.unicode && capabilities.colorMode != .none
+        let (cols, rows) = fittedSize(width: image.width, height: image.height, in: rect, halfBlocks: halfBlocks)
+        guard cols > 0, rows > 0 else { return Rect(x: rect.x, y: rect.y, width: 0, height: 0) }
+        let x0 = rect.x + (rect.width - cols) / 2
+        let y0 = rect.y + (rect.height - rows) / 2
+        let scaled = image.resized(width: cols, height: rows * 2)
+        for r in 0..<rows {
+            for c in 0..<cols {
+                let top = scaled[c, 2 * r]
+                let bottom = scaled[c, 2 * r + 1]
+                if halfBlocks {
+                    frame[x0 + c, y0 + r] = Cell(text: "▀", width: 1, style: CellStyle(.image, fg: top, bg: bottom))
+                } else {
+                    let l = (luma(top) + luma(bottom)) / 2
+                    let i = min(asciiRamp.count - 1, Int(l * Double(asciiRamp.count)))
+                    frame[x0 + c, y0 + r] = Cell(text: String(asciiRamp[i]), width: 1, style: CellStyle(.image))
+                }
+            }
+        }
+        return Rect(x: x0, y: y0, width: cols, height: rows)
+    }
+
+    /// Relative luminance in 0...1 (Rec. 709 weights on the 8-bit values).
+    static func luma(_ c: RGB) -> Double {
+        (0.2126 * Double(c.r) + 0.7152 * Double(c.g) + 0.0722 * Double(c.b)) / 256.0
+    }
+}

@@ -1,0 +1,374 @@
+import Catalog
+import Imaging
+
+/// The explorer's view: the whole screen for a state, as a frame of cells.
+/// Pure: the same state always gives the same frame.
+public func view(_ state: ExplorerState) -> Frame {
+    var canvas = Canvas(state: state)
+    canvas.draw()
+    return canvas.frame
+}
+
+/// Drawing helpers over a frame, for one state.
+struct Canvas {
+    let state: ExplorerState
+    let layout: Layout
+    let unicode: Bool
+    var frame: Frame
+
+    init(state: ExplorerState) {
+        self.state = state
+        self.layout = Layout(size: state.size)
+        self.unicode = state.capabilities.unicode
+        self.frame = Frame(width: state.size.width, height: state.size.height, fill: CellStyle(.text))
+    }
+
+    /// Data text made safe for the terminal.
+    func clean(_ s: String) -> String { Sanitize.display(s, ascii: !unicode) }
+
+    mutating func draw() {
+        if layout.tooSmall { drawTooSmall(); return }
+        drawHeader()
+        switch state.load {
+        case .loading(let path):
+            drawCentered(["Loading \(clean(path))…"], in: Rect(x: 0, y: 1, width: frame.width, height: frame.height - 2), role: .dim)
+        case .failed(let message):
+            drawError(message)
+        case .loaded(let loaded):
+            drawBrowser(loaded)
+            drawPreview()
+        }
+        drawFooter()
+        if let scroll = state.helpScroll { drawHelp(scroll: scroll) }
+        if !unicode { asciiOnly() }
+    }
+
+    /// Without UTF-8 only ASCII may reach the terminal: the few symbols the
+    /// layout uses get ASCII stand-ins, anything else becomes "?" (data text
+    /// was already made ASCII by the sanitiser).
+    mutating func asciiOnly() {
+        let standIns: [String: String] = ["·": "|", "…": "~", "“": "\"", "”": "\"", "▶": ">", "┃": "#", "•": "-", "×": "x",
+                                          "─": "-", "│": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+", "⏎": "<", "↑": "^", "↓": "v"]
+        for y in 0..<frame.height {
+            for x in 0..<frame.width {
+                var c = frame[x, y]
+                if c.text.unicodeScalars.allSatisfy({ $0.isASCII }) { continue }
+                c.text = c.isContinuation ? "?" : (standIns[c.text] ?? "?")
+                c.width = 1
+                frame[x, y] = c
+            }
+        }
+    }
+
+    // MARK: Pieces
+
+    mutating func drawTooSmall() {
+        let w = frame.width, h = frame.height
+        let lines = [
+            "Terminal too small: \(w)x\(h).",
+            "Vitrine needs at least \(Layout.minimumWidth)x\(Layout.minimumHeight).",
+            "Enlarge the window, or press q to quit.",
+        ]
+        drawCentered(lines, in: Rect(x: 0, y: 0, width: w, height: h), role: .warning)
+    }
+
+    mutating func drawCentered(_ lines: [String], in rect: Rect, role: Role) {
+        let top = rect.y + max(0, (rect.height - lines.count) / 2)
+        for (i, line) in lines.enumerated() where top + i < rect.maxY {
+            let t = DisplayWidth.truncate(line, to: rect.width)
+            let x = rect.x + max(0, (rect.width - DisplayWidth.of(t)) / 2)
+            frame.put(t, x: x, y: top + i, maxWidth: rect.width, style: CellStyle(role))
+        }
+    }
+
+    mutating func box(_ r: Rect, title: String, focused: Bool) {
+        guard r.width >= 2, r.height >= 2 else { return }
+        let (h, v, tl, tr, bl, br) = unicode ? ("─", "│", "┌", "┐", "└", "┘") : ("-", "|", "+", "+", "+", "+")
+        let s = CellStyle(.border)
+        for x in r.x + 1..<r.maxX - 1 {
+            frame.put(h, x: x, y: r.y, style: s)
+            frame.put(h, x: x, y: r.maxY - 1, style: s)
+        }
+        for y in r.y + 1..<r.maxY - 1 {
+            frame.put(v, x: r.x, y: y, style: s)
+            frame.put(v, x: r.maxX - 1, y: y, style: s)
+        }
+        frame.put(tl, x: r.x, y: r.y, style: s); frame.put(tr, x: r.maxX - 1, y: r.y, style: s)
+        frame.put(bl, x: r.x, y: r.maxY - 1, style: s); frame.put(br, x: r.maxX - 1, y: r.maxY - 1, style: s)
+        if !title.isEmpty, r.width > 6 {
+            frame.put(" \(title) ", x: r.x + 2, y: r.y, maxWidth: r.width - 4, style: CellStyle(.title, bold: focused))
+        }
+    }
+
+    mutating func drawHeader() {
+        let r = layout.header
+        frame.fill(x: 0, y: r.y, width: r.width, height: 1, style: CellStyle(.header))
+        var x = frame.put(" Vitrine ", x: 0, y: r.y, style: CellStyle(.header, bold: true))
+        guard let loaded = state.loaded else { return }
+        let d = loaded.dataset
+        x += frame.put(" \(clean(d.name)) · \(d.format.rawValue)  ", x: x, y: r.y, maxWidth: r.width - x, style: CellStyle(.headerDim))
+        for (i, split) in d.splits.enumerated() {
+            let label = " \(clean(split.name)) \(split.samples.count) "
+            let style = i == state.splitIndex ? CellStyle(.accent, bold: true, reverse: true) : CellStyle(.header)
+            if x + DisplayWidth.of(label) + 1 > r.width { break }
+            x += frame.put(label, x: x, y: r.y, style: style)
+            x += frame.put(" ", x: x, y: r.y, style: CellStyle(.header))
+        }
+        if let split = state.split {
+            var parts: [String] = []
+            let counts = loaded.kindCounts[state.splitIndex]
+            parts.append("\(counts.single) single · \(counts.multi) multi")
+            if split.missingImages > 0 { parts.append(plural(split.missingImages, "missing image")) }
+            if !split.issues.isEmpty { parts.append(plural(split.issues.count, "malformed line")) }
+            let text = parts.joined(separator: " · ") + " "
+            let w = DisplayWidth.of(text)
+            if x + w + 1 <= r.width {
+                let role: Role = split.missingImages > 0 || !split.issues.isEmpty ? .warning : .headerDim
+                frame.put(text, x: r.width - w, y: r.y, style: CellStyle(role == .warning ? .header : .headerDim, bold: role == .warning))
+            }
+        }
+    }
+
+    mutating func drawBrowser(_ loaded: LoadedDataset) {
+        let r = layout.browser
+        guard let split = state.split else { return }
+        let b = state.browser
+        var title = "\(clean(split.name)) · \(b.visible.count)"
+        if !state.filter.isEmpty { title += " of \(split.samples.count) matching “\(clean(state.filter))”" }
+        box(r, title: title, focused: true)
+        let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
+        let idWidth = min(14, max(2, split.samples.prefix(2000).map { $0.id.count }.max() ?? 2))
+        let kindWidth = 6
+        let captionX = inner.x + 1 + idWidth + 1 + kindWidth + 1
+        let captionWidth = inner.maxX - captionX
+        // Column header.
+        frame.put(DisplayWidth.pad("id", to: idWidth), x: inner.x + 1, y: inner.y, style: CellStyle(.dim, bold: true))
+        frame.put("kind", x: inner.x + 2 + idWidth, y: inner.y, style: CellStyle(.dim, bold: true))
+        frame.put("caption", x: captionX, y: inner.y, style: CellStyle(.dim, bold: true))
+
+        if b.visible.isEmpty {
+            let msg = split.samples.isEmpty ? "This split is empty." : "No sample matches “\(clean(state.filter))”. Esc clears the filter."
+            drawCentered([msg], in: Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: inner.height - 1), role: .dim)
+            return
+        }
+        let rows = layout.listRows
+        let needle = state.filter.lowercased()
+        for row in 0..<rows {
+            let p = b.scroll + row
+            guard p < b.visible.count else { break }
+            let sample = split.samples[b.visible[p]]
+            let y = layout.listTop + row
+            let selected = p == b.selected
+            let base: Role = selected ? .selection : .text
+            if selected { frame.fill(x: inner.x, y: y, width: inner.width, height: 1, style: CellStyle(.selection)) }
+            frame.put(selected ? (unicode ? "▶" : ">") : " ", x: inner.x, y: y, style: CellStyle(selected ? .selection : .accent, bold: true))
+            let id = clean(sample.id)
+            let idText = DisplayWidth.of(id) > idWidth ? DisplayWidth.truncate(id, to: idWidth) : String(repeating: " ", count: idWidth - DisplayWidth.of(id)) + id
+            frame.put(idText, x: inner.x + 1, y: y, style: CellStyle(selected ? .selection : .dim))
+            let (tag, tagRole): (String, Role) = switch sample.kind {
+            case .single: ("single", .single)
+            case .multi: ("multi", .multi)
+            case .unknown: ("–", .dim)
+            }
+            frame.put(unicode ? tag : (tag == "–" ? "-" : tag), x: inner.x + 2 + idWidth, y: y, style: CellStyle(selected ? .selection : tagRole, bold: selected))
+            drawHighlighted(clean(sample.caption), needle: needle, x: captionX, y: y, width: captionWidth, base: base)
+        }
+        // Scroll bar on the right border.
+        if b.visible.count > rows, rows > 1 {
+            let track = rows
+            let thumb = max(1, track * rows / b.visible.count)
+            let maxScroll = max(1, b.visible.count - rows)
+            let pos = (track - thumb) * b.scroll / maxScroll
+            for i in 0..<thumb {
+                frame.put(unicode ? "┃" : "#", x: r.maxX - 1, y: layout.listTop + pos + i, style: CellStyle(.accent))
+            }
+        }
+        // Position in the bottom border.
+        let pos = " \(b.selected + 1)/\(b.visible.count) "
+        let pw = DisplayWidth.of(pos)
+        if r.width > pw + 4 { frame.put(pos, x: r.maxX - 2 - pw, y: r.maxY - 1, style: CellStyle(.dim)) }
+    }
+
+    /// Draws one line of text, cut to `width`, with the filter's matches in the match role.
+    mutating func drawHighlighted(_ text: String, needle: String, x: Int, y: Int, width: Int, base: Role) {
+        let t = DisplayWidth.truncate(text, to: width)
+        guard !needle.isEmpty, let lowered = Optional(t.lowercased()), lowered.count == t.count else {
+            frame.put(t, x: x, y: y, maxWidth: width, style: CellStyle(base)); return
+        }
+        // Mark the characters of every match (character offsets of the lower-cased copy).
+        let chars = Array(t), low = Array(lowered), nd = Array(needle)
+        var marked = [Bool](repeating: false, count: chars.count)
+        if nd.count <= low.count {
+            var i = 0
+            while i + nd.count <= low.count {
+                if Array(low[i..<i + nd.count]) == nd { for k in i..<i + nd.count { marked[k] = true }; i += nd.count } else { i += 1 }
+            }
+        }
+        var cx = x
+        for (i, ch) in chars.enumerated() {
+            cx += frame.put(String(ch), x: cx, y: y, maxWidth: x + width - cx,
+                            style: marked[i] ? CellStyle(.match, bold: true, underline: true) : CellStyle(base))
+        }
+    }
+
+    mutating func drawPreview() {
+        let r = layout.preview
+        guard let sample = state.selectedSample else {
+            box(r, title: "preview", focused: false)
+            return
+        }
+        let labelsCount = sample.labels.count
+        box(r, title: "\(clean(sample.id)) · \(sample.kind.rawValue)\(labelsCount > 0 ? " · \(labelsCount) label\(labelsCount == 1 ? "" : "s")" : "")", focused: false)
+        let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 4, height: r.height - 2)
+        guard inner.width > 4, inner.height > 2 else { return }
+        let imageHeight = max(3, min(inner.height * 11 / 20, inner.width / 2 + 2))
+        let imageRect = Rect(x: inner.x, y: inner.y, width: inner.width, height: imageHeight)
+        drawImageSlot(sample, in: imageRect)
+
+        var lines: [(String, CellStyle)] = []
+        lines.append(("", CellStyle(.text)))
+        lines.append(("Caption", CellStyle(.title, bold: true)))
+        for l in TextWrap.lines(clean(sample.caption), width: inner.width) { lines.append((l, CellStyle(.text))) }
+        lines.append(("", CellStyle(.text)))
+        if sample.labels.isEmpty {
+            lines.append(("No labels", CellStyle(.dim)))
+        } else {
+            lines.append(("Labels", CellStyle(.title, bold: true)))
+            var counts: [String: Int] = [:]
+            var order: [String] = []
+            for l in sample.labels { if counts[l] == nil { order.append(l) }; counts[l, default: 0] += 1 }
+            for l in order {
+                let n = counts[l]!
+                let text = (unicode ? "• " : "- ") + clean(l) + (n > 1 ? " ×\(n)" : "")
+                for w in TextWrap.lines(text, width: inner.width) { lines.append((w, CellStyle(.label))) }
+            }
+        }
+        lines.append(("", CellStyle(.text)))
+        if let path = sample.imagePath {
+            lines.append((clean("image: " + relative(path)), CellStyle(.dim)))
+        } else {
+            lines.append(("image: none found for this id", CellStyle(.warning)))
+        }
+        var y = imageRect.maxY
+        for (i, (text, style)) in lines.enumerated() {
+            guard y < inner.maxY else { break }
+            if y == inner.maxY - 1 && i < lines.count - 1 {
+                frame.put("…", x: inner.x, y: y, style: CellStyle(.dim))
+                break
+            }
+            frame.put(text, x: inner.x, y: y, maxWidth: inner.width, style: style)
+            y += 1
+        }
+    }
+
+    func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    func relative(_ path: String) -> String {
+        if let root = state.dataset?.root, path.hasPrefix(root + "/") { return String(path.dropFirst(root.count + 1)) }
+        return path
+    }
+
+    mutating func drawImageSlot(_ sample: Sample, in rect: Rect) {
+        guard let path = sample.imagePath else {
+            drawCentered(["[no image]", "no image file for id \(clean(sample.id))"], in: rect, role: .placeholder)
+            return
+        }
+        switch state.images[path] {
+        case .ready(let image)?:
+            ImageCells.draw(image, into: &frame, rect: rect, capabilities: state.capabilities)
+        case .failed(let reason)?:
+            drawCentered(["[cannot show image]", clean(reason)], in: rect, role: .warning)
+        case .loading?, nil:
+            drawCentered(["loading image…"], in: rect, role: .placeholder)
+        }
+    }
+
+    mutating func drawError(_ message: String) {
+        let w = min(frame.width - 4, 90)
+        let lines = TextWrap.lines(clean(message), width: w - 4)
+        let h = min(frame.height - 4, lines.count + 4)
+        let r = Rect(x: (frame.width - w) / 2, y: max(1, (frame.height - h) / 2), width: w, height: h)
+        frame.fill(x: r.x, y: r.y, width: r.width, height: r.height, style: CellStyle(.overlay))
+        box(r, title: "Cannot open the dataset", focused: true)
+        for (i, l) in lines.enumerated() where r.y + 1 + i < r.maxY - 2 {
+            frame.put(l, x: r.x + 2, y: r.y + 1 + i, maxWidth: w - 4, style: CellStyle(.error))
+        }
+        frame.put("q quits", x: r.x + 2, y: r.maxY - 2, style: CellStyle(.dim))
+    }
+
+    mutating func drawFooter() {
+        let r = layout.footer
+        frame.fill(x: 0, y: r.y, width: r.width, height: 1, style: CellStyle(.footer))
+        if state.editingFilter {
+            var x = frame.put(" / ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
+            let hint = "  enter keep · esc clear "
+            let room = r.width - x - DisplayWidth.of(hint) - 1
+            let shown = clean(state.filter)
+            let visible = DisplayWidth.of(shown) > room ? String(shown.suffix(max(0, room - 1))) : shown
+            x += frame.put(visible, x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
+            frame.cursor = (x, r.y)
+            frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
+            return
+        }
+        var x = 1
+        if let status = state.status {
+            let text = DisplayWidth.truncate(clean(status.text), to: r.width / 2)
+            x += frame.put(text, x: x, y: r.y, style: CellStyle(status.role == .dim ? .footer : status.role, bold: status.role != .dim))
+            x += frame.put("  ", x: x, y: r.y, style: CellStyle(.footer))
+        }
+        let context: ActionContext = state.helpScroll != nil ? .help : .browser
+        for a in ActionRegistry.all where a.hint != nil && (a.context == context || a.context == .global) {
+            guard let key = state.keyMap.keys(for: a.id).first, let hint = a.hint else { continue }
+            let k = KeyName.display(key, unicode: unicode)
+            let need = DisplayWidth.of(k) + 1 + DisplayWidth.of(hint) + 2
+            if x + need > r.width { break }
+            x += frame.put(k, x: x, y: r.y, style: CellStyle(.footerKey, bold: true))
+            x += frame.put(" " + hint + "  ", x: x, y: r.y, style: CellStyle(.footer))
+        }
+    }
+
+    mutating func drawHelp(scroll: Int) {
+        let w = min(frame.width - 4, 80)
+        var keyTexts: [ActionID: String] = [:]
+        for a in ActionRegistry.all {
+            keyTexts[a.id] = state.keyMap.keys(for: a.id).map { KeyName.display($0, unicode: unicode) }.joined(separator: " ")
+        }
+        let keyWidth = min(w / 3, keyTexts.values.map { DisplayWidth.of($0) }.max() ?? 8)
+        let descWidth = max(10, w - keyWidth - 7)
+        var lines: [(String, String, Role)] = []   // keys, description, role
+        for ctx in ActionContext.allCases {
+            let actions = ActionRegistry.all.filter { $0.context == ctx }
+            guard !actions.isEmpty else { continue }
+            if !lines.isEmpty { lines.append(("", "", .overlay)) }
+            lines.append((ctx.title, "", .overlayTitle))
+            for a in actions {
+                for (i, part) in TextWrap.lines(a.description, width: descWidth).enumerated() {
+                    lines.append((i == 0 ? keyTexts[a.id] ?? "" : "", part, .overlay))
+                }
+            }
+        }
+        let h = min(frame.height - 2, lines.count + 4)
+        let r = Rect(x: (frame.width - w) / 2, y: (frame.height - h) / 2, width: w, height: h)
+        frame.fill(x: r.x, y: r.y, width: r.width, height: r.height, style: CellStyle(.overlay))
+        box(r, title: "Keys", focused: true)
+        let rows = h - 4
+        let maxScroll = max(0, lines.count - rows)
+        let start = min(scroll, maxScroll)
+        for i in 0..<rows {
+            let li = start + i
+            guard li < lines.count else { break }
+            let (keys, desc, role) = lines[li]
+            let y = r.y + 1 + i
+            if role == .overlayTitle {
+                frame.put(keys, x: r.x + 2, y: y, maxWidth: w - 4, style: CellStyle(.overlayTitle, bold: true))
+            } else {
+                frame.put(DisplayWidth.truncate(keys, to: keyWidth), x: r.x + 3, y: y, style: CellStyle(.overlayTitle))
+                frame.put(desc, x: r.x + 4 + keyWidth, y: y, maxWidth: w - keyWidth - 6, style: CellStyle(.overlay))
+            }
+        }
+        let more = maxScroll > 0 ? " \(start + 1)-\(min(lines.count, start + rows))/\(lines.count) " : ""
+        let hint = "esc close" + (maxScroll > 0 ? (unicode ? " · ↑↓ scroll" : " | up/down scroll") : "")
+        frame.put(hint, x: r.x + 2, y: r.maxY - 2, style: CellStyle(.dim))
+        if !more.isEmpty { frame.put(more, x: r.maxX - 2 - DisplayWidth.of(more), y: r.maxY - 1, style: CellStyle(.dim)) }
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import CBLAS
+import Explorer
+import Foundation
+
+/// `vitrine doctor`: what Vitrine finds on this machine, for bug reports and
+/// for "why are there no colours over SSH?".
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what Vitrine finds here: libraries, terminal, locale, data, themes, key file.")
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        func row(_ k: String, _ v: String) { print(k.padding(toLength: 16, withPad: " ", startingAt: 0) + v) }
+        row("vitrine", Vitrine.configuration.version)
+        if let cfg = openblas_get_config() {
+            row("openblas", String(cString: cfg) + ", \(openblas_get_num_threads()) threads")
+        }
+        row("cores", "\(ProcessInfo.processInfo.activeProcessorCount)")
+        row("locale", DisplayWidth.prepareLocale() ? "UTF-8" : "not UTF-8 (the explorer falls back to ASCII)")
+        row("TERM", env["TERM"] ?? "(unset)")
+        row("COLORTERM", env["COLORTERM"] ?? "(unset)")
+        if let nc = env["NO_COLOR"], !nc.isEmpty { row("NO_COLOR", "set: no colours") }
+        row("stdout", isatty(1) != 0 ? "a terminal" : "not a terminal")
+        row("SampleData", RepositoryFolder.find("SampleData") ?? "not found")
+        row("themes", ThemeLibrary.available().joined(separator: ", "))
+        row("theme paths", ThemeLibrary.searchPaths().joined(separator: ", "))
+        let keys = KeyMap.defaultPath
+        row("key file", FileManager.default.fileExists(atPath: keys) ? keys : "\(keys) (absent: default keys)")
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Catalog
+import Explorer
+import Foundation
+
+@main
+struct Vitrine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vitrine",
+        abstract: "A terminal explorer for cross-modal, instance-level product retrieval.",
+        discussion: "With no subcommand, opens the explorer on SampleData (or --data DIR).",
+        version: "0.1.0",
+        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Keys.self, Themes.self, Doctor.self],
+        defaultSubcommand: Explore.self
+    )
+}
+
+/// Options shared by the commands that open a dataset.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The dataset folder: Product1M layout or a captions.tsv/.jsonl folder.", valueName: "DIR"))
+    var data: String?
+
+    @Flag(name: .long, help: "Stop at the first malformed line instead of skipping it.")
+    var strict = false
+
+    /// The folder to open: --data, $VITRINE_DATA, or the SampleData shipped with Vitrine.
+    func resolved() throws -> String {
+        if let d = data { return absolute(d) }
+        if let env = ProcessInfo.processInfo.environment["VITRINE_DATA"], !env.isEmpty { return absolute(env) }
+        if let found = RepositoryFolder.find("SampleData") { return found }
+        throw ValidationError("no dataset given and no SampleData found; pass --data DIR, or make one with `vitrine sample-data --out DIR`")
+    }
+}
+
+func absolute(_ path: String) -> String {
+    let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    return url.standardizedFileURL.path
+}
+
+/// Folders that ship with Vitrine (SampleData, Themes): found next to the
+/// executable's checkout (walking up from it) or from the current directory.
+enum RepositoryFolder {
+    static func find(_ name: String) -> String? {
+        var starts: [URL] = []
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            starts.append(URL(fileURLWithPath: exe).deletingLastPathComponent())
+        }
+        starts.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        for start in starts {
+            var dir = start.standardizedFileURL
+            for _ in 0..<6 {
+                let candidate = dir.appendingPathComponent(name)
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue {
+                    return candidate.path
+                }
+                dir.deleteLastPathComponent()
+            }
+        }
+        return nil
+    }
+}
+
+struct Explore: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Browse a dataset in the terminal (the default command).")
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(name: .long, help: ArgumentHelp("Colour theme: a name from `vitrine themes` or a path to a .toml file.", valueName: "NAME"))
+    var theme: String = "dark"
+
+    @Option(name: .long, help: ArgumentHelp("Key overrides (TOML). Default: ~/.config/vitrine/keys.toml if present.", valueName: "FILE"))
+    var keys: String?
+
+    @Option(name: .long, help: ArgumentHelp("Colours: auto, truecolor, 256, 16 or none. Default: detected from the terminal (and NO_COLOR).", valueName: "MODE"))
+    var color: String = "auto"
+
+    @Flag(name: .long, help: "Do not capture the mouse (leaves the terminal's own selection working).")
+    var noMouse = false
+
+    func validate() throws {
+        if color != "auto" && ColorMode(rawValue: color) == nil {
+            throw ValidationError("--color must be auto, truecolor, 256, 16 or none (got \"\(color)\")")
+        }
+    }
+
+    func run() throws {
+        let options = ExplorerOptions(dataPath: try dataOptions.resolved(), themeName: theme, keysFile: keys,
+                                      colorOverride: color == "auto" ? nil : ColorMode(rawValue: color),
+                                      mouse: !noMouse, strict: dataOptions.strict)
+        let code = try ExplorerApp(options: options).run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Count samples, labels, missing images and malformed lines per split.")
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
+        let info = DatasetInfo(dataset)
+        print(json ? info.jsonString() : info.table())
+    }
+}
+
+struct SampleDataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sample-data",
+        abstract: "Generate the synthetic cosmetics dataset (Product1M layout).",
+        discussion: "The same seed and sizes always give byte-identical files. The shipped SampleData/ is `vitrine sample-data --out SampleData` with the defaults.")
+
+    @Option(name: .long, help: ArgumentHelp("Folder to write.", valueName: "DIR")) var out: String
+    @Option(name: .long, help: "Random seed.") var seed: UInt64 = SampleDataOptions.default.seed
+    @Option(name: .long, help: "Number of invented brands.") var brands: Int = SampleDataOptions.default.brands
+    @Option(name: .long, help: "Gallery views per product instance.") var galleryViews: Int = SampleDataOptions.default.galleryViews
+    @Option(name: .long, help: "Training items.") var train: Int = SampleDataOptions.default.trainItems
+    @Option(name: .long, help: "Dev queries.") var dev: Int = SampleDataOptions.default.devQueries
+    @Option(name: .long, help: "Test queries.") var test: Int = SampleDataOptions.default.testQueries
+    @Option(name: .long, help: "Smallest image side in pixels.") var minSide: Int = SampleDataOptions.default.minSide
+    @Option(name: .long, help: "Largest image side in pixels.") var maxSide: Int = SampleDataOptions.default.maxSide
+    @Option(name: .long, help: "JPEG quality (1-100).") var quality: Int = SampleDataOptions.default.jpegQuality
+    @Flag(name: .long, help: "Write captions only, no images (for catalogue-loading benchmarks).") var noImages = false
+    @Flag(name: .long, help: "Replace the files of an earlier SampleData in DIR.") var overwrite = false
+    @Flag(name: .long, help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
+        guard brands > 0, galleryViews > 0, train >= 0, dev >= 0, test >= 0 else { throw ValidationError("sizes must be positive") }
+        guard minSide >= 32, maxSide >= minSide, maxSide <= 4096 else { throw ValidationError("need 32 <= --min-side <= --max-side <= 4096") }
+    }
+
+    func run() throws {
+        var o = SampleDataOptions.default
+        o.seed = seed; o.brands = brands; o.galleryViews = galleryViews
+        o.trainItems = train; o.devQueries = dev; o.testQueries = test
+        o.minSide = minSide; o.maxSide = maxSide; o.jpegQuality = quality; o.writeImages = !noImages
+        let start = Date()
+        let bar = ProgressLine(enabled: !quiet)
+        try SampleDataGenerator(options: o).generate(into: absolute(out), overwrite: overwrite) { event in
+            switch event {
+            case .planned(let images): bar.update("planned \(images) images")
+            case .wrote(let n, let total): bar.update("images \(n)/\(total)", fraction: Double(n) / Double(max(1, total)))
+            case .finished(let files, let bytes):
+                bar.finish(String(format: "wrote %d files, %.1f MB, in %.1f s", files, Double(bytes) / 1e6, Date().timeIntervalSince(start)))
+            }
+        }
+    }
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the key bindings (with --markdown, the README's table).")
+    @Flag(name: .long, help: "Print a Markdown table.") var markdown = false
+    @Option(name: .long, help: ArgumentHelp("Key overrides file to apply.", valueName: "FILE")) var keys: String?
+
+    func run() throws {
+        let map = try KeyMap.load(path: keys)
+        if markdown { print(map.markdownTable(), terminator: ""); return }
+        for ctx in ActionContext.allCases {
+            let actions = ActionRegistry.all.filter { $0.context == ctx }
+            guard !actions.isEmpty else { continue }
+            print(ctx.title)
+            for a in actions {
+                let k = map.keys(for: a.id).map { KeyName.format($0) }.joined(separator: " ")
+                print("  " + k.padding(toLength: max(k.count, 22), withPad: " ", startingAt: 0) + "  " + a.description)
+            }
+        }
+    }
+}
+
+struct Themes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the colour themes and where they are looked for.")
+    func run() throws {
+        for name in ThemeLibrary.available() { print(name) }
+        print("\nsearched: " + ThemeLibrary.searchPaths().joined(separator: ", "))
+    }
+}
+
+/// A one-line progress display on stderr (a bar when it is a terminal).
+final class ProgressLine: @unchecked Sendable {
+    private let enabled: Bool
+    private let tty = isatty(2) != 0
+    private let lock = NSLock()
+    private var last = Date.distantPast
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ text: String, fraction: Double? = nil) {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        guard tty, now.timeIntervalSince(last) > 0.1 || fraction == 1 else { return }
+        last = now
+        var line = text
+        if let f = fraction {
+            let width = 30, filled = Int(f * Double(width))
+            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + text
+        }
+        FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
+    }
+
+    func finish(_ text: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + text + "\n").data(using: .utf8)!)
+    }
+}

@@ -1,4 +1,0 @@
-import CBLAS
-import Explorer
-import Catalog
-print("vitrine")
