@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -210,6 +211,16 @@ void vt_guard_arm(int mouse) {
         int sig = fatal_signals[i];
         sigaction(sig, &fatal, &previous_fatal[sig]);
     }
+    /* A parent may have blocked these (a thread pool's mask is inherited
+       across fork and exec): unblock them here, on the UI thread, or the
+       handlers above would never run. */
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    for (int i = 0; i < COUNT(request_signals); i++) sigaddset(&wanted, request_signals[i]);
+    sigaddset(&wanted, SIGWINCH);
+    sigaddset(&wanted, SIGTSTP);
+    sigaddset(&wanted, SIGCONT);
+    pthread_sigmask(SIG_UNBLOCK, &wanted, NULL);
     armed = 1;
     if (!hook_registered) {
         hook_registered = 1;
