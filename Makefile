@@ -8,7 +8,7 @@ BIN         = .build/release/vitrine
 # Keep builds to the machine's cores.
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all run test build setup sample-data bench clean help
+.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer
 
 all: build
 
@@ -38,3 +38,11 @@ sample-data: build
 
 clean:
 	rm -rf .build .build-*
+
+# Refresh the README's key table from the action registry (a test checks it).
+readme-keys: build
+	@python3 -c 'import re,subprocess,sys; t=subprocess.check_output(["$(BIN)","keys","--markdown"]).decode(); s=open("README.md").read(); s=re.sub(r"(<!-- keys:begin[^\n]*-->\n).*?(<!-- keys:end -->)", lambda m: m.group(1)+t+m.group(2), s, flags=re.S); open("README.md","w").write(s)'
+
+# Benchmarks (not tests): dataset loading, first frame, explorer memory.
+bench-explorer: build
+	bench/explorer.sh

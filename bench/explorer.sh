@@ -30,7 +30,7 @@ time_runs() {
 
 if [[ ! -f $BIG/product1m_gallery_ossurl_v2.txt ]]; then
   echo "generating a 100,000-item set in $BIG (captions and small images)..." >&2
-  "$BIN" sample-data --out "$BIG" --overwrite --quiet --brands 40 --gallery-views 320 --train 0 --dev 1000 --test 1000 \
+  "$BIN" sample-data --out "$BIG" --overwrite --quiet --brands 40 --gallery-views 330 --train 0 --dev 1000 --test 1000 \
     --min-side 48 --max-side 64 --quality 70
 fi
 
