@@ -28,6 +28,8 @@ let package = Package(
         // Our modules; arrows point down only (DESIGN.md).
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Catalog", dependencies: ["Imaging"]),
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Capture", dependencies: ["Tensor", "Imaging"]),
         .target(name: "Explorer", dependencies: [
             "Catalog", "Imaging", "CNcurses",
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -39,6 +41,8 @@ let package = Package(
 
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Tensor", "Imaging"]),
         .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Catalog", "Imaging"],
                     exclude: ["__Snapshots__"]),
         .testTarget(name: "EndToEndTests", dependencies: []),

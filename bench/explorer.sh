@@ -21,8 +21,10 @@ time_runs() {
   "$@" >/dev/null 2>&1 || true
   local walls="" rss=""
   for _ in $(seq "$RUNS"); do
-    local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    local tf out
+    tf=$(mktemp)
+    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1 || true
+    out=$(tail -1 "$tf"); rm -f "$tf"
     walls+=" ${out% *}"; rss+=" ${out#* }"
   done
   echo "$(echo "$walls" | median) $(echo "$rss" | median)"
@@ -31,7 +33,7 @@ time_runs() {
 if [[ ! -f $BIG/product1m_gallery_ossurl_v2.txt ]]; then
   echo "generating a 100,000-item set in $BIG (captions and small images)..." >&2
   "$BIN" sample-data --out "$BIG" --overwrite --quiet --brands 40 --gallery-views 330 --train 0 --dev 1000 --test 1000 \
-    --min-side 48 --max-side 64 --quality 70
+    --min-side 64 --max-side 80 --quality 70
 fi
 
 echo "== machine: $(nproc) cores, $(uname -m), $(date -u +%F)"

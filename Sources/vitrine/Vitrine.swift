@@ -130,7 +130,7 @@ struct SampleDataCommand: ParsableCommand {
     func validate() throws {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
         guard brands > 0, galleryViews > 0, train >= 0, dev >= 0, test >= 0 else { throw ValidationError("sizes must be positive") }
-        guard minSide >= 32, maxSide >= minSide, maxSide <= 4096 else { throw ValidationError("need 32 <= --min-side <= --max-side <= 4096") }
+        guard maxSide >= minSide else { throw ValidationError("--max-side must be at least --min-side") }
     }
 
     func run() throws {
