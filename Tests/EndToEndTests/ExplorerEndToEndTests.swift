@@ -78,6 +78,10 @@ import Testing
         try t.keys("Escape")
         try t.waitFor("the help to close") { !$0.contains("Show or hide this help") }
 
+        // Cycle the theme: the footer says which one is on.
+        try t.keys("T")
+        try t.waitFor(text: "theme: ")
+
         // Resize: bigger, too small, back.
         try t.resize(width: 160, height: 48)
         s = try t.waitFor("the 160-column layout") { screen in

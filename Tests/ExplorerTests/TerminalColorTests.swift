@@ -204,7 +204,7 @@ struct ColorModeDetectionTests {
         #expect(throws: TerminalError.unknownTerminal("nosuch")) { try decide(["TERM": "nosuch"]) }
         #expect(throws: TerminalError.noTerminalType) { try decide([:]) }
         #expect(throws: TerminalError.notFullScreen("dumb")) { try decide(["TERM": "dumb"]) }
-        #expect(TerminalError.notATerminal.description.contains("vitrine query"))
+        #expect(TerminalError.notATerminal.description.contains("vitrine info"))
     }
 
     @Test func candidates() {

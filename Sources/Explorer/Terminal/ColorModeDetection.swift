@@ -145,13 +145,13 @@ public enum TerminalError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .notATerminal:
-            return "vitrine explore needs a terminal; use `vitrine info` or `vitrine query` in scripts"
+            return "vitrine explore needs a terminal; use `vitrine info` in scripts"
         case .noTerminalType:
             return "TERM is not set, so vitrine cannot tell what terminal this is; set it (for example TERM=xterm-256color)"
         case .unknownTerminal(let name):
             return "the terminal type \"\(name)\" (TERM) is not in the terminfo database; set TERM to a known type such as xterm-256color, or install its entry (Debian: ncurses-term)"
         case .notFullScreen(let name):
-            return "the terminal type \"\(name)\" (TERM) cannot move the cursor, and vitrine explore draws the whole screen; run it in a full terminal, or use `vitrine query`"
+            return "the terminal type \"\(name)\" (TERM) cannot move the cursor, and vitrine explore draws the whole screen; run it in a full terminal (xterm, tmux, ...), or use `vitrine info`"
         case .alreadyOpen:
             return "a terminal screen is already open in this process"
         case .cannotStart(let what):
