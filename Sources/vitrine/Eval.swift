@@ -1,0 +1,186 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Retrieval
+
+/// `vitrine eval`: Product1M's official retrieval metrics (mAP, Prec and mAR at 10, 50 and 100,
+/// DATA.md §2, quirks included) for the baselines, or for a ranking file made elsewhere.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score retrieval with Product1M's official protocol: mAP, Prec and mAR at 10, 50 and 100.",
+        discussion: """
+        Without --rankings, ranks the split's queries against the gallery with the baselines that need no \
+        model (caption BM25, colour histogram, random) and prints a table. With --rankings FILE, scores a \
+        retrieval_id_list.txt made by any system. The numbers equal those of the dataset's own evaluation \
+        script (CAPTURE/evaluate_suit.py), and --out writes its two files, retrieval_id_list.txt and \
+        metric_results.json (with --baseline all, one folder per method).
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(name: .long, help: ArgumentHelp("Query split: test or dev (Product1M); folder datasets use their query split.", valueName: "SPLIT"))
+    var split: String = "test"
+
+    @Option(name: .long, help: ArgumentHelp("Score this ranking file (query_id,gallery_id,... per line) instead of computing rankings.", valueName: "FILE"))
+    var rankings: String?
+
+    @Option(name: .long, help: ArgumentHelp("Which baseline: bm25, colour, random or all.", valueName: "METHOD"))
+    var baseline: String = "all"
+
+    @Option(name: .long, help: ArgumentHelp("Write metric_results.json, and the computed retrieval_id_list.txt, into this folder.", valueName: "DIR"))
+    var out: String?
+
+    @Flag(name: .long, help: "Print the metric_results.json object instead of a table.")
+    var json = false
+
+    @Option(name: .long, help: "Seed of the random baseline.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    private var methods: [BaselineMethod] {
+        baseline == "all" ? BaselineMethod.allCases : [BaselineMethod(rawValue: baseline)!]
+    }
+
+    func validate() throws {
+        guard baseline == "all" || BaselineMethod(rawValue: baseline) != nil else {
+            throw ValidationError("--baseline must be bm25, colour, random or all (got \"\(baseline)\")")
+        }
+        if rankings != nil && baseline != "all" {
+            throw ValidationError("--baseline and --rankings do not go together: --rankings scores the file as it is")
+        }
+    }
+
+    func run() throws {
+        let root = try dataOptions.resolved()
+        let dataset = try Dataset.load(from: root, options: LoadOptions(strict: dataOptions.strict))
+        let groundTruth = dataset.format == .product1m
+            ? try OfficialGroundTruth.loadProduct1M(folder: dataset.root)
+            : OfficialGroundTruth(dataset: dataset)
+        for line in groundTruth.skippedLines.prefix(10) {
+            warn("skipped \(line) (the official script would stop there)")
+        }
+        if groundTruth.skippedLines.count > 10 { warn("... \(groundTruth.skippedLines.count - 10) more lines skipped") }
+
+        if let rankings {
+            let path = absolute(rankings)
+            let report = try OfficialMetrics.evaluate(try RankingFile.read(path: path), groundTruth: groundTruth)
+            warnAboutFailures(report, method: nil)
+            if let out {
+                try report.results.write(toFolder: absolute(out))
+            }
+            if json {
+                print(report.results.jsonString())
+            } else {
+                print("\(dataset.name): \(path), \(report.lines.count) lines, official Product1M protocol (fractions)\n")
+                print(table([((rankings as NSString).lastPathComponent, report.results)]))
+            }
+            return
+        }
+
+        let queries = try querySplit(of: dataset)
+        guard let gallery = dataset.gallery, !gallery.samples.isEmpty else {
+            throw ValidationError("\(dataset.root) has no gallery to rank against")
+        }
+        var rows: [(String, OfficialMetricResults)] = []
+        var objects: [(String, String)] = []
+        for method in methods {
+            let bar = ProgressLine(enabled: !quiet && method == .colour)
+            let run = BaselineRun(method, queries: queries.samples, gallery: gallery.samples, top: 100, seed: seed) { event in
+                if case .decodedImages(let done, let total) = event {
+                    bar.update("\(method.title): images \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+                }
+            }
+            if method == .colour { bar.finish("\(method.title): decoded \(gallery.samples.count + queries.samples.count) images") }
+            if !run.unreadableImages.isEmpty {
+                warn("\(method.title): \(run.unreadableImages.count) image(s) could not be used, e.g. \(run.unreadableImages[0])")
+            }
+            let report = try OfficialMetrics.evaluate(run.rankings, groundTruth: groundTruth)
+            warnAboutFailures(report, method: method)
+            if let out {
+                let folder = methods.count == 1 ? absolute(out) : absolute(out) + "/" + method.rawValue
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try RankingFile.write(run.rankings, to: folder + "/" + RankingFile.fileName)
+                try report.results.write(toFolder: folder)
+            }
+            rows.append((method.title, report.results))
+            objects.append((method.rawValue, report.results.jsonString()))
+        }
+        if json {
+            if objects.count == 1 {
+                print(objects[0].1)
+            } else {
+                // {"bm25": {...}, ...}, each object indented like json.dump(indent=2) would nest it.
+                let members = objects.map { name, object in
+                    "  \"\(name)\": " + object.split(separator: "\n", omittingEmptySubsequences: false)
+                        .enumerated().map { $0.offset == 0 ? String($0.element) : "  " + $0.element }
+                        .joined(separator: "\n")
+                }
+                print("{\n" + members.joined(separator: ",\n") + "\n}")
+            }
+        } else {
+            print("\(dataset.name): \(queries.name) split, \(queries.samples.count) queries, gallery of \(gallery.samples.count), official Product1M protocol (fractions)\n")
+            print(table(rows))
+        }
+    }
+
+    /// The query split named by --split (Product1M: test or dev; folder datasets: their query split).
+    private func querySplit(of dataset: Dataset) throws -> Split {
+        if let named = dataset.split(named: split), named.role == .query { return named }
+        let available = dataset.splits(role: .query)
+        if dataset.format != .product1m, split == "test" || split == "query", available.count == 1 { return available[0] }
+        throw ValidationError("\(dataset.root) has no query split named \"\(split)\"; its query splits: "
+                              + (available.isEmpty ? "none" : available.map(\.name).joined(separator: ", ")))
+    }
+
+    private func table(_ rows: [(String, OfficialMetricResults)]) -> String {
+        let cutoffs = OfficialMetrics.cutoffs
+        let nameWidth = max(16, rows.map { $0.0.count }.max() ?? 0)
+        var header = "method".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+        for n in cutoffs {
+            for metric in ["mAP", "Prec", "mAR"] { header += "  " + leftPad("\(metric)@\(n)", 8) }
+        }
+        var lines = [header]
+        for (name, results) in rows {
+            var line = name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            for n in cutoffs {
+                let entry = results.at(n)!
+                for value in [entry.mAP, entry.precision, entry.mAR] { line += "  " + leftPad(String(format: "%.4f", value), 8) }
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func leftPad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+    }
+
+    /// One warning line per kind of failure (the official script prints the query ids and goes on).
+    private func warnAboutFailures(_ report: OfficialReport, method: BaselineMethod?) {
+        var counts: [String: (lines: Set<Int>, example: String)] = [:]
+        for line in report.lines {
+            for score in line.cutoffs {
+                guard let failure = score.failure else { continue }
+                let kind: String
+                switch failure {
+                case .unknownQuery: kind = "unknown query id"
+                case .labelNotInGallery: kind = "query label without gallery items"
+                case .emptyRanking: kind = "no gallery ids"
+                case .unknownGalleryID: kind = "gallery id not in the gallery"
+                case .noExpectedItems: kind = "more query labels than N (e_l = 0)"
+                }
+                counts[kind, default: ([], "line \(line.line) (\(line.queryID.isEmpty ? "blank" : line.queryID)): \(failure)")].lines.insert(line.line)
+            }
+        }
+        let prefix = method.map { "\($0.title): " } ?? ""
+        for (kind, value) in counts.sorted(by: { $0.key < $1.key }) {
+            warn("\(prefix)\(value.lines.count) line(s) with \(kind), scored as the official script does; e.g. \(value.example)")
+        }
+    }
+
+    private func warn(_ message: String) {
+        FileHandle.standardError.write(("warning: " + message + "\n").data(using: .utf8)!)
+    }
+}
