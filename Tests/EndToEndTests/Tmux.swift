@@ -52,8 +52,8 @@ final class Tmux {
         // Output goes to files, not pipes: the tmux server that `new-session`
         // starts inherits the descriptors and would keep a pipe open forever.
         let outPath = workDir + "/out.\(UUID().uuidString)", errPath = outPath + ".err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
         let status = try Tmux.spawnAndWait(["tmux", "-L", socket] + args, stdout: outPath, stderr: errPath)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
