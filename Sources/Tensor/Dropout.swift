@@ -3,7 +3,8 @@
 // identity (do not call it). The mask is stored as the multiplier itself
 // (0 or 1/(1 - p)), so the backward pass is one multiply.
 
-/// Fills `mask` with dropout multipliers: 0 with probability `probability`,
+/// Fills `mask` with dropout multipliers: 0 with probability `probability`
+/// (rounded to a multiple of 1/65,536: each element compares a 16-bit uniform),
 /// `1 / (1 - probability)` otherwise.
 ///
 /// One 64-bit seed is drawn from `rng`; the mask is then generated in fixed

@@ -64,10 +64,13 @@ public func parallelSgemm(transA: Bool = false, transB: Bool = false,
 }
 
 /// OpenBLAS's thread count, set once to 1 for `parallelSgemm`.
-enum BLASThreading {
-    static let singleThreaded: Bool = {
+public enum BLASThreading {
+    private static let singleThreaded: Bool = {
         openblas_set_num_threads(1)
         return true
     }()
-    static func ensureSingleThreaded() { _ = singleThreaded }
+
+    /// Sets OpenBLAS to one thread, once for the process (Vitrine spreads work over
+    /// the cores itself; see `parallelSgemm`).
+    public static func ensureSingleThreaded() { _ = singleThreaded }
 }

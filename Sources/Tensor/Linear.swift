@@ -23,7 +23,7 @@ public func linearForward(output: UnsafeMutablePointer<Float>, input: UnsafePoin
         if bias == nil { output.update(repeating: 0, count: rows * outFeatures) }
         return
     }
-    gemmDense(transB: true, m: rows, n: outFeatures, k: inFeatures,
+    parallelSgemm(transB: true, m: rows, n: outFeatures, k: inFeatures,
           a: input, b: weight, beta: beta, c: output)
 }
 
@@ -41,14 +41,14 @@ public func linearBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: Unsafe
     guard rows > 0 else { return }
     if let dInput {
         if outFeatures > 0 {
-            gemmDense(m: rows, n: inFeatures, k: outFeatures, a: dOutput, b: weight,
+            parallelSgemm(m: rows, n: inFeatures, k: outFeatures, a: dOutput, b: weight,
                   beta: accumulateInput ? 1 : 0, c: dInput)
         } else if !accumulateInput {
             dInput.update(repeating: 0, count: rows * inFeatures)
         }
     }
     if let dWeight, inFeatures > 0, outFeatures > 0 {
-        gemmDense(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dOutput, b: input,
+        parallelSgemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dOutput, b: input,
               beta: 1, c: dWeight)
     }
     if let dBias {
@@ -81,14 +81,3 @@ public func columnSums(into sums: UnsafeMutablePointer<Float>, _ matrix: UnsafeP
     }
 }
 
-import Foundation
-let useSplitGEMM = ProcessInfo.processInfo.environment["VITRINE_GEMM_SPLIT"] == "1"
-@inline(__always)
-func gemmDense(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
-               b: UnsafePointer<Float>, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
-    if useSplitGEMM {
-        parallelSgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
-    } else {
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
-    }
-}

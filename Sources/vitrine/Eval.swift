@@ -73,7 +73,7 @@ struct Eval: ParsableCommand {
             if json {
                 print(report.results.jsonString())
             } else {
-                print("\(dataset.name): \(path), \(report.lines.count) lines, official Product1M protocol (fractions)\n")
+                print("\(dataset.name): \(path), \(count(report.lines.count, "line", "lines")), official Product1M protocol (fractions)\n")
                 print(table([((rankings as NSString).lastPathComponent, report.results)]))
             }
             return
@@ -81,7 +81,7 @@ struct Eval: ParsableCommand {
 
         let queries = try querySplit(of: dataset)
         guard let gallery = dataset.gallery, !gallery.samples.isEmpty else {
-            throw ValidationError("\(dataset.root) has no gallery to rank against")
+            throw EvalError("\(dataset.root) has no gallery to rank against")
         }
         var rows: [(String, OfficialMetricResults)] = []
         var objects: [(String, String)] = []
@@ -120,7 +120,7 @@ struct Eval: ParsableCommand {
                 print("{\n" + members.joined(separator: ",\n") + "\n}")
             }
         } else {
-            print("\(dataset.name): \(queries.name) split, \(queries.samples.count) queries, gallery of \(gallery.samples.count), official Product1M protocol (fractions)\n")
+            print("\(dataset.name): \(queries.name) split, \(count(queries.samples.count, "query", "queries")), gallery of \(gallery.samples.count), official Product1M protocol (fractions)\n")
             print(table(rows))
         }
     }
@@ -130,7 +130,7 @@ struct Eval: ParsableCommand {
         if let named = dataset.split(named: split), named.role == .query { return named }
         let available = dataset.splits(role: .query)
         if dataset.format != .product1m, split == "test" || split == "query", available.count == 1 { return available[0] }
-        throw ValidationError("\(dataset.root) has no query split named \"\(split)\"; its query splits: "
+        throw EvalError("\(dataset.root) has no query split named \"\(split)\"; its query splits: "
                               + (available.isEmpty ? "none" : available.map(\.name).joined(separator: ", ")))
     }
 
@@ -152,6 +152,8 @@ struct Eval: ParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
+
+    private func count(_ n: Int, _ one: String, _ many: String) -> String { "\(n) \(n == 1 ? one : many)" }
 
     private func leftPad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
@@ -183,4 +185,10 @@ struct Eval: ParsableCommand {
     private func warn(_ message: String) {
         FileHandle.standardError.write(("warning: " + message + "\n").data(using: .utf8)!)
     }
+}
+
+/// A problem found while running `vitrine eval` (printed as "Error: ..." without the usage text).
+struct EvalError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
