@@ -1,5 +1,6 @@
 import ArgumentParser
 import CBLAS
+import Capture
 import Explorer
 import Foundation
 
@@ -24,6 +25,12 @@ struct Doctor: ParsableCommand {
         row("SampleData", RepositoryFolder.find("SampleData") ?? "not found")
         row("themes", ThemeLibrary.available().joined(separator: ", "))
         row("theme paths", ThemeLibrary.searchPaths().joined(separator: ", "))
+        do {
+            let weights = try WeightsFolder.locate()
+            row("weights", weights.path + (weights.isComplete ? "" : " (incomplete: make weights)"))
+        } catch {
+            row("weights", "not found (make weights)")
+        }
         let keys = KeyMap.defaultPath
         row("key file", FileManager.default.fileExists(atPath: keys) ? keys : "\(keys) (absent: default keys)")
     }

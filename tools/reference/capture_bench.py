@@ -17,8 +17,9 @@ tools/reference/capture_torch.py (a straightforward PyTorch implementation of MO
                    the backward pass still runs through layers 0-3 for the embeddings' gradient.
   Each variant runs in its own process (so its peak RSS is its own): warm-up steps, then the
   median (and min, max, and every step) of the timed steps, split into forward / backward /
-  optimiser, the process's CPU seconds per step (median; under contention wall time grows
-  while CPU time stays near the work done, so a wide gap means the cores were shared), and
+  optimiser, the process's CPU seconds per step (median; about 2x the wall time when both
+  threads are busy; it includes OpenMP's spin-waiting, so it also grows when the cores are
+  shared with other work), and
   the matmul FLOPs of one step (torch's FlopCounterMode) with the achieved GFLOP/s.
 * caption embedding latency: MiniLM (the text stream alone) on a 16-token caption at batch 1,
   mean pooling over real tokens and L2 normalisation, inference mode; median of many runs.
@@ -45,6 +46,7 @@ import time
 
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from capture_torch import (CLS_ID, SEP_ID, CaptureConfig, CaptureTorch, image_tokens, load_minilm,  # noqa: E402
                            mask_batch)

@@ -30,6 +30,11 @@ public struct OfficialGroundTruth: Sendable {
         public let file: String
         public let line: Int
         public let reason: String
+        public init(file: String, line: Int, reason: String) {
+            self.file = file
+            self.line = line
+            self.reason = reason
+        }
         public var description: String { "\(file):\(line): \(reason)" }
     }
 
