@@ -30,13 +30,13 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["Imaging"]),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Capture", dependencies: ["Tensor", "Imaging", "CBLAS"]),
-        .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging"]),
+        .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "CBLAS"]),
         .target(name: "Explorer", dependencies: [
             "Catalog", "Imaging", "CNcurses",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "vitrine", dependencies: [
-            "Explorer", "Retrieval", "Catalog", "Imaging", "CBLAS",
+            "Explorer", "Retrieval", "Capture", "Tensor", "Catalog", "Imaging", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

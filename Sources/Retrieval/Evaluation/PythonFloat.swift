@@ -4,9 +4,9 @@
 /// shortest digit string that reads back to the same double, choosing the closest one when several
 /// are that short; they differ only in layout. Python writes `d.ddde±XX` (at least two exponent
 /// digits) when the decimal exponent is below -4 or at least 16, and plain decimals otherwise,
-/// always with a fractional part (`1.0`). Swift switches to exponents at other points (`1e+15`
-/// for 2^50 < x, where Python writes `1000000000000000.0`). This takes Swift's digits and lays
-/// them out Python's way.
+/// always with a fractional part (`1.0`). Swift switches to exponents at other points (it writes
+/// `9.5e+15` from 2^53 up, where Python writes `9500000000000000.0` below 1e16). This takes
+/// Swift's digits and lays them out Python's way.
 public enum PythonFloat {
     /// `repr(x)` as Python 3 prints it: `0.1`, `1e-05`, `0.0001`, `1.0`, `1e+16`, `nan`, `-inf`.
     public static func repr(_ x: Double) -> String {
