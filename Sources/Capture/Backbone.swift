@@ -237,7 +237,7 @@ public final class EfficientNetLite0: Sendable {
     /// One chunk: every layer is split over the cores (rows of the depthwise convolutions,
     /// rows of the products with `parallelSgemm`). Several chunks: each core takes whole
     /// chunks, one after the other, and runs every layer of a chunk on its own, products
-    /// included (OpenBLAS runs single-threaded, `BLASThreads`). A chunk's activations (at most
+    /// included (OpenBLAS runs single-threaded, `BLASThreading`). A chunk's activations (at most
     /// ~5 MB an image) then stay in that core's caches from one layer to the next, and no core
     /// waits for the other between layers; on two cores this is about twice as fast.
     private func run(_ images: [RGBImage], withHead: Bool) -> [[Float]] {
@@ -332,7 +332,7 @@ public final class EfficientNetLite0: Sendable {
         for i in 0 ..< n {
             for c in 0 ..< Self.classCount { logits[i * Self.classCount + c] = classifierBias[c] }
         }
-        BLASThreads.ensureSingleThreaded()
+        BLASThreading.ensureSingleThreaded()
         logits.withUnsafeMutableBufferPointer { out in
             sgemm(transB: true, m: n, n: Self.classCount, k: width, a: pooled, b: classifierWeight,
                   beta: 1, c: out.baseAddress!)

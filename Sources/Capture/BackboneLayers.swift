@@ -158,7 +158,7 @@ public struct PointwiseConvolution: Sendable {
                 }
             }
         }
-        BLASThreads.ensureSingleThreaded()
+        BLASThreading.ensureSingleThreaded()
         weight.withUnsafeBufferPointer { w in
             if concurrent {
                 parallelSgemm(transA: false, transB: true, m: pixels, n: n, k: inputChannels,

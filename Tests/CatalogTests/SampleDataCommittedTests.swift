@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Imaging
 import Testing
 
 /// The committed SampleData/ is exactly what the generator makes with the

@@ -49,11 +49,15 @@ public struct ExplorerState: Sendable {
     public var images = ImageCache()
     public var status: StatusLine? = nil
     public var requestedTheme: String? = nil
+    /// Theme names to cycle through, found once at start (update never reads the disk).
+    public var themeNames: [String]
     public var quitting = false
     /// Largest side of decoded preview thumbnails.
     public var thumbnailSide = 256
 
-    public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String) {
+    public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
+                themeNames: [String] = ThemeLibrary.available()) {
+        self.themeNames = themeNames
         self.size = size
         self.capabilities = capabilities
         self.theme = theme

@@ -106,7 +106,7 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         state.helpScroll = max(0, (state.helpScroll ?? 0) - 3)
         return []
     case .cycleTheme:
-        let names = ThemeLibrary.available()
+        let names = state.themeNames
         guard !names.isEmpty else {
             state.status = StatusLine("no theme files found; see README, \"Themes\"", role: .warning)
             return []

@@ -26,17 +26,8 @@ public struct OfficialGroundTruth: Sendable {
 
     /// A line of a ground-truth file that the official script could not have read (it would stop
     /// with an `IndexError` or `UnicodeDecodeError`). Vitrine skips it and reports it here.
-    public struct SkippedLine: Sendable, Equatable, CustomStringConvertible {
-        public let file: String
-        public let line: Int
-        public let reason: String
-        public init(file: String, line: Int, reason: String) {
-            self.file = file
-            self.line = line
-            self.reason = reason
-        }
-        public var description: String { "\(file):\(line): \(reason)" }
-    }
+    /// Catalog's `LoadIssue`: file, line and reason, printed `file:line: reason`.
+    public typealias SkippedLine = LoadIssue
 
     /// Label names by index.
     let labelNames: [String]
