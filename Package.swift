@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // System libraries. Only module maps and small C shims live here.
@@ -31,12 +32,14 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Capture", dependencies: ["Tensor", "Imaging", "CBLAS"]),
         .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "CBLAS"]),
+        .target(name: "Annotations", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging"]),
         .target(name: "Explorer", dependencies: [
-            "Catalog", "Imaging", "CNcurses",
+            "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging", "CNcurses",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "vitrine", dependencies: [
-            "Explorer", "Retrieval", "Capture", "Tensor", "Catalog", "Imaging", "CBLAS",
+            "Explorer", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -44,8 +47,10 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Tensor", "Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Catalog", "Tensor"]),
-        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Catalog", "Imaging"],
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Capture", "Catalog", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"]),
+        .testTarget(name: "AnnotationsTests", dependencies: ["Annotations", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Retrieval", "Training", "Annotations", "Catalog", "Imaging"],
                     exclude: ["__Snapshots__"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]

@@ -328,6 +328,7 @@ public final class BertFeedForward: @unchecked Sendable {
     private var input: UnsafePointer<Float>?
     private var rows = 0
     private var hiddenDropout: Float = 0
+    /// GELU's derivative at the intermediate layer's output (see `biasGELUForward`).
     private var preActivation = Workspace(), activation = Workspace(), projected = Workspace()
     private var dropMask = Workspace(), output = Workspace(), mean = Workspace(), rstd = Workspace()
     private var dInput = Workspace(), dProjected = Workspace(), dActivation = Workspace()
@@ -348,9 +349,13 @@ public final class BertFeedForward: @unchecked Sendable {
     public func forward(_ input: UnsafePointer<Float>, rows: Int, mode: ForwardMode) -> UnsafePointer<Float> {
         self.input = input; self.rows = rows
         let C = dims.hidden, I = dims.intermediate
+        // The product without its bias, then bias + GELU in one pass that keeps GELU's
+        // derivative (in `preActivation`) for the backward pass.
         let pre = preActivation.reserve(rows * I), act = activation.reserve(rows * I)
-        intermediate.forward(input, into: pre, rows: rows)
-        geluForward(output: act, input: pre, count: rows * I)
+        linearForward(output: pre, input: input, weight: intermediate.weight.value.pointer, bias: nil, rows: rows,
+                      inFeatures: C, outFeatures: I)
+        biasGELUForward(output: act, preActivation: pre, bias: intermediate.bias.map { UnsafePointer($0.value.pointer) },
+                        rows: rows, width: I)
         let pr = projected.reserve(rows * C)
         outputDense.forward(act, into: pr, rows: rows)
         let dropout = mode.dropout
@@ -383,7 +388,7 @@ public final class BertFeedForward: @unchecked Sendable {
         }
         let dAct = dActivation.reserve(rows * I)
         outputDense.backward(dProj, input: activation.pointer, dInput: dAct, rows: rows)
-        geluBackward(dInput: dAct, dOutput: dAct, input: preActivation.pointer, count: rows * I)
+        geluBackward(dInput: dAct, dOutput: dAct, derivative: preActivation.pointer, count: rows * I)
         intermediate.backward(dAct, input: input!, dInput: computeInputGradient ? dh : nil, rows: rows,
                               accumulateInput: true)
         return computeInputGradient ? UnsafePointer(dh) : nil

@@ -45,6 +45,30 @@ public final class AdamW: @unchecked Sendable {
 
     /// One update of every trainable parameter from its accumulated gradient.
     public func step(learningRate lr: Float) {
+        update(learningRate: lr, gradientScale: 1, zeroingGradients: false)
+    }
+
+    /// Gradient clipping, one update and zeroing of the gradients in one pass over memory:
+    /// the same values as `parameters.clipGradientNorm(maxNorm:)` (when `maxNorm` is given),
+    /// `step(learningRate:)` and `parameters.zeroGradients()` in turn, except that frozen
+    /// parameters' gradients are left as they are. Returns the gradient norm before clipping
+    /// (nil without `maxNorm`).
+    @discardableResult
+    public func step(learningRate lr: Float, clippingGradientNormTo maxNorm: Float?,
+                     zeroingGradients: Bool) -> Float? {
+        var coefficient: Float = 1, norm: Float?
+        if let maxNorm {
+            precondition(maxNorm > 0, "AdamW.step: maxNorm must be positive, got \(maxNorm)")
+            let n = parameters.gradientNorm()
+            let c = maxNorm / (n + 1e-6)
+            if c < 1 { coefficient = c }
+            norm = n
+        }
+        update(learningRate: lr, gradientScale: coefficient, zeroingGradients: zeroingGradients)
+        return norm
+    }
+
+    private func update(learningRate lr: Float, gradientScale: Float, zeroingGradients: Bool) {
         stepCount += 1
         let h = hyperparameters
         let t = Float(stepCount)
@@ -62,7 +86,9 @@ public final class AdamW: @unchecked Sendable {
                 // A plain loop: LLVM vectorises it (SIMD16's squareRoot would not be).
                 var i = start
                 while i < end {
-                    let gi = g[i]
+                    // (gradientScale is 1 unless clipping: multiplying by 1 is exact.)
+                    let gi = g[i] * gradientScale
+                    if zeroingGradients { g[i] = 0 }
                     m[i] = h.beta1 * m[i] + (1 - h.beta1) * gi
                     v[i] = h.beta2 * v[i] + (1 - h.beta2) * gi * gi
                     let denominator = v[i].squareRoot() / rootCorrection2 + h.epsilon

@@ -47,35 +47,37 @@ public func attentionForward(output: UnsafeMutablePointer<Float>, probabilities:
                              keyMask: UnsafePointer<Float>?, shape: AttentionShape,
                              dropoutMask: UnsafePointer<Float>? = nil,
                              droppedProbabilities: UnsafeMutablePointer<Float>? = nil) {
-    let B = shape.batch, Tq = shape.queryLength, Tk = shape.keyLength, H = shape.heads, D = shape.headDim
-    let C = shape.width
-    precondition((dropoutMask == nil) == (droppedProbabilities == nil),
-                 "attentionForward: dropoutMask and droppedProbabilities go together")
-    guard B > 0, Tq > 0 else { return }
-    guard Tk > 0 else {
-        output.update(repeating: 0, count: B * Tq * C)
-        return
-    }
-    let scaleFactor = 1 / Float(D).squareRoot()
-    Parallel.forEachRange(B * H, workPerItem: 4 * Tq * Tk * D) { range in
-        for bh in range {
-            let b = bh / H, h = bh % H
-            let q = query + b * Tq * C + h * D
-            let k = key + b * Tk * C + h * D
-            let v = value + b * Tk * C + h * D
-            let p = probabilities + bh * Tq * Tk
-            sgemm(transB: true, m: Tq, n: Tk, k: D, alpha: scaleFactor, a: q, lda: C, b: k, ldb: C,
-                  beta: 0, c: p, ldc: Tk)
-            let mask = keyMask.map { $0 + b * Tk }
-            for t in 0..<Tq { maskedSoftmaxRow(p + t * Tk, mask, Tk) }
-            var weights = UnsafePointer(p)
-            if let dropoutMask, let droppedProbabilities {
-                let dm = dropoutMask + bh * Tq * Tk, dp = droppedProbabilities + bh * Tq * Tk
-                multiply(dp, p, dm, Tq * Tk)
-                weights = UnsafePointer(dp)
+    KernelProfile.timed(.attention) {
+        let B = shape.batch, Tq = shape.queryLength, Tk = shape.keyLength, H = shape.heads, D = shape.headDim
+        let C = shape.width
+        precondition((dropoutMask == nil) == (droppedProbabilities == nil),
+                     "attentionForward: dropoutMask and droppedProbabilities go together")
+        guard B > 0, Tq > 0 else { return }
+        guard Tk > 0 else {
+            output.update(repeating: 0, count: B * Tq * C)
+            return
+        }
+        let scaleFactor = 1 / Float(D).squareRoot()
+        Parallel.forEachRange(B * H, workPerItem: 4 * Tq * Tk * D) { range in
+            for bh in range {
+                let b = bh / H, h = bh % H
+                let q = query + b * Tq * C + h * D
+                let k = key + b * Tk * C + h * D
+                let v = value + b * Tk * C + h * D
+                let p = probabilities + bh * Tq * Tk
+                sgemm(transB: true, m: Tq, n: Tk, k: D, alpha: scaleFactor, a: q, lda: C, b: k, ldb: C,
+                      beta: 0, c: p, ldc: Tk)
+                let mask = keyMask.map { $0 + b * Tk }
+                for t in 0..<Tq { maskedSoftmaxRow(p + t * Tk, mask, Tk) }
+                var weights = UnsafePointer(p)
+                if let dropoutMask, let droppedProbabilities {
+                    let dm = dropoutMask + bh * Tq * Tk, dp = droppedProbabilities + bh * Tq * Tk
+                    multiply(dp, p, dm, Tq * Tk)
+                    weights = UnsafePointer(dp)
+                }
+                sgemm(m: Tq, n: D, k: Tk, a: weights, lda: Tk, b: v, ldb: C,
+                      beta: 0, c: output + b * Tq * C + h * D, ldc: C)
             }
-            sgemm(m: Tq, n: D, k: Tk, a: weights, lda: Tk, b: v, ldb: C,
-                  beta: 0, c: output + b * Tq * C + h * D, ldc: C)
         }
     }
 }
@@ -93,44 +95,46 @@ public func attentionBackward(dQuery: UnsafeMutablePointer<Float>, dKey: UnsafeM
                               shape: AttentionShape, accumulate: Bool = false,
                               dropoutMask: UnsafePointer<Float>? = nil,
                               droppedProbabilities: UnsafePointer<Float>? = nil) {
-    let B = shape.batch, Tq = shape.queryLength, Tk = shape.keyLength, H = shape.heads, D = shape.headDim
-    let C = shape.width
-    precondition((dropoutMask == nil) == (droppedProbabilities == nil),
-                 "attentionBackward: dropoutMask and droppedProbabilities go together")
-    guard B > 0 else { return }
-    if Tq == 0 || Tk == 0 {
-        if !accumulate {
-            dQuery.update(repeating: 0, count: B * Tq * C)
-            dKey.update(repeating: 0, count: B * Tk * C)
-            dValue.update(repeating: 0, count: B * Tk * C)
+    KernelProfile.timed(.attention) {
+        let B = shape.batch, Tq = shape.queryLength, Tk = shape.keyLength, H = shape.heads, D = shape.headDim
+        let C = shape.width
+        precondition((dropoutMask == nil) == (droppedProbabilities == nil),
+                     "attentionBackward: dropoutMask and droppedProbabilities go together")
+        guard B > 0 else { return }
+        if Tq == 0 || Tk == 0 {
+            if !accumulate {
+                dQuery.update(repeating: 0, count: B * Tq * C)
+                dKey.update(repeating: 0, count: B * Tk * C)
+                dValue.update(repeating: 0, count: B * Tk * C)
+            }
+            return
         }
-        return
-    }
-    let scaleFactor = 1 / Float(D).squareRoot()
-    let beta: Float = accumulate ? 1 : 0
-    Parallel.forEachRange(B * H, workPerItem: 8 * Tq * Tk * D) { range in
-        for bh in range {
-            let b = bh / H, h = bh % H
-            let q = query + b * Tq * C + h * D
-            let k = key + b * Tk * C + h * D
-            let v = value + b * Tk * C + h * D
-            let dO = dOutput + b * Tq * C + h * D
-            let p = probabilities + bh * Tq * Tk
-            let weights = droppedProbabilities.map { $0 + bh * Tq * Tk } ?? p
-            let ds = scratch + bh * Tq * Tk
-            // dV = P'ᵀ dO
-            sgemm(transA: true, m: Tk, n: D, k: Tq, a: weights, lda: Tk, b: dO, ldb: C,
-                  beta: beta, c: dValue + b * Tk * C + h * D, ldc: C)
-            // dP' = dO Vᵀ, then through the dropout mask.
-            sgemm(transB: true, m: Tq, n: Tk, k: D, a: dO, lda: C, b: v, ldb: C, beta: 0, c: ds, ldc: Tk)
-            if let dropoutMask { multiply(ds, UnsafePointer(ds), dropoutMask + bh * Tq * Tk, Tq * Tk) }
-            // Softmax backward, with the 1/sqrt(D) of the scores folded in.
-            for t in 0..<Tq { softmaxBackwardRow(ds + t * Tk, p + t * Tk, Tk, scaleFactor) }
-            // dQ = dS K, dK = dSᵀ Q
-            sgemm(m: Tq, n: D, k: Tk, a: ds, lda: Tk, b: k, ldb: C,
-                  beta: beta, c: dQuery + b * Tq * C + h * D, ldc: C)
-            sgemm(transA: true, m: Tk, n: D, k: Tq, a: ds, lda: Tk, b: q, ldb: C,
-                  beta: beta, c: dKey + b * Tk * C + h * D, ldc: C)
+        let scaleFactor = 1 / Float(D).squareRoot()
+        let beta: Float = accumulate ? 1 : 0
+        Parallel.forEachRange(B * H, workPerItem: 8 * Tq * Tk * D) { range in
+            for bh in range {
+                let b = bh / H, h = bh % H
+                let q = query + b * Tq * C + h * D
+                let k = key + b * Tk * C + h * D
+                let v = value + b * Tk * C + h * D
+                let dO = dOutput + b * Tq * C + h * D
+                let p = probabilities + bh * Tq * Tk
+                let weights = droppedProbabilities.map { $0 + bh * Tq * Tk } ?? p
+                let ds = scratch + bh * Tq * Tk
+                // dV = P'ᵀ dO
+                sgemm(transA: true, m: Tk, n: D, k: Tq, a: weights, lda: Tk, b: dO, ldb: C,
+                      beta: beta, c: dValue + b * Tk * C + h * D, ldc: C)
+                // dP' = dO Vᵀ, then through the dropout mask.
+                sgemm(transB: true, m: Tq, n: Tk, k: D, a: dO, lda: C, b: v, ldb: C, beta: 0, c: ds, ldc: Tk)
+                if let dropoutMask { multiply(ds, UnsafePointer(ds), dropoutMask + bh * Tq * Tk, Tq * Tk) }
+                // Softmax backward, with the 1/sqrt(D) of the scores folded in.
+                for t in 0..<Tq { softmaxBackwardRow(ds + t * Tk, p + t * Tk, Tk, scaleFactor) }
+                // dQ = dS K, dK = dSᵀ Q
+                sgemm(m: Tq, n: D, k: Tk, a: ds, lda: Tk, b: k, ldb: C,
+                      beta: beta, c: dQuery + b * Tq * C + h * D, ldc: C)
+                sgemm(transA: true, m: Tk, n: D, k: Tq, a: ds, lda: Tk, b: q, ldb: C,
+                      beta: beta, c: dKey + b * Tk * C + h * D, ldc: C)
+            }
         }
     }
 }

@@ -3,7 +3,7 @@ import CBLAS
 /// Row-major single-precision matrix multiply through OpenBLAS:
 /// `C = alpha * op(A) * op(B) + beta * C`, with `op(A)` of shape m x k and
 /// `op(B)` of shape k x n. `lda`, `ldb`, `ldc` are row strides (defaults: dense).
-@inlinable
+/// Counted by `KernelProfile` when it is on.
 public func sgemm(transA: Bool = false, transB: Bool = false,
                   m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
@@ -12,8 +12,10 @@ public func sgemm(transA: Bool = false, transB: Bool = false,
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
+    let start = KernelProfile.isEnabled ? KernelProfile.now() : 0
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    if start != 0 { KernelProfile.recordGEMM(nanoseconds: KernelProfile.now() - start, m: m, n: n, k: k) }
 }
 
 /// Sets the number of threads OpenBLAS uses (all cores by default).
@@ -31,6 +33,15 @@ public func parallelSgemm(transA: Bool = false, transB: Bool = false,
                           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
                           b: UnsafePointer<Float>, ldb: Int? = nil,
                           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
+    KernelProfile.timedDenseGEMM {
+        splitSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc)
+    }
+}
+
+private func splitSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                        a: UnsafePointer<Float>, lda: Int?, b: UnsafePointer<Float>, ldb: Int?,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int?) {
     BLASThreading.ensureSingleThreaded()
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)

@@ -19,32 +19,34 @@ import Foundation
 public func crossEntropyForward(probabilities: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
                                 targets: UnsafePointer<Int32>, rows: Int, classes: Int,
                                 ignoreIndex: Int32 = -100) -> Float {
-    let counted = countTargets(targets, rows: rows, classes: classes, ignoreIndex: ignoreIndex)
-    guard counted > 0 else { return 0 }
-    return withUnsafeTemporaryAllocation(of: Double.self, capacity: rows) { rowLoss in
-        Parallel.forEachRange(rows, workPerItem: 8 * classes) { range in
-            for r in range {
-                let target = targets[r]
-                guard target != ignoreIndex else { rowLoss[r] = 0; continue }
-                let x = logits + r * classes, p = probabilities + r * classes
-                let m = vmax(x, classes)
-                let targetLogit = x[Int(target)]
-                let mv = F16(repeating: m)
-                var acc = F16(), i = 0
-                while i + 16 <= classes { let e = vexp(load16(x + i) - mv); store16(e, p + i); acc += e; i += 16 }
-                var total = hsum(acc)
-                if i < classes {
-                    let e = vexp(loadPartial(x + i, classes - i, fill: m) - mv) * laneMask(classes - i)
-                    storePartial(e, p + i, classes - i)
-                    total += hsum(e)
+    return KernelProfile.timed(.loss) {
+        let counted = countTargets(targets, rows: rows, classes: classes, ignoreIndex: ignoreIndex)
+        guard counted > 0 else { return 0 }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: rows) { rowLoss in
+            Parallel.forEachRange(rows, workPerItem: 8 * classes) { range in
+                for r in range {
+                    let target = targets[r]
+                    guard target != ignoreIndex else { rowLoss[r] = 0; continue }
+                    let x = logits + r * classes, p = probabilities + r * classes
+                    let m = vmax(x, classes)
+                    let targetLogit = x[Int(target)]
+                    let mv = F16(repeating: m)
+                    var acc = F16(), i = 0
+                    while i + 16 <= classes { let e = vexp(load16(x + i) - mv); store16(e, p + i); acc += e; i += 16 }
+                    var total = hsum(acc)
+                    if i < classes {
+                        let e = vexp(loadPartial(x + i, classes - i, fill: m) - mv) * laneMask(classes - i)
+                        storePartial(e, p + i, classes - i)
+                        total += hsum(e)
+                    }
+                    scaleRow(p, classes, 1 / total)
+                    rowLoss[r] = Double(logf(total)) + Double(m) - Double(targetLogit)
                 }
-                scaleRow(p, classes, 1 / total)
-                rowLoss[r] = Double(logf(total)) + Double(m) - Double(targetLogit)
             }
+            var sum: Double = 0
+            for r in 0..<rows { sum += rowLoss[r] }
+            return Float(sum / Double(counted))
         }
-        var sum: Double = 0
-        for r in 0..<rows { sum += rowLoss[r] }
-        return Float(sum / Double(counted))
     }
 }
 
@@ -55,25 +57,27 @@ public func crossEntropyForward(probabilities: UnsafeMutablePointer<Float>, logi
 public func crossEntropyBackward(dLogits: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
                                  targets: UnsafePointer<Int32>, rows: Int, classes: Int,
                                  ignoreIndex: Int32 = -100, dLoss: Float = 1, accumulate: Bool = false) {
-    let counted = countTargets(targets, rows: rows, classes: classes, ignoreIndex: ignoreIndex)
-    let scale = counted > 0 ? dLoss / Float(counted) : 0
-    Parallel.forEachRange(rows, workPerItem: 2 * classes) { range in
-        for r in range {
-            let d = dLogits + r * classes, p = probabilities + r * classes
-            let target = targets[r]
-            if target == ignoreIndex || counted == 0 {
-                if !accumulate { d.update(repeating: 0, count: classes) }
-                continue
+    KernelProfile.timed(.loss) {
+        let counted = countTargets(targets, rows: rows, classes: classes, ignoreIndex: ignoreIndex)
+        let scale = counted > 0 ? dLoss / Float(counted) : 0
+        Parallel.forEachRange(rows, workPerItem: 2 * classes) { range in
+            for r in range {
+                let d = dLogits + r * classes, p = probabilities + r * classes
+                let target = targets[r]
+                if target == ignoreIndex || counted == 0 {
+                    if !accumulate { d.update(repeating: 0, count: classes) }
+                    continue
+                }
+                let sv = F16(repeating: scale)
+                var i = 0
+                while i + 16 <= classes {
+                    let g = load16(p + i) * sv
+                    store16(accumulate ? load16(d + i) + g : g, d + i)
+                    i += 16
+                }
+                while i < classes { let g = p[i] * scale; d[i] = accumulate ? d[i] + g : g; i += 1 }
+                d[Int(target)] -= scale
             }
-            let sv = F16(repeating: scale)
-            var i = 0
-            while i + 16 <= classes {
-                let g = load16(p + i) * sv
-                store16(accumulate ? load16(d + i) + g : g, d + i)
-                i += 16
-            }
-            while i < classes { let g = p[i] * scale; d[i] = accumulate ? d[i] + g : g; i += 1 }
-            d[Int(target)] -= scale
         }
     }
 }
@@ -97,17 +101,19 @@ private func countTargets(_ targets: UnsafePointer<Int32>, rows: Int, classes: I
 /// as PyTorch's `F.mse_loss(pred[sel], target[sel])`. 0 when nothing is selected.
 public func mseForward(prediction: UnsafePointer<Float>, target: UnsafePointer<Float>,
                        rowMask: UnsafePointer<Float>?, rows: Int, width: Int) -> Float {
-    var sum: Double = 0, selected = 0
-    for r in 0..<rows where rowMask.map({ $0[r] != 0 }) ?? true {
-        let p = prediction + r * width, t = target + r * width
-        var acc = F16(), i = 0
-        while i + 16 <= width { let d = load16(p + i) - load16(t + i); acc += d * d; i += 16 }
-        var s = hsum(acc)
-        while i < width { let d = p[i] - t[i]; s += d * d; i += 1 }
-        sum += Double(s); selected += 1
+    return KernelProfile.timed(.loss) {
+        var sum: Double = 0, selected = 0
+        for r in 0..<rows where rowMask.map({ $0[r] != 0 }) ?? true {
+            let p = prediction + r * width, t = target + r * width
+            var acc = F16(), i = 0
+            while i + 16 <= width { let d = load16(p + i) - load16(t + i); acc += d * d; i += 16 }
+            var s = hsum(acc)
+            while i < width { let d = p[i] - t[i]; s += d * d; i += 1 }
+            sum += Double(s); selected += 1
+        }
+        guard selected > 0, width > 0 else { return 0 }
+        return Float(sum / Double(selected * width))
     }
-    guard selected > 0, width > 0 else { return 0 }
-    return Float(sum / Double(selected * width))
 }
 
 /// Backward of `mseForward`: `dPrediction (+)= dLoss * 2 (prediction - target) / (selected * width)`
@@ -115,23 +121,25 @@ public func mseForward(prediction: UnsafePointer<Float>, target: UnsafePointer<F
 public func mseBackward(dPrediction: UnsafeMutablePointer<Float>, prediction: UnsafePointer<Float>,
                         target: UnsafePointer<Float>, rowMask: UnsafePointer<Float>?,
                         rows: Int, width: Int, dLoss: Float = 1, accumulate: Bool = false) {
-    var selected = 0
-    for r in 0..<rows where rowMask.map({ $0[r] != 0 }) ?? true { selected += 1 }
-    let scale = selected > 0 ? 2 * dLoss / Float(selected * width) : 0
-    for r in 0..<rows {
-        let d = dPrediction + r * width, p = prediction + r * width, t = target + r * width
-        guard rowMask.map({ $0[r] != 0 }) ?? true else {
-            if !accumulate { d.update(repeating: 0, count: width) }
-            continue
+    KernelProfile.timed(.loss) {
+        var selected = 0
+        for r in 0..<rows where rowMask.map({ $0[r] != 0 }) ?? true { selected += 1 }
+        let scale = selected > 0 ? 2 * dLoss / Float(selected * width) : 0
+        for r in 0..<rows {
+            let d = dPrediction + r * width, p = prediction + r * width, t = target + r * width
+            guard rowMask.map({ $0[r] != 0 }) ?? true else {
+                if !accumulate { d.update(repeating: 0, count: width) }
+                continue
+            }
+            var i = 0
+            let sv = F16(repeating: scale)
+            while i + 16 <= width {
+                let g = (load16(p + i) - load16(t + i)) * sv
+                store16(accumulate ? load16(d + i) + g : g, d + i)
+                i += 16
+            }
+            while i < width { let g = (p[i] - t[i]) * scale; d[i] = accumulate ? d[i] + g : g; i += 1 }
         }
-        var i = 0
-        let sv = F16(repeating: scale)
-        while i + 16 <= width {
-            let g = (load16(p + i) - load16(t + i)) * sv
-            store16(accumulate ? load16(d + i) + g : g, d + i)
-            i += 16
-        }
-        while i < width { let g = (p[i] - t[i]) * scale; d[i] = accumulate ? d[i] + g : g; i += 1 }
     }
 }
 
@@ -151,27 +159,29 @@ public func mseBackward(dPrediction: UnsafeMutablePointer<Float>, prediction: Un
 ///   - embeddings: `[2P, width]`.
 public func ntXentForward(probabilities: UnsafeMutablePointer<Float>, embeddings: UnsafePointer<Float>,
                           pairs: Int, width: Int, temperature: Float = 0.07) -> Float {
-    precondition(temperature > 0, "NT-Xent temperature must be positive, got \(temperature)")
-    guard pairs > 0 else { return 0 }
-    let n = 2 * pairs
-    sgemm(transB: true, m: n, n: n, k: width, alpha: 1 / temperature, a: embeddings, b: embeddings,
-          beta: 0, c: probabilities)
-    var total: Double = 0
-    for i in 0..<n {
-        let s = probabilities + i * n
-        let positive = s[(i + pairs) % n]
-        s[i] = -.infinity
-        let m = vmax(s, n)
-        var sum: Float = 0
-        for k in 0..<n {
-            let e = k == i ? 0 : sexp(s[k] - m)
-            s[k] = e; sum += e
+    return KernelProfile.timed(.loss) {
+        precondition(temperature > 0, "NT-Xent temperature must be positive, got \(temperature)")
+        guard pairs > 0 else { return 0 }
+        let n = 2 * pairs
+        sgemm(transB: true, m: n, n: n, k: width, alpha: 1 / temperature, a: embeddings, b: embeddings,
+              beta: 0, c: probabilities)
+        var total: Double = 0
+        for i in 0..<n {
+            let s = probabilities + i * n
+            let positive = s[(i + pairs) % n]
+            s[i] = -.infinity
+            let m = vmax(s, n)
+            var sum: Float = 0
+            for k in 0..<n {
+                let e = k == i ? 0 : sexp(s[k] - m)
+                s[k] = e; sum += e
+            }
+            let inv = 1 / sum
+            for k in 0..<n { s[k] *= inv }
+            total += Double(logf(sum)) + Double(m) - Double(positive)
         }
-        let inv = 1 / sum
-        for k in 0..<n { s[k] *= inv }
-        total += Double(logf(sum)) + Double(m) - Double(positive)
+        return Float(total / Double(n))
     }
-    return Float(total / Double(n))
 }
 
 /// Backward of `ntXentForward`. With `G[i, k] = dLoss / 2P * (p_ik - [k = positive(i)])`,
@@ -181,17 +191,19 @@ public func ntXentBackward(dEmbeddings: UnsafeMutablePointer<Float>, scratch: Un
                            probabilities: UnsafePointer<Float>, embeddings: UnsafePointer<Float>,
                            pairs: Int, width: Int, temperature: Float = 0.07, dLoss: Float = 1,
                            accumulate: Bool = false) {
-    guard pairs > 0 else { return }
-    let n = 2 * pairs
-    let scale = dLoss / Float(n)
-    for i in 0..<n {
-        for k in 0..<n { scratch[i * n + k] = probabilities[i * n + k] * scale }
-        scratch[i * n + (i + pairs) % n] -= scale
+    KernelProfile.timed(.loss) {
+        guard pairs > 0 else { return }
+        let n = 2 * pairs
+        let scale = dLoss / Float(n)
+        for i in 0..<n {
+            for k in 0..<n { scratch[i * n + k] = probabilities[i * n + k] * scale }
+            scratch[i * n + (i + pairs) % n] -= scale
+        }
+        sgemm(m: n, n: width, k: n, alpha: 1 / temperature, a: scratch, b: embeddings,
+              beta: accumulate ? 1 : 0, c: dEmbeddings)
+        sgemm(transA: true, m: n, n: width, k: n, alpha: 1 / temperature, a: scratch, b: embeddings,
+              beta: 1, c: dEmbeddings)
     }
-    sgemm(m: n, n: width, k: n, alpha: 1 / temperature, a: scratch, b: embeddings,
-          beta: accumulate ? 1 : 0, c: dEmbeddings)
-    sgemm(transA: true, m: n, n: width, k: n, alpha: 1 / temperature, a: scratch, b: embeddings,
-          beta: 1, c: dEmbeddings)
 }
 
 // MARK: - Robust contrastive loss (fine-tuning)

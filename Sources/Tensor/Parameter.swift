@@ -119,17 +119,30 @@ public struct ParameterSet: Sendable, Sequence {
 
     /// The L2 norm of all trainable gradients together (accumulated in Double).
     public func gradientNorm() -> Float {
+        // Float sums over blocks of 65,536 elements, added up in Double in a fixed order, so
+        // the result does not depend on how the blocks are spread over the cores.
+        let block = 65_536
         var total: Double = 0
+        var blockSums: [Double] = []
         for p in parameters where p.isTrainable {
             let g = p.grad.pointer
-            var acc = F16(), i = 0
-            let n = p.count
-            var partial: Double = 0
-            while i + 16 <= n {
-                let v = load16(g + i); acc += v * v; i += 16
-                if i % 65_536 == 0 { partial += Double(hsum(acc)); acc = F16() }
+            let n = p.count, vectorEnd = n - n % 16
+            let blocks = Swift.max(1, (vectorEnd + block - 1) / block)
+            blockSums = Array(repeating: 0, count: blocks)
+            blockSums.withUnsafeMutableBufferPointer { sums in
+                let out = sums.baseAddress!
+                Parallel.forEachRange(blocks, workPerItem: block * 2) { range in
+                    for b in range {
+                        var acc = F16(), i = b * block
+                        let end = Swift.min(vectorEnd, i + block)
+                        while i < end { let v = load16(g + i); acc += v * v; i += 16 }
+                        out[b] = Double(hsum(acc))
+                    }
+                }
             }
-            partial += Double(hsum(acc))
+            var partial: Double = 0
+            for s in blockSums { partial += s }
+            var i = vectorEnd
             while i < n { partial += Double(g[i] * g[i]); i += 1 }
             total += partial
         }

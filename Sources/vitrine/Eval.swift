@@ -4,16 +4,20 @@ import Foundation
 import Retrieval
 
 /// `vitrine eval`: Product1M's official retrieval metrics (mAP, Prec and mAR at 10, 50 and 100,
-/// DATA.md §2, quirks included) for the baselines, or for a ranking file made elsewhere.
+/// DATA.md §2, quirks included) for a model checkpoint, the zero-shot towers and the baselines,
+/// or for a ranking file made elsewhere.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score retrieval with Product1M's official protocol: mAP, Prec and mAR at 10, 50 and 100.",
         discussion: """
-        Without --rankings, ranks the split's queries against the gallery with the baselines that need no \
-        model (caption BM25, colour histogram, random) and prints a table. With --rankings FILE, scores a \
-        retrieval_id_list.txt made by any system. The numbers equal those of the dataset's own evaluation \
-        script (CAPTURE/evaluate_suit.py), and --out writes its two files, retrieval_id_list.txt and \
-        metric_results.json (with --baseline all, one folder per method).
+        Without --rankings, ranks the split's queries against the gallery and prints a table comparing, in \
+        the same run: the model (with --model CKPT; queries as pairs, e against e), the zero-shot towers \
+        (MiniLM and EfficientNet-Lite0 alone; for pairs the mean of the caption and image cosines) and the \
+        baselines that need no model (caption BM25, colour histogram, random). With --rankings FILE, scores \
+        a retrieval_id_list.txt made by any system. The numbers equal those of the dataset's own evaluation \
+        script (CAPTURE/evaluate_suit.py). --json prints, and --out writes (retrieval_id_list.txt and \
+        metric_results.json), the results of the chosen system: the model with --model, the zero-shot \
+        towers with --zero-shot, otherwise the baselines (with --baseline all, one folder per method).
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -33,6 +37,15 @@ struct Eval: ParsableCommand {
     @Flag(name: .long, help: "Print the metric_results.json object instead of a table.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Evaluate this Vitrine checkpoint (.safetensors) and choose it for --json and --out.", valueName: "CKPT"))
+    var model: String?
+
+    @Flag(name: .long, help: "Choose the zero-shot towers for --json and --out.")
+    var zeroShot = false
+
+    @Option(name: .long, help: ArgumentHelp("How the model and zero-shot towers use a query: pair (image and caption, the Product1M protocol), caption or image.", valueName: "MODE"))
+    var mode: String = "pair"
+
     @Option(name: .long, help: "Seed of the random baseline.")
     var seed: UInt64 = 0
 
@@ -50,6 +63,13 @@ struct Eval: ParsableCommand {
         if rankings != nil && baseline != "all" {
             throw ValidationError("--baseline and --rankings do not go together: --rankings scores the file as it is")
         }
+        if model != nil && zeroShot {
+            throw ValidationError("--model and --zero-shot each choose the system to report; give one of them")
+        }
+        if rankings != nil && (model != nil || zeroShot) {
+            throw ValidationError("--rankings scores a file as it is; it does not go with --model or --zero-shot")
+        }
+        guard QueryMode(rawValue: mode) != nil else { throw ValidationError("--mode must be pair, caption or image (got \"\(mode)\")") }
     }
 
     func run() throws {
@@ -66,7 +86,7 @@ struct Eval: ParsableCommand {
         if let rankings {
             let path = absolute(rankings)
             let report = try OfficialMetrics.evaluate(try RankingFile.read(path: path), groundTruth: groundTruth)
-            warnAboutFailures(report, method: nil)
+            warnAboutFailures(report, title: nil)
             if let out {
                 try report.results.write(toFolder: absolute(out))
             }
@@ -85,6 +105,52 @@ struct Eval: ParsableCommand {
         }
         var rows: [(String, OfficialMetricResults)] = []
         var objects: [(String, String)] = []
+        let queryMode = QueryMode(rawValue: mode)!
+        let chosen: RetrievalSystem? = model.map { .model(checkpoint: absolute($0)) } ?? (zeroShot ? .zeroShot : nil)
+        // The table compares every system; --json and --out report the chosen one alone.
+        var systems: [RetrievalSystem] = []
+        if let chosen { systems.append(chosen) }
+        if !json && chosen != .zeroShot { systems.append(.zeroShot) }
+        for system in systems {
+            let title = system == .zeroShot ? "zero-shot towers" : "model (\(system.displayName))"
+            let bar = ProgressLine(enabled: !quiet)
+            let engine: RetrievalEngine
+            do {
+                engine = try RetrievalEngine(dataset: dataset, system: system) { event in
+                    if case .progress(let done, let total) = event {
+                        bar.update("\(title): indexing the gallery \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+                    }
+                }
+            } catch {
+                // The comparison row is optional when the weights are missing; a chosen system is not.
+                if system == chosen { throw error }
+                bar.finish("")
+                warn("\(title): skipped (\(error))")
+                continue
+            }
+            let (systemRankings, problems) = try engine.rankings(for: queries.samples, mode: queryMode, top: 100) { done, total in
+                bar.update("\(title): queries \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+            }
+            bar.finish("\(title): ranked \(queries.samples.count) queries (\(queryMode.rawValue))")
+            if !problems.isEmpty {
+                warn("\(title): \(problems.count) quer\(problems.count == 1 ? "y" : "ies") without a usable image got an empty ranking, e.g. \(problems[0])")
+            }
+            let report = try OfficialMetrics.evaluate(systemRankings, groundTruth: groundTruth)
+            warnAboutFailures(report, title: title)
+            if system == chosen {
+                if let out {
+                    let folder = absolute(out)
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    try RankingFile.write(systemRankings, to: folder + "/" + RankingFile.fileName)
+                    try report.results.write(toFolder: folder)
+                }
+                if json {
+                    print(report.results.jsonString())
+                    return
+                }
+            }
+            rows.append((title, report.results))
+        }
         for method in methods {
             let bar = ProgressLine(enabled: !quiet && method == .colour)
             let run = BaselineRun(method, queries: queries.samples, gallery: gallery.samples, top: 100, seed: seed) { event in
@@ -97,8 +163,8 @@ struct Eval: ParsableCommand {
                 warn("\(method.title): \(run.unreadableImages.count) image(s) could not be used, e.g. \(run.unreadableImages[0])")
             }
             let report = try OfficialMetrics.evaluate(run.rankings, groundTruth: groundTruth)
-            warnAboutFailures(report, method: method)
-            if let out {
+            warnAboutFailures(report, title: method.title)
+            if let out, chosen == nil {
                 let folder = methods.count == 1 ? absolute(out) : absolute(out) + "/" + method.rawValue
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 try RankingFile.write(run.rankings, to: folder + "/" + RankingFile.fileName)
@@ -107,7 +173,7 @@ struct Eval: ParsableCommand {
             rows.append((method.title, report.results))
             objects.append((method.rawValue, report.results.jsonString()))
         }
-        if json {
+        if json && chosen == nil {
             if objects.count == 1 {
                 print(objects[0].1)
             } else {
@@ -160,7 +226,7 @@ struct Eval: ParsableCommand {
     }
 
     /// One warning line per kind of failure (the official script prints the query ids and goes on).
-    private func warnAboutFailures(_ report: OfficialReport, method: BaselineMethod?) {
+    private func warnAboutFailures(_ report: OfficialReport, title: String?) {
         var counts: [String: (lines: Set<Int>, example: String)] = [:]
         for line in report.lines {
             for score in line.cutoffs {
@@ -176,7 +242,7 @@ struct Eval: ParsableCommand {
                 counts[kind, default: ([], "line \(line.line) (\(line.queryID.isEmpty ? "blank" : line.queryID)): \(failure)")].lines.insert(line.line)
             }
         }
-        let prefix = method.map { "\($0.title): " } ?? ""
+        let prefix = title.map { "\($0): " } ?? ""
         for (kind, value) in counts.sorted(by: { $0.key < $1.key }) {
             warn("\(prefix)\(value.lines.count) line(s) with \(kind), scored as the official script does; e.g. \(value.example)")
         }

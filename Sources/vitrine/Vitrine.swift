@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import Explorer
 import Foundation
+import Retrieval
 
 @main
 struct Vitrine: ParsableCommand {
@@ -10,7 +11,7 @@ struct Vitrine: ParsableCommand {
         abstract: "A terminal explorer for cross-modal, instance-level product retrieval.",
         discussion: "With no subcommand, opens the explorer on SampleData (or --data DIR).",
         version: "0.1.0",
-        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self],
+        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, IndexCommand.self, QueryCommand.self, Train.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self],
         defaultSubcommand: Explore.self
     )
 }
@@ -78,18 +79,63 @@ struct Explore: ParsableCommand {
     @Flag(name: .long, help: "Do not capture the mouse (leaves the terminal's own selection working).")
     var noMouse = false
 
+    @Option(name: .long, help: ArgumentHelp("Search with this Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
+    var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("The pretrained towers' folder. Default: $VITRINE_WEIGHTS, else Weights/ (see `make weights`).", valueName: "DIR"))
+    var weights: String?
+
+    @Flag(name: .long, help: "Browse only: do not open the retrieval engine (no gallery index is built).")
+    var noSearch = false
+
+    @Option(name: .long, help: ArgumentHelp("Inspect this ranking file (retrieval_id_list.txt): its queries, worst AP first.", valueName: "FILE"))
+    var rankings: String?
+
+    @Option(name: .long, help: ArgumentHelp("Record flags under this name. Default: $VITRINE_ANNOTATOR, else $USER.", valueName: "NAME"))
+    var annotator: String?
+
+    @Option(name: .long, help: ArgumentHelp("The flags store (SQLite). Default: $VITRINE_FLAGS, else ~/.local/share/vitrine/flags.sqlite.", valueName: "PATH"))
+    var flags: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where training runs started with t write their folders. Default: ./vitrine-runs.", valueName: "DIR"))
+    var runs: String?
+
     func validate() throws {
         if color != "auto" && ColorMode(rawValue: color) == nil {
             throw ValidationError("--color must be auto, truecolor, 256, 16 or none (got \"\(color)\")")
         }
+        if noSearch && model != nil { throw ValidationError("--no-search and --model do not go together") }
+        if let annotator, annotator.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--annotator must not be empty") }
     }
 
     func run() throws {
-        let options = ExplorerOptions(dataPath: try dataOptions.resolved(), themeName: theme, keysFile: keys,
+        if let rankings, !FileManager.default.isReadableFile(atPath: absolute(rankings)) {
+            throw ValidationError("--rankings \(rankings): no such readable file")
+        }
+        let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
+        let opener: RetrievalOpener? = noSearch ? nil
+            : EngineRetrievalService.opener(system: system, options: RetrievalOptions(weightsPath: weights.map(absolute)))
+        let retrievalOptions = RetrievalOptions(weightsPath: weights.map(absolute))
+        let reopen: (@Sendable (String) -> RetrievalOpener)? = noSearch ? nil : { @Sendable checkpoint in
+            EngineRetrievalService.opener(system: .model(checkpoint: checkpoint), options: retrievalOptions)
+        }
+        var options = ExplorerOptions(dataPath: try dataOptions.resolved(), themeName: theme, keysFile: keys,
                                       colorOverride: color == "auto" ? nil : ColorMode(rawValue: color),
-                                      mouse: !noMouse, strict: dataOptions.strict)
+                                      mouse: !noMouse, strict: dataOptions.strict,
+                                      openRetrieval: opener, retrievalUnavailable: "started with --no-search",
+                                      openFlags: FlagsSetup.opener(path: flags.map(absolute)),
+                                      annotator: annotator ?? FlagsSetup.defaultAnnotator(),
+                                      rankingsPath: rankings.map(absolute), reopenRetrieval: reopen,
+                                      flagsPath: flags.map(absolute))
+        if let runs { options.runsDirectory = absolute(runs) }
+        // A run started from the explorer fine-tunes the model it is showing.
+        if let model { options.trainingArguments = ["--init-from", absolute(model)] }
         let code = try ExplorerApp(options: options).run()
-        if code != 0 { throw ExitCode(code) }
+        // The terminal is restored. Background work (an index build inside OpenBLAS, a decode)
+        // may still be running: end the process now rather than run library destructors under it
+        // (OpenBLAS frees its buffers at exit while a GEMM is using them).
+        fflush(nil)
+        _exit(code)
     }
 }
 

@@ -1,7 +1,9 @@
+import Annotations
 import Catalog
 import Dispatch
 import Foundation
 import Imaging
+import Retrieval
 
 /// How to start the explorer (the `vitrine explore` options).
 public struct ExplorerOptions: Sendable {
@@ -11,10 +13,36 @@ public struct ExplorerOptions: Sendable {
     public var colorOverride: ColorMode?
     public var mouse: Bool
     public var strict: Bool
+    /// Opens the retrieval engine once the dataset is loaded; nil: search is unavailable, for
+    /// the reason in `retrievalUnavailable`.
+    public var openRetrieval: RetrievalOpener?
+    public var retrievalUnavailable: String
+    /// Opens the flags store; nil (or a throwing opener): flags are off, with the reason shown.
+    public var openFlags: (@Sendable () throws -> any FlagService)?
+    /// Who is flagging (`--annotator`, else $USER).
+    public var annotator: String
+    /// A ranking file (`retrieval_id_list.txt`) to inspect (`--rankings`).
+    public var rankingsPath: String?
+    /// Opens the retrieval engine again with a trained checkpoint once a training run ends (the
+    /// gallery is re-indexed with the new model); nil: the results keep the old model.
+    public var reopenRetrieval: (@Sendable (_ checkpoint: String) -> RetrievalOpener)?
+    /// Where training runs started from the explorer write their folders.
+    public var runsDirectory: String
+    /// The flags store's path, handed to training runs that use the annotators' flags.
+    public var flagsPath: String?
+    /// Arguments added to every `vitrine train` started from the explorer (e.g. `--init-from CKPT`).
+    public var trainingArguments: [String] = []
 
-    public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false) {
+    public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false,
+                openRetrieval: RetrievalOpener? = nil, retrievalUnavailable: String = "no retrieval engine configured",
+                openFlags: (@Sendable () throws -> any FlagService)? = nil, annotator: String = FlagsSetup.defaultAnnotator(),
+                rankingsPath: String? = nil, reopenRetrieval: (@Sendable (_ checkpoint: String) -> RetrievalOpener)? = nil,
+                runsDirectory: String = FileManager.default.currentDirectoryPath + "/vitrine-runs", flagsPath: String? = nil) {
         self.dataPath = dataPath; self.themeName = themeName; self.keysFile = keysFile
         self.colorOverride = colorOverride; self.mouse = mouse; self.strict = strict
+        self.openRetrieval = openRetrieval; self.retrievalUnavailable = retrievalUnavailable
+        self.openFlags = openFlags; self.annotator = annotator; self.rankingsPath = rankingsPath
+        self.reopenRetrieval = reopenRetrieval; self.runsDirectory = runsDirectory; self.flagsPath = flagsPath
     }
 }
 
@@ -27,6 +55,15 @@ public final class ExplorerApp {
     private let decoder: DecodeScheduler
     private let work = DispatchQueue(label: "vitrine.work", qos: .userInitiated, attributes: .concurrent)
     private let trace: Trace
+    private let searches = LatestJobRunner(label: "vitrine.search")
+    private let attentions = LatestJobRunner(label: "vitrine.attention")
+    private let flagWriter = DispatchQueue(label: "vitrine.flags", qos: .userInitiated)
+    private let service = ServiceSlot()
+    private var flagStore: (any FlagService)?
+    /// The background training run started from the dialog, if any.
+    private var trainingRun: TrainingProcess?
+    /// The dataset as last loaded (effects that need it run after it is).
+    private var dataset: Dataset?
 
     public init(options: ExplorerOptions) {
         self.options = options
@@ -51,7 +88,14 @@ public final class ExplorerApp {
         let size = backend.size
         var state = ExplorerState(size: Size(width: size.width, height: size.height), capabilities: backend.capabilities,
                                   theme: theme, keyMap: keyMap, dataPath: options.dataPath)
+        configureRetrieval(&state)
+        state.training.settings.runsDirectory = options.runsDirectory
+        state.training.settings.extraArguments = options.trainingArguments
+        state.training.settings.flagsStore = options.flagsPath ?? (state.retrieval.flags.available ? FlagStore.defaultPath() : nil)
         run(.loadDataset(path: options.dataPath))
+        // Whatever way the loop ends, a training run started here is told to stop (it writes
+        // a checkpoint first) rather than left running behind a closed explorer.
+        defer { trainingRun?.cancel() }
         var firstFrame = true
         while true {
             backend.draw(view(state), theme: state.theme)
@@ -59,7 +103,7 @@ public final class ExplorerApp {
             let events = backend.waitForEvents(timeoutMilliseconds: -1)
             let messages = events.map(Msg.input) + inbox.drain()
             for msg in messages {
-                if case .datasetLoaded(.success) = msg { trace.mark("dataset-loaded") }
+                if case .datasetLoaded(.success(let loaded)) = msg { trace.mark("dataset-loaded"); dataset = loaded.dataset }
                 for effect in update(&state, msg) {
                     if case .quit(let code) = effect { return code }
                     run(effect)
@@ -89,8 +133,158 @@ public final class ExplorerApp {
                 do { inbox.post(.themeLoaded(.success(try ThemeLibrary.load(name)))) }
                 catch { inbox.post(.themeLoaded(.failure(LoadFailure(String(describing: error))))) }
             }
+        case .openEngine:
+            guard let open = options.openRetrieval, let dataset else {
+                service.set(.failure(LoadFailure(options.retrievalUnavailable)))
+                return
+            }
+            work.async { [inbox, service] in
+                let throttle = ProgressThrottle()
+                do {
+                    let engine = try open(dataset) { event in
+                        if throttle.shouldPost(event) { inbox.post(.indexEvent(event)) }
+                    }
+                    service.set(.success(engine))
+                    inbox.post(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0)))
+                } catch {
+                    service.set(.failure(failure(error)))
+                    inbox.post(.engineOpened(.failure(failure(error))))
+                }
+            }
+        case .search(let generation, let query, let top):
+            searches.submit { [inbox, service, searches] in
+                let result: Result<SearchResult, LoadFailure>
+                switch service.wait() {
+                case .failure(let f): result = .failure(f)
+                case .success(let engine):
+                    do { result = .success(try engine.search(query, top: top, filter: .none, isCancelled: { searches.hasWaiting })) }
+                    catch is CancellationError { return }   // a newer search is waiting: this answer would be stale
+                    catch { result = .failure(failure(error)) }
+                }
+                inbox.post(.searchFinished(generation: generation, result))
+            }
+        case .attention(let generation, let query, let match):
+            attentions.submit { [inbox, service] in
+                let result: Result<AttentionSummary, LoadFailure>
+                switch service.wait() {
+                case .failure(let f): result = .failure(f)
+                case .success(let engine):
+                    do { result = .success(try engine.attention(for: query, match: match)) }
+                    catch { result = .failure(failure(error)) }
+                }
+                inbox.post(.attentionFinished(generation: generation, match: match, result))
+            }
+        case .recordFlag(let draft):
+            guard let store = flagStore else { return }
+            flagWriter.async { [inbox] in
+                var flag = draft
+                flag.createdAt = Date()
+                do { inbox.post(.flagRecorded(.success(try store.record(flag)))) }
+                catch { inbox.post(.flagRecorded(.failure(failure(error)))) }
+            }
+        case .undoFlag(let flag):
+            guard let store = flagStore else { return }
+            flagWriter.async { [inbox] in
+                do {
+                    guard let id = flag.id else { throw LoadFailure("the flag on \(flag.match) has no store id yet") }
+                    try store.undo(id: id)
+                    inbox.post(.flagUndone(.success(flag)))
+                } catch { inbox.post(.flagUndone(.failure(failure(error)))) }
+            }
+        case .loadFlags(let datasetKey, let query, let model):
+            guard let store = flagStore else { return }
+            flagWriter.async { [inbox] in
+                do {
+                    let flags = try store.flags(dataset: datasetKey, query: query).filter { $0.model == model }
+                    inbox.post(.flagsLoaded(query: query, model: model, .success(flags)))
+                } catch { inbox.post(.flagsLoaded(query: query, model: model, .failure(failure(error)))) }
+            }
+        case .loadRankings(let path):
+            guard let dataset else { return }
+            work.async { [inbox] in
+                do { inbox.post(.rankingsLoaded(.success(try loadInspectSession(path: path, dataset: dataset)))) }
+                catch { inbox.post(.rankingsLoaded(.failure(failure(error)))) }
+            }
+        case .training(let effect):
+            runTraining(effect)
         case .quit:
             break
+        }
+    }
+
+    private func runTraining(_ effect: TrainingEffect) {
+        switch effect {
+        case .start(let request):
+            do {
+                trainingRun = try TrainingProcess.start(request) { [inbox] message in inbox.post(.training(message)) }
+            } catch {
+                inbox.post(.training(.launchFailed(String(describing: error))))
+            }
+        case .pause: trainingRun?.pause()
+        case .resume: trainingRun?.resume()
+        case .cancel: trainingRun?.cancel()
+        case .reindex(let checkpoint):
+            guard let reopen = options.reopenRetrieval, let dataset else {
+                inbox.post(.training(.reindexed(error: "this explorer cannot switch models (started with --no-search?)")))
+                return
+            }
+            let open = reopen(checkpoint)
+            work.async { [inbox, service] in
+                let throttle = ProgressThrottle()
+                do {
+                    let engine = try open(dataset) { event in
+                        if throttle.shouldPost(event) { inbox.post(.indexEvent(event)) }
+                    }
+                    service.set(.success(engine))
+                    inbox.post(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0)))
+                    inbox.post(.training(.reindexed(error: nil)))
+                } catch {
+                    // The old engine stays in use.
+                    inbox.post(.training(.reindexed(error: "re-indexing with \(checkpoint) failed: \(failure(error).message)")))
+                }
+            }
+        }
+    }
+
+    /// Sets up the state's retrieval side from the options: whether an engine will open, the
+    /// flags store (opened here: a failure only turns flags off), the annotator and the ranking file.
+    private func configureRetrieval(_ state: inout ExplorerState) {
+        state.retrieval.engine = options.openRetrieval == nil ? .unavailable(options.retrievalUnavailable) : .opening
+        state.retrieval.inspect.path = options.rankingsPath
+        state.retrieval.flags.annotator = options.annotator
+        if let open = options.openFlags {
+            do {
+                flagStore = try open()
+                state.retrieval.flags.available = true
+            } catch {
+                state.retrieval.flags.unavailableReason = "cannot open the flags store: \(error)"
+                state.status = StatusLine("flags are off: cannot open the store: \(error)", role: .warning)
+            }
+        } else {
+            state.retrieval.flags.unavailableReason = "no flags store configured"
+        }
+    }
+}
+
+/// Lets index progress through at most about 20 times a second (first and last always).
+final class ProgressThrottle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: UInt64 = 0
+    private var _items: Int?
+
+    /// The gallery size the last `upToDate` or `finished` event reported.
+    var items: Int? { lock.lock(); defer { lock.unlock() }; return _items }
+
+    func shouldPost(_ event: IndexEvent) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        switch event {
+        case .upToDate(let n), .finished(let n, _): _items = n; return true
+        case .started: return true
+        case .progress(let done, let total):
+            let now = DispatchTime.now().uptimeNanoseconds
+            if done < total && now - last < 50_000_000 { return false }
+            last = now
+            return true
         }
     }
 }

@@ -54,6 +54,15 @@ public struct ExplorerState: Sendable {
     public var quitting = false
     /// Largest side of decoded preview thumbnails.
     public var thumbnailSide = 256
+    /// Which view fills the body: the browser or the search results.
+    public var screen: Screen = .browser
+    /// Queries, results, attention, inspect mode and flags.
+    public var retrieval = RetrievalState()
+    /// Rows kept free at the bottom of the body for a pane below the others (training progress);
+    /// 0 for none. The layout gives it up on terminals too small to hold it.
+    public var bottomPaneHeight = 0
+    /// The training dialog, the training pane and the run it shows.
+    public var training: TrainingUIState
 
     public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
                 themeNames: [String] = ThemeLibrary.available()) {
@@ -63,6 +72,7 @@ public struct ExplorerState: Sendable {
         self.theme = theme
         self.keyMap = keyMap
         self.load = .loading(path: dataPath)
+        self.training = TrainingUIState(settings: TrainingSettings(dataPath: dataPath, runsDirectory: "vitrine-runs"))
     }
 
     // MARK: Derived
@@ -73,6 +83,14 @@ public struct ExplorerState: Sendable {
     }
 
     public var dataset: Dataset? { loaded?.dataset }
+
+    /// A sample of any split by id, gallery first (result rows are gallery items).
+    public func sample(id: String) -> Sample? {
+        guard let d = dataset else { return nil }
+        if let s = d.gallery?.sample(id: id) { return s }
+        for split in d.splits where split.role != .gallery { if let s = split.sample(id: id) { return s } }
+        return nil
+    }
 
     public var split: Split? {
         guard let d = dataset, splitIndex < d.splits.count else { return nil }
@@ -92,8 +110,11 @@ public struct ExplorerState: Sendable {
     }
 
     public var context: ActionContext {
+        if let modal = training.modalContext { return modal == .dialog ? .trainingDialog : .trainingConfirm }
         if helpScroll != nil { return .help }
         if editingFilter { return .filter }
+        if retrieval.bar.editing { return .query }
+        if screen == .results { return .results }
         return .browser
     }
 }

@@ -10,6 +10,8 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
 
     case .datasetLoaded(.success(let loaded)):
         state.load = .loaded(loaded)
+        state.training.settings.dataPath = loaded.dataset.root
+        state.training.settings.flagsDataset = loaded.dataset.flagKey
         state.browsers = Array(repeating: BrowserState(), count: loaded.dataset.splits.count)
         // Start on the gallery: what a retrieval analyst looks at first.
         state.splitIndex = loaded.dataset.splits.firstIndex { $0.role == .gallery } ?? 0
@@ -18,7 +20,7 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         if issues > 0 {
             state.status = StatusLine("\(issues) malformed line\(issues == 1 ? "" : "s") skipped; `vitrine info` lists them", role: .warning)
         }
-        return requestImages(&state)
+        return requestImages(&state) + retrievalStartEffects(&state)
 
     case .datasetLoaded(.failure(let failure)):
         state.load = .failed(failure.message)
@@ -39,7 +41,36 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     case .themeLoaded(.failure(let failure)):
         state.status = StatusLine(failure.message, role: .error)
         return []
+
+    case .training(let message):
+        return updateTrainingUI(&state, message)
+
+    default:
+        return updateRetrieval(&state, msg) ?? []
     }
+}
+
+// MARK: - Training
+
+/// Feeds a training message to the training component, keeps the bottom pane's height in step
+/// with it, and refreshes the results once the gallery is re-indexed with the new model.
+func updateTrainingUI(_ state: inout ExplorerState, _ message: TrainingMsg) -> [Effect] {
+    var effects = updateTraining(&state.training, message).map(Effect.training)
+    if case .reindexed(nil) = message, let query = state.retrieval.results.query, !state.retrieval.inspect.active {
+        // The new model ranked nothing yet: ask again with it.
+        let screen = state.screen
+        effects += startSearch(&state, query)
+        state.screen = screen
+    }
+    fitTrainingPane(&state)
+    return effects
+}
+
+/// The bottom pane's height: what the training pane wants, at most a third of the screen.
+func fitTrainingPane(_ state: inout ExplorerState) {
+    guard state.training.showsPane else { state.bottomPaneHeight = 0; return }
+    let want = trainingPanePreferredHeight(state.training, width: state.size.width)
+    state.bottomPaneHeight = min(want, max(3, (state.size.height - 2) / 3))
 }
 
 // MARK: - Input
@@ -48,8 +79,10 @@ private func handleInput(_ state: inout ExplorerState, _ event: InputEvent) -> [
     switch event {
     case .resize(let w, let h):
         state.size = Size(width: w, height: h)
+        fitTrainingPane(&state)
         clampScroll(&state)
-        return []
+        clampResultsScroll(&state)
+        return requestResultImages(&state)
     case .signal(let n):
         state.quitting = true
         return [.quit(exitCode: 128 + n)]
@@ -64,6 +97,10 @@ private func handleInput(_ state: inout ExplorerState, _ event: InputEvent) -> [
 
 private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
     let context = state.context
+    if state.load.isFailed, context == .browser, key == .escape || key == .enter {
+        state.quitting = true
+        return [.quit(exitCode: 1)]
+    }
     if let id = state.keyMap.action(for: key, in: context) {
         // Any key press clears a stale status line (not the one it may set).
         state.status = nil
@@ -79,16 +116,22 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
             return []
         }
     }
-    if state.load.isFailed, key == .escape || key == .enter {
-        state.quitting = true
-        return [.quit(exitCode: 1)]
+    if context == .query {
+        if case .char(let c) = key { typeIntoQuery(&state, c) }
+        return []
+    }
+    if context == .trainingDialog, case .char(let c) = key {
+        return updateTrainingUI(&state, .typed(c))
     }
     return []
 }
 
 /// Performs one action of the registry.
 public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
-    let layout = Layout(size: state.size)
+    if let command = TrainingCommand(rawValue: id.rawValue) {
+        return updateTrainingUI(&state, .command(command))
+    }
+    let layout = Layout(state)
     switch id {
     case .quit:
         state.quitting = true
@@ -151,6 +194,8 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         while let c = state.filter.last, c != " " { state.filter.removeLast() }
         applyFilter(&state)
         return requestImages(&state)
+    default:
+        return performRetrieval(&state, id) ?? []
     }
 }
 
@@ -160,7 +205,18 @@ private func handleMouse(_ state: inout ExplorerState, _ m: MouseEvent) -> [Effe
         if m.button == .wheelUp { return perform(&state, .helpScrollUp) }
         return perform(&state, .helpClose)
     }
-    let layout = Layout(size: state.size)
+    let layout = Layout(state)
+    if state.screen == .results {
+        switch m.button {
+        case .wheelDown: return moveResult(&state, by: 1)
+        case .wheelUp: return moveResult(&state, by: -1)
+        case .left where layout.browser.contains(x: m.x, y: m.y):
+            let row = (m.y - layout.resultsTop) / layout.resultRowHeight
+            guard m.y >= layout.resultsTop, row < layout.resultRows else { return [] }
+            return moveResult(&state, to: state.retrieval.results.scroll + row)
+        default: return []
+        }
+    }
     switch m.button {
     case .wheelDown: return move(&state, by: 3)
     case .wheelUp: return move(&state, by: -3)
@@ -227,7 +283,7 @@ private func binarySearch(_ a: [Int], _ x: Int) -> Int? {
 
 /// Keeps the selection on screen, with a little context above and below.
 func clampScroll(_ state: inout ExplorerState) {
-    let rows = Layout(size: state.size).listRows
+    let rows = Layout(state).listRows
     var b = state.browser
     let count = b.visible.count
     guard count > 0 else { b.scroll = 0; b.selected = 0; state.browser = b; return }

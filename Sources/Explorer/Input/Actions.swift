@@ -1,16 +1,27 @@
 /// Where an action applies. Global actions work everywhere except while text
 /// is being typed into the filter.
 public enum ActionContext: String, Sendable, CaseIterable, Codable {
-    case global, browser, filter, help
+    case global, browser, results, filter, query, help, trainingDialog, trainingConfirm
 
     public var title: String {
         switch self {
         case .global: return "Everywhere"
         case .browser: return "Dataset browser"
+        case .results: return "Search results"
         case .filter: return "Typing a filter"
+        case .query: return "Typing a search"
         case .help: return "Help"
+        case .trainingDialog: return "Training dialog"
+        case .trainingConfirm: return "Cancel the training run?"
         }
     }
+
+    /// Contexts where printable keys are text being typed: only their own
+    /// bindings apply (no global ones).
+    public var isTextEntry: Bool { self == .filter || self == .query }
+
+    /// Modal contexts: only their own bindings apply, like text entry.
+    public var isModal: Bool { self == .help || self == .trainingDialog || self == .trainingConfirm }
 }
 
 /// Everything a user can do with a key. The one action registry drives
@@ -35,9 +46,52 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case filterCancel = "filter.cancel"
     case filterDeleteBack = "filter.delete-back"
     case filterDeleteWord = "filter.delete-word"
+    case startSearch = "search.start"
+    case searchWithSample = "search.sample"
+    case cycleQueryMode = "search.mode"
+    case toggleInspect = "inspect.toggle"
+    case showResults = "results.show"
+    case resultsDown = "results.down"
+    case resultsUp = "results.up"
+    case resultsPageDown = "results.page-down"
+    case resultsPageUp = "results.page-up"
+    case resultsTop = "results.top"
+    case resultsBottom = "results.bottom"
+    case resultsCycleMode = "results.mode"
+    case resultsSearch = "results.search"
+    case toggleAttention = "results.attention"
+    case nextAttentionToken = "results.attention-token"
+    case flagWrong = "flag.wrong"
+    case flagConfirm = "flag.confirm"
+    case flagUndo = "flag.undo"
+    case inspectNext = "inspect.next"
+    case inspectPrevious = "inspect.previous"
+    case closeResults = "results.close"
+    case queryAccept = "query.accept"
+    case queryCancel = "query.cancel"
+    case queryDeleteBack = "query.delete-back"
+    case queryDeleteWord = "query.delete-word"
+    case queryClear = "query.clear"
+    case queryHistoryPrevious = "query.history-previous"
+    case queryHistoryNext = "query.history-next"
     case helpClose = "help.close"
     case helpScrollUp = "help.scroll-up"
     case helpScrollDown = "help.scroll-down"
+    // Training (Sources/Explorer/Training/TrainingCommand.swift; raw values equal).
+    case trainingOpen = "training.open"
+    case trainingTogglePane = "training.toggle-pane"
+    case trainingPause = "training.pause"
+    case trainingCancel = "training.cancel"
+    case trainingCancelConfirm = "training.cancel-confirm"
+    case trainingCancelDismiss = "training.cancel-dismiss"
+    case trainingDialogNext = "training.dialog.next"
+    case trainingDialogPrevious = "training.dialog.previous"
+    case trainingDialogIncrease = "training.dialog.increase"
+    case trainingDialogDecrease = "training.dialog.decrease"
+    case trainingDialogStart = "training.dialog.start"
+    case trainingDialogClose = "training.dialog.close"
+    case trainingDialogDeleteBack = "training.dialog.delete-back"
+    case trainingDialogDeleteWord = "training.dialog.delete-word"
 }
 
 /// One entry of the registry.
@@ -74,6 +128,36 @@ public enum ActionRegistry {
         Action(.previousSplit, "Show the previous split", keys: [.backTab, .char("[")], context: .browser),
         Action(.startFilter, "Filter by caption, label or id (incremental)", hint: "filter", keys: [.char("/")], context: .browser),
         Action(.clearFilter, "Clear the filter", keys: [.escape], context: .browser),
+        Action(.startSearch, "Search the gallery: type a caption (or image:PATH for an image file), Enter runs it", hint: "search", keys: [.char("s")], context: .browser),
+        Action(.searchWithSample, "Search with the selected sample as the query (as its caption, image or both: see m)", hint: "query", keys: [.enter], context: .browser),
+        Action(.cycleQueryMode, "Switch what a sample query uses: caption, image, or both (pair)", hint: "mode", keys: [.char("m")], context: .browser),
+        Action(.showResults, "Show the last search results again", keys: [.char("r")], context: .browser),
+        Action(.toggleInspect, "Inspect a ranking file (--rankings FILE): its queries, worst AP first", keys: [.char("i")], context: .browser),
+
+        Action(.resultsDown, "Highlight the next match", keys: [.down, .char("j")], context: .results),
+        Action(.resultsUp, "Highlight the previous match", keys: [.up, .char("k")], context: .results),
+        Action(.resultsPageDown, "Page down", keys: [.pageDown, .char(" ")], context: .results),
+        Action(.resultsPageUp, "Page up", keys: [.pageUp, .char("b")], context: .results),
+        Action(.resultsTop, "Highlight the first match", keys: [.home, .char("g")], context: .results),
+        Action(.resultsBottom, "Highlight the last match", keys: [.end, .char("G")], context: .results),
+        Action(.toggleAttention, "Show or hide the attention summary of the highlighted match", hint: "attention", keys: [.char("a")], context: .results),
+        Action(.nextAttentionToken, "Draw the map of the next query word (then the overall map again)", keys: [.char("w")], context: .results),
+        Action(.flagWrong, "Flag the highlighted match as wrong (kept for fine-tuning)", hint: "wrong", keys: [.char("f")], context: .results),
+        Action(.flagConfirm, "Confirm the highlighted match as right", hint: "right", keys: [.char("c")], context: .results),
+        Action(.flagUndo, "Undo the last flag or confirmation of this session", hint: "undo", keys: [.char("u")], context: .results),
+        Action(.resultsCycleMode, "Switch the sample query's mode (caption, image, pair) and search again", hint: "mode", keys: [.char("m")], context: .results),
+        Action(.resultsSearch, "Type a new search", keys: [.char("s")], context: .results),
+        Action(.inspectNext, "Inspecting a ranking file: the next query (better AP)", keys: [.char("n")], context: .results),
+        Action(.inspectPrevious, "Inspecting a ranking file: the previous query (worse AP)", keys: [.char("N")], context: .results),
+        Action(.closeResults, "Back to the dataset browser (r there shows these results again)", hint: "back", keys: [.escape, .left], context: .results),
+
+        Action(.queryAccept, "Run the search", keys: [.enter], context: .query),
+        Action(.queryCancel, "Stop typing and go back", keys: [.escape], context: .query),
+        Action(.queryDeleteBack, "Delete the last character", keys: [.backspace], context: .query),
+        Action(.queryDeleteWord, "Delete the last word", keys: [.ctrl("w")], context: .query),
+        Action(.queryClear, "Clear the line", keys: [.ctrl("u")], context: .query),
+        Action(.queryHistoryPrevious, "The previous search of this session", keys: [.up], context: .query),
+        Action(.queryHistoryNext, "The next search of this session", keys: [.down], context: .query),
 
         Action(.filterAccept, "Keep the filter and go back to the list", keys: [.enter, .down, .up], context: .filter),
         Action(.filterCancel, "Clear the filter and go back to the list", keys: [.escape], context: .filter),
@@ -83,7 +167,16 @@ public enum ActionRegistry {
         Action(.helpClose, "Close the help", keys: [.escape, .char("?"), .char("q")], context: .help),
         Action(.helpScrollDown, "Scroll the help down", keys: [.down, .char("j"), .pageDown], context: .help),
         Action(.helpScrollUp, "Scroll the help up", keys: [.up, .char("k"), .pageUp], context: .help),
-    ]
+    ] + TrainingCommand.allCases.map { command in
+        let context: ActionContext
+        switch command.context {
+        case .global, .pane: context = .global
+        case .dialog: context = .trainingDialog
+        case .confirm: context = .trainingConfirm
+        }
+        return Action(ActionID(rawValue: command.rawValue)!, command.description, hint: command.hint,
+                      keys: command.defaultKeys, context: context)
+    }
 
     public static func action(_ id: ActionID) -> Action {
         all.first { $0.id == id }!

@@ -25,7 +25,7 @@ public struct KeyMap: Sendable, Equatable {
     /// The action a key triggers in a context: the context's own bindings first,
     /// then global ones (not while typing a filter, where keys are text).
     public func action(for key: Key, in context: ActionContext) -> ActionID? {
-        let order: [ActionContext] = context == .filter || context == .help ? [context] : [context, .global]
+        let order: [ActionContext] = context.isTextEntry || context.isModal ? [context] : [context, .global]
         for ctx in order {
             for a in ActionRegistry.all where a.context == ctx {
                 if keys(for: a.id).contains(key) { return a.id }

@@ -22,6 +22,8 @@ public struct Layout: Sendable, Equatable {
     public let browser: Rect      // the list pane, border included
     public let preview: Rect      // the preview pane, border included
     public let footer: Rect
+    /// A pane across the bottom of the body (training progress); zero height when there is none.
+    public let bottom: Rect
 
     public var tooSmall: Bool { size.width < Layout.minimumWidth || size.height < Layout.minimumHeight }
 
@@ -30,12 +32,27 @@ public struct Layout: Sendable, Equatable {
     /// The first screen row of the list's samples.
     public var listTop: Int { browser.y + 2 }
 
-    public init(size: Size) {
+    /// The results pane's rows: the first screen row of matches, how many rows each match takes
+    /// (3 with a thumbnail when there is room, else 1) and how many matches fit.
+    public var resultsTop: Int { browser.y + 3 }
+    public var resultRowHeight: Int { browser.height - 4 >= 12 && browser.width >= 44 ? 3 : 1 }
+    public var resultRows: Int { max(1, (browser.height - 4) / resultRowHeight) }
+
+    /// The layout for a state (its size and bottom pane).
+    public init(_ state: ExplorerState) {
+        self.init(size: state.size, bottomPaneHeight: state.bottomPaneHeight)
+    }
+
+    /// `bottomPaneHeight` rows are kept for a pane below the others when the body keeps at least
+    /// the minimum height without them; otherwise the bottom pane gets no rows.
+    public init(size: Size, bottomPaneHeight: Int = 0) {
         self.size = size
         let w = size.width, h = size.height
         header = Rect(x: 0, y: 0, width: w, height: 1)
         footer = Rect(x: 0, y: h - 1, width: w, height: 1)
-        let bodyH = max(0, h - 2)
+        let bottomH = bottomPaneHeight > 0 && h - 2 - bottomPaneHeight >= Layout.minimumHeight - 2 ? bottomPaneHeight : 0
+        bottom = Rect(x: 0, y: h - 1 - bottomH, width: w, height: bottomH)
+        let bodyH = max(0, h - 2 - bottomH)
         // The list takes a bit more than half; the preview needs room for an image.
         let listW = w >= 120 ? w * 11 / 20 : max(30, w * 13 / 25)
         browser = Rect(x: 0, y: 1, width: listW, height: bodyH)

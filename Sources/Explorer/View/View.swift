@@ -18,7 +18,7 @@ struct Canvas {
 
     init(state: ExplorerState) {
         self.state = state
-        self.layout = Layout(size: state.size)
+        self.layout = Layout(state)
         self.unicode = state.capabilities.unicode
         self.frame = Frame(width: state.size.width, height: state.size.height, fill: CellStyle(.text))
     }
@@ -35,12 +35,35 @@ struct Canvas {
         case .failed(let message):
             drawError(message)
         case .loaded(let loaded):
-            drawBrowser(loaded)
-            drawPreview()
+            if state.screen == .results {
+                drawResults()
+                drawMatchPane()
+            } else {
+                drawBrowser(loaded)
+                drawPreview()
+            }
         }
+        drawTraining()
         drawFooter()
         if let scroll = state.helpScroll { drawHelp(scroll: scroll) }
+        if let dialog = state.training.dialog {
+            renderTrainingDialog(dialog, settings: state.training.settings,
+                                 in: Rect(x: 0, y: 0, width: frame.width, height: frame.height),
+                                 unicode: unicode, keys: trainingKeys, frame: &frame)
+        }
         if !unicode { asciiOnly() }
+    }
+
+    /// The training keys as the user's key map has them, for the pane's and dialog's hints.
+    var trainingKeys: TrainingKeyLabels {
+        let keyMap = state.keyMap
+        return TrainingKeyLabels(unicode: unicode) { keyMap.keys(for: ActionID(rawValue: $0.rawValue)!) }
+    }
+
+    /// The training pane across the bottom of the body, when it is shown and has rows.
+    mutating func drawTraining() {
+        guard state.training.showsPane, layout.bottom.height > 0 else { return }
+        renderTrainingPane(state.training, in: layout.bottom, unicode: unicode, keys: trainingKeys, frame: &frame)
     }
 
     /// Without UTF-8 only ASCII may reach the terminal: the few symbols the
@@ -48,7 +71,8 @@ struct Canvas {
     /// was already made ASCII by the sanitiser).
     mutating func asciiOnly() {
         let standIns: [String: String] = ["·": "|", "…": "~", "“": "\"", "”": "\"", "▶": ">", "┃": "#", "•": "-", "×": "x",
-                                          "─": "-", "│": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+", "⏎": "<", "↑": "^", "↓": "v"]
+                                          "─": "-", "│": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+", "⏎": "<", "↑": "^", "↓": "v",
+                                          "✓": "+", "✗": "x", "⚑": "!", "★": "*", "›": ">", "█": "#"]
         for y in 0..<frame.height {
             for x in 0..<frame.width {
                 var c = frame[x, y]
@@ -310,18 +334,44 @@ struct Canvas {
             frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
             return
         }
+        if state.retrieval.bar.editing {
+            drawQueryBar()
+            return
+        }
+        // The retrieval engine's state (index build progress) at the right end.
+        var right = r.width
+        let (engine, engineRole) = engineText()
+        if !engine.isEmpty, DisplayWidth.of(engine) < r.width / 2 {
+            right -= DisplayWidth.of(engine)
+            frame.put(engine, x: right, y: r.y, style: CellStyle(engineRole == .footer ? .footer : engineRole, bold: engineRole != .footer))
+        }
         var x = 1
+        // A run whose pane is hidden (or gets no rows) still shows its one-line summary.
+        if let run = state.training.run, !(state.training.showsPane && layout.bottom.height > 0) {
+            let room = min(right - 2, r.width / 2)
+            for span in trainingSummaryLine(run, width: room, unicode: unicode) {
+                let text = DisplayWidth.truncate(span.text, to: max(0, room - x))
+                guard !text.isEmpty else { break }
+                x += frame.put(text, x: x, y: r.y, style: span.style)
+            }
+            x += frame.put("  ", x: x, y: r.y, style: CellStyle(.footer))
+        }
         if let status = state.status {
-            let text = DisplayWidth.truncate(clean(status.text), to: r.width / 2)
+            let text = DisplayWidth.truncate(clean(status.text), to: min(right - 2, r.width / 2))
             x += frame.put(text, x: x, y: r.y, style: CellStyle(status.role == .dim ? .footer : status.role, bold: status.role != .dim))
             x += frame.put("  ", x: x, y: r.y, style: CellStyle(.footer))
         }
-        let context: ActionContext = state.helpScroll != nil ? .help : .browser
+        let context = state.context
         for a in ActionRegistry.all where a.hint != nil && (a.context == context || a.context == .global) {
-            guard let key = state.keyMap.keys(for: a.id).first, let hint = a.hint else { continue }
+            guard let key = state.keyMap.keys(for: a.id).first, var hint = a.hint else { continue }
+            // The mode hint says which mode is on; in the results only sample queries have one.
+            if a.id == .resultsCycleMode, state.retrieval.results.query?.captionText != nil { continue }
+            if a.id == .cycleQueryMode || a.id == .resultsCycleMode { hint += ":" + state.retrieval.mode.rawValue }
+            if (a.id == .flagWrong || a.id == .flagConfirm || a.id == .flagUndo), !state.retrieval.flags.available { continue }
+            if (a.id == .trainingPause || a.id == .trainingCancel), !state.training.isRunActive { continue }
             let k = KeyName.display(key, unicode: unicode)
             let need = DisplayWidth.of(k) + 1 + DisplayWidth.of(hint) + 2
-            if x + need > r.width { break }
+            if x + need > right { break }
             x += frame.put(k, x: x, y: r.y, style: CellStyle(.footerKey, bold: true))
             x += frame.put(" " + hint + "  ", x: x, y: r.y, style: CellStyle(.footer))
         }

@@ -46,7 +46,13 @@ public enum OfficialMetrics {
     }
 
     /// The official per-cutoff values of one ranking (`line` is its 1-based line in the file).
-    public static func score(_ ranking: Ranking, line: Int, groundTruth gt: OfficialGroundTruth) -> OfficialLineScore {
+    ///
+    /// `cutoffs` defaults to the official 10, 50 and 100; other values of N apply the same
+    /// definitions (k = min(N, len(pos), len(ranking)) for AP and Prec, N itself for AR), which is
+    /// how the explorer reports the AP of a result list of any depth.
+    public static func score(_ ranking: Ranking, line: Int, groundTruth gt: OfficialGroundTruth,
+                             cutoffs: [Int] = OfficialMetrics.cutoffs) -> OfficialLineScore {
+        precondition(cutoffs.allSatisfy { $0 > 0 }, "OfficialMetrics.score: cutoffs must be positive, got \(cutoffs)")
         func failedEverywhere(_ failure: OfficialLineFailure) -> OfficialLineScore {
             OfficialLineScore(line: line, queryID: ranking.queryID, cutoffs: cutoffs.map {
                 OfficialCutoffScore(cutoff: $0, averagePrecision: 0, precision: 0, averageRecall: 0, failure: failure)
@@ -70,7 +76,7 @@ public enum OfficialMetrics {
             multiplicity[Int(label)] += 1
         }
         // Each ranked id's gallery label, or nil for an id not in the gallery.
-        let longest = cutoffs.max()!
+        let longest = cutoffs.max() ?? 0
         let considered = min(ranking.galleryIDs.count, longest)
         var rankedLabels: [Int32?] = []
         rankedLabels.reserveCapacity(considered)

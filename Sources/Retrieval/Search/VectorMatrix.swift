@@ -65,6 +65,9 @@ public final class VectorMatrix: @unchecked Sendable {
     private enum Storage {
         case allocated(UnsafeMutableRawPointer)
         case mapped(UnsafeMutableRawPointer, length: Int)
+        /// Rows inside a region owned by another object (a section of a mapped index file),
+        /// kept alive by this reference.
+        case view(owner: AnyObject)
     }
 
     private init(count: Int, dimension: Int, elementType: VectorElementType, ids: [String]?, fields: [String: String],
@@ -84,7 +87,29 @@ public final class VectorMatrix: @unchecked Sendable {
         switch storage {
         case .allocated(let pointer): pointer.deallocate()
         case .mapped(let pointer, let length): munmap(pointer, length)
+        case .view: break
         }
+    }
+
+    /// A float32 matrix over `count` rows that live at `base` inside memory kept alive by `owner`
+    /// (a section of a memory-mapped gallery index). The caller has checked the bounds and that
+    /// every value is finite and at most `largestMagnitude`; `maxNorm` is the largest row norm.
+    convenience init(viewing base: UnsafeRawPointer, count: Int, dimension: Int, ids: [String]?, fields: [String: String],
+         maxNorm: Float, path: String?, owner: AnyObject) {
+        self.init(count: count, dimension: dimension, elementType: .float32, ids: ids, fields: fields,
+                  maxNorm: maxNorm, path: path, base: base, storage: .view(owner: owner))
+    }
+
+    /// The largest row norm of `count` rows of `dimension` floats at `rows`, or nil when a value is
+    /// not finite or above `largestMagnitude` (what `init(rows:...)` refuses).
+    static func checkedMaxNorm(_ rows: UnsafePointer<Float>, count: Int, dimension: Int) -> Float? {
+        var maxNorm: Float = 0
+        for row in 0..<count {
+            let start = rows + row * dimension
+            for j in 0..<dimension where !start[j].isFinite || abs(start[j]) > largestMagnitude { return nil }
+            maxNorm = max(maxNorm, norm(start, dimension))
+        }
+        return maxNorm
     }
 
     /// A float32 matrix from `rows` (count × dimension values, row-major). Every value must be

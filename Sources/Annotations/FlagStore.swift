@@ -1,0 +1,473 @@
+import Foundation
+import GRDB
+
+/// The annotators' flags: an SQLite database (GRDB, WAL mode) that several processes
+/// may use at once, two explorers and a `vitrine flags import` for instance.
+///
+/// Each write is one IMMEDIATE transaction, so writers queue on SQLite's lock (waiting
+/// up to ``busyTimeout``) and never interleave; readers see a consistent snapshot while
+/// a write is in flight. A committed flag survives the process being killed.
+///
+/// Semantics: every verdict is kept. An annotator's new verdict on a key (dataset,
+/// query, match, model) replaces their earlier one, which stays in the history with
+/// status `replaced`; undoing the new verdict makes the earlier one current again.
+/// Different annotators' verdicts on one key live side by side.
+///
+/// Schema (version `v1`, a GRDB migration): one table `flag` with columns `id`,
+/// `dataset`, `query`, `match`, `model`, `verdict` (`wrong`/`confirmed`), `annotator`,
+/// `created_at_ms` (milliseconds since 1970 UTC), `status` (`current`/`replaced`/
+/// `undone`), `replaces_id`, `replaced_by_id`, `ended_at_ms`; a unique index allows one
+/// current verdict per annotator and key.
+public final class FlagStore: Sendable {
+    /// The store's file.
+    public let path: String
+    private let pool: DatabasePool
+
+    /// How long a write waits for another process's write to finish before it fails.
+    public static let busyTimeout: TimeInterval = 15
+
+    /// The schema versions this build knows, oldest first (GRDB migration identifiers).
+    public static let schemaVersions: [String] = ["v1"]
+
+    /// Opens the store at `path`, creating its folders and the database if needed, and
+    /// brings its schema up to date.
+    ///
+    /// - Throws: ``FlagStoreError``: `.notASQLiteFile` for a file that is not SQLite,
+    ///   `.notAFlagStore` for another program's database, `.newerSchema` for a store
+    ///   written by a newer Vitrine, `.cannotCreate` when the folder cannot be made.
+    public init(path: String) throws {
+        let path = URL(fileURLWithPath: path).standardizedFileURL.path
+        self.path = path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw FlagStoreError.cannotCreate(path: path, reason: "it is a folder; give the path of a file in it, e.g. \(path)/flags.sqlite")
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw FlagStoreError.cannotCreate(path: path, reason: "its folder \(folder) cannot be created (\(error.localizedDescription))")
+        }
+
+        var configuration = Configuration()
+        configuration.label = "vitrine-flags"
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw Self.openingError(error, path: path)
+        }
+
+        do {
+            // GRDB sets synchronous=NORMAL for WAL, which survives a killed process but may
+            // lose the last commits on power loss; a flag is a person's work, so pay the fsync.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            try checkOwnership()
+            try migrate()
+        } catch let error as DatabaseError {
+            throw Self.openingError(error, path: path)
+        }
+    }
+
+    /// Where the flags live unless told otherwise: `$VITRINE_FLAGS`, else
+    /// `$XDG_DATA_HOME/vitrine/flags.sqlite`, else `~/.local/share/vitrine/flags.sqlite`.
+    public static func defaultPath() -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let explicit = env["VITRINE_FLAGS"], !explicit.isEmpty { return explicit }
+        if let data = env["XDG_DATA_HOME"], !data.isEmpty, data.hasPrefix("/") {
+            return data + "/vitrine/flags.sqlite"
+        }
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/share/vitrine/flags.sqlite"
+    }
+
+    /// The name verdicts are recorded under unless told otherwise: `$VITRINE_ANNOTATOR`,
+    /// else `$USER`, else `$LOGNAME`, else "annotator".
+    public static func defaultAnnotator() -> String {
+        let env = ProcessInfo.processInfo.environment
+        for key in ["VITRINE_ANNOTATOR", "USER", "LOGNAME"] {
+            if let v = env[key], !v.isEmpty { return v }
+        }
+        return "annotator"
+    }
+
+    // MARK: Schema
+
+    private static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE flag (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    dataset TEXT NOT NULL,
+                    query TEXT NOT NULL,
+                    match TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    verdict TEXT NOT NULL CHECK (verdict IN ('wrong', 'confirmed')),
+                    annotator TEXT NOT NULL,
+                    created_at_ms INTEGER NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'current' CHECK (status IN ('current', 'replaced', 'undone')),
+                    replaces_id INTEGER REFERENCES flag(id),
+                    replaced_by_id INTEGER REFERENCES flag(id),
+                    ended_at_ms INTEGER
+                );
+                CREATE UNIQUE INDEX flag_one_current_verdict
+                    ON flag(dataset, query, match, model, annotator) WHERE status = 'current';
+                CREATE INDEX flag_by_key ON flag(dataset, query, match, model, annotator, created_at_ms);
+                CREATE INDEX flag_by_status ON flag(status, dataset, query);
+                """)
+        }
+        return migrator
+    }
+
+    /// Refuses another program's database and a store from a newer Vitrine before any
+    /// migration touches them.
+    private func checkOwnership() throws {
+        let (applied, tables) = try pool.read { db -> (Set<String>, [String]) in
+            let applied = try Self.migrator().appliedIdentifiers(db)
+            let tables = try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+                """)
+            return (applied, tables)
+        }
+        let known = Set(Self.schemaVersions)
+        if applied.isEmpty {
+            let foreign = tables.filter { $0 != "grdb_migrations" }
+            if !foreign.isEmpty { throw FlagStoreError.notAFlagStore(path: path) }
+            return
+        }
+        let unknown = applied.subtracting(known)
+        if !unknown.isEmpty {
+            if applied.isDisjoint(with: known) { throw FlagStoreError.notAFlagStore(path: path) }
+            throw FlagStoreError.newerSchema(path: path, unknownVersions: unknown.sorted())
+        }
+    }
+
+    /// Applies the missing migrations. Two processes opening a new store at once may
+    /// both try: the loser's migration fails inside its transaction (the table exists),
+    /// rolls back, and finds the schema complete.
+    private func migrate() throws {
+        let migrator = Self.migrator()
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            if (try? pool.read(migrator.hasCompletedMigrations)) == true { return }
+            throw error
+        }
+    }
+
+    private static func openingError(_ error: DatabaseError, path: String) -> FlagStoreError {
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT: return .notASQLiteFile(path: path)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY:
+            return .cannotCreate(path: path, reason: "SQLite cannot open it for writing (\(error.message ?? "\(error.resultCode)"))")
+        default: return describe(error, path: path)
+        }
+    }
+
+    private static func describe(_ error: DatabaseError, path: String) -> FlagStoreError {
+        let detail = error.message ?? "\(error.resultCode)"
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return .database(path: path, reason: "another process held the store locked for more than \(Int(busyTimeout)) s (\(detail)); try again")
+        case .SQLITE_FULL:
+            return .database(path: path, reason: "the disk is full (\(detail)); free some space and try again")
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN:
+            return .database(path: path, reason: "the store cannot be written (\(detail)); check the file's permissions")
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return .database(path: path, reason: "the file is damaged or not an SQLite database (\(detail))")
+        default:
+            return .database(path: path, reason: detail)
+        }
+    }
+
+    /// Runs a write transaction, turning SQLite failures into `FlagStoreError`.
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as DatabaseError {
+            throw Self.describe(error, path: path)
+        }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as DatabaseError {
+            throw Self.describe(error, path: path)
+        }
+    }
+
+    // MARK: Writing
+
+    /// Records an annotator's verdict and returns it with its id (and its time rounded
+    /// down to the millisecond, as stored). The annotator's earlier current verdict on
+    /// the same (dataset, query, match, model), if any, becomes `replaced`: it stays in
+    /// the history, and `undo` of the new verdict restores it. `flag.id` is ignored.
+    ///
+    /// - Throws: `FlagStoreError.invalidFlag` for an empty field, a NUL character or a
+    ///   time outside years 1...9999; `.database` when the write fails.
+    @discardableResult
+    public func record(_ flag: Flag) throws -> Flag {
+        try Self.validate(flag)
+        let ms = FlagTime.milliseconds(flag.createdAt)
+        return try write { db in
+            let id = try Self.insertCurrent(db, flag, ms: ms)
+            var stored = flag
+            stored.id = id
+            stored.createdAt = FlagTime.date(milliseconds: ms)
+            return stored
+        }
+    }
+
+    /// Inserts `flag` as the annotator's current verdict, replacing the earlier one.
+    private static func insertCurrent(_ db: Database, _ flag: Flag, ms: Int64) throws -> Int64 {
+        let previous = try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT id FROM flag
+            WHERE dataset = ? AND query = ? AND match = ? AND model = ? AND annotator = ? AND status = 'current'
+            """), arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.annotator])
+        if let previous {
+            try db.cachedStatement(sql: "UPDATE flag SET status = 'replaced', ended_at_ms = ? WHERE id = ?").execute(arguments: [ms, previous])
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO flag (dataset, query, match, model, verdict, annotator, created_at_ms, status, replaces_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'current', ?)
+            """).execute(arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.verdict.rawValue, flag.annotator, ms, previous])
+        let id = db.lastInsertedRowID
+        if let previous {
+            try db.execute(sql: "UPDATE flag SET replaced_by_id = ? WHERE id = ?", arguments: [id, previous])
+        }
+        return id
+    }
+
+    /// Withdraws a current verdict. If it had replaced an earlier verdict of the same
+    /// annotator, that one becomes current again and is returned.
+    ///
+    /// - Throws: `FlagStoreError.unknownFlag` for an id the store does not have,
+    ///   `.notCurrent` for a verdict already undone or replaced (undo the newer one first).
+    @discardableResult
+    public func undo(id: Int64) throws -> Flag? {
+        let now = FlagTime.milliseconds(Date())
+        return try write { db -> Flag? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT status, replaces_id, replaced_by_id FROM flag WHERE id = ?", arguments: [id]) else {
+                throw FlagStoreError.unknownFlag(id: id, path: path)
+            }
+            let status = FlagStatus(rawValue: row["status"]) ?? .undone
+            guard status == .current else {
+                throw FlagStoreError.notCurrent(id: id, status: status, replacedBy: row["replaced_by_id"])
+            }
+            try db.execute(sql: "UPDATE flag SET status = 'undone', ended_at_ms = ? WHERE id = ?", arguments: [now, id])
+            guard let previous: Int64 = row["replaces_id"] else { return nil }
+            try db.execute(sql: """
+                UPDATE flag SET status = 'current', ended_at_ms = NULL, replaced_by_id = NULL
+                WHERE id = ? AND status = 'replaced'
+                """, arguments: [previous])
+            guard db.changesCount > 0 else { return nil }
+            return try Self.fetchRecords(db, where: "id = ?", [previous]).first?.flag
+        }
+    }
+
+    /// How many verdicts one import transaction writes.
+    public static let importBatchSize = 500
+
+    /// Imports verdicts from another store's export, in transactions of
+    /// ``importBatchSize`` (so that explorers writing at the same time wait only
+    /// briefly; a reader sees whole batches). Each verdict is:
+    /// - skipped as a duplicate when the store already has it (same key, annotator,
+    ///   verdict and time, whatever its status: an undone verdict stays undone);
+    /// - added as current when it is the annotator's newest on its key (an older current
+    ///   verdict becomes `replaced`, as with `record`);
+    /// - kept as history (`replaced`) when the annotator already has a newer verdict there.
+    public func importFlags(_ flags: [Flag]) throws -> ImportReport {
+        for flag in flags { try Self.validate(flag) }
+        var report = ImportReport(read: flags.count)
+        var start = 0
+        while start < flags.count {
+            let batch = flags[start..<min(flags.count, start + Self.importBatchSize)]
+            let (added, duplicates, history) = try write { db -> (Int, Int, Int) in
+                var added = 0, duplicates = 0, history = 0
+                let sameVerdict = try db.cachedStatement(sql: """
+                    SELECT EXISTS (SELECT 1 FROM flag
+                    WHERE dataset = ? AND query = ? AND match = ? AND model = ? AND annotator = ? AND verdict = ? AND created_at_ms = ?)
+                    """)
+                let currentVerdict = try db.cachedStatement(sql: """
+                    SELECT id, created_at_ms FROM flag
+                    WHERE dataset = ? AND query = ? AND match = ? AND model = ? AND annotator = ? AND status = 'current'
+                    """)
+                let insertHistory = try db.cachedStatement(sql: """
+                    INSERT INTO flag (dataset, query, match, model, verdict, annotator, created_at_ms, status, ended_at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'replaced', ?)
+                    """)
+                for flag in batch {
+                    let ms = FlagTime.milliseconds(flag.createdAt)
+                    let key: StatementArguments = [flag.dataset, flag.query, flag.match, flag.model, flag.annotator]
+                    if try Bool.fetchOne(sameVerdict, arguments: key + [flag.verdict.rawValue, ms]) ?? false {
+                        duplicates += 1
+                        continue
+                    }
+                    let current = try Row.fetchOne(currentVerdict, arguments: key)
+                    if let current, (current["created_at_ms"] as Int64) >= ms {
+                        try insertHistory.execute(arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.verdict.rawValue,
+                                                              flag.annotator, ms, current["created_at_ms"] as Int64])
+                        history += 1
+                    } else {
+                        _ = try Self.insertCurrent(db, flag, ms: ms)
+                        added += 1
+                    }
+                }
+                return (added, duplicates, history)
+            }
+            report.added += added
+            report.duplicates += duplicates
+            report.keptAsHistory += history
+            start += batch.count
+        }
+        return report
+    }
+
+    static func validate(_ flag: Flag) throws {
+        for (name, value) in [("dataset", flag.dataset), ("query", flag.query), ("match", flag.match),
+                              ("model", flag.model), ("annotator", flag.annotator)] {
+            if value.isEmpty { throw FlagStoreError.invalidFlag(reason: "\(name) is empty") }
+            if value.utf8.contains(0) { throw FlagStoreError.invalidFlag(reason: "\(name) contains a NUL character") }
+        }
+        let ms = FlagTime.milliseconds(flag.createdAt)
+        guard ms >= Self.earliest, ms <= Self.latest else {
+            throw FlagStoreError.invalidFlag(reason: "its time \(flag.createdAt) is outside the years 0001...9999")
+        }
+    }
+
+    /// 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z in milliseconds.
+    private static let earliest: Int64 = -62_135_596_800_000
+    private static let latest: Int64 = 253_402_300_799_999
+
+    // MARK: Reading
+
+    /// The current verdicts on a query of a dataset (all queries when `query` is nil),
+    /// every annotator and model, oldest first.
+    public func flags(dataset: String, query: String?) throws -> [Flag] {
+        try read { db in
+            if let query {
+                return try Self.fetchRecords(db, where: "status = 'current' AND dataset = ? AND query = ?", [dataset, query]).map(\.flag)
+            }
+            return try Self.fetchRecords(db, where: "status = 'current' AND dataset = ?", [dataset]).map(\.flag)
+        }
+    }
+
+    /// Every current verdict (of one dataset, or of all), oldest first; ties are ordered
+    /// by content, never by id, so that an export of an imported export is identical.
+    public func allFlags(dataset: String? = nil) throws -> [Flag] {
+        try read { db in
+            if let dataset {
+                return try Self.fetchRecords(db, where: "status = 'current' AND dataset = ?", [dataset]).map(\.flag)
+            }
+            return try Self.fetchRecords(db, where: "status = 'current'", []).map(\.flag)
+        }
+    }
+
+    /// Every stored verdict, current or not, with its status and links, in the order
+    /// they were written (by id). Filters are optional.
+    public func history(dataset: String? = nil, query: String? = nil) throws -> [FlagRecord] {
+        var clauses: [String] = [], arguments: [any DatabaseValueConvertible] = []
+        if let dataset { clauses.append("dataset = ?"); arguments.append(dataset) }
+        if let query { clauses.append("query = ?"); arguments.append(query) }
+        let condition = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
+        return try read { db in
+            try Self.fetchRecords(db, where: condition, StatementArguments(arguments), orderBy: "id")
+        }
+    }
+
+    /// One stored verdict by id, with its status, or nil.
+    public func storedFlag(id: Int64) throws -> FlagRecord? {
+        try read { db in try Self.fetchRecords(db, where: "id = ?", [id]).first }
+    }
+
+    /// The datasets that have current verdicts, with how many each.
+    public func datasets() throws -> [(dataset: String, flags: Int)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT dataset, COUNT(*) AS n FROM flag WHERE status = 'current' GROUP BY dataset ORDER BY dataset")
+                .map { ($0["dataset"], $0["n"]) }
+        }
+    }
+
+    /// Training pairs from a dataset's current verdicts: a confirmed match is a positive
+    /// pair, a wrong one a negative. Each annotator counts once per (query, match) (their
+    /// most recent verdict, whatever the model); `rule` settles disagreements between
+    /// annotators (default: majority, ties to the most recent). Sorted by query, match.
+    public func pairs(dataset: String, rule: DisagreementRule = .majority) throws -> [FlagPair] {
+        let flags = try read { db in
+            try Self.fetchRecords(db, where: "status = 'current' AND dataset = ?", [dataset],
+                                  orderBy: "query, match, created_at_ms, id").map(\.flag)
+        }
+        return Self.resolvePairs(flags, rule: rule)
+    }
+
+    /// `pairs` on verdicts already in hand (sorted or not).
+    public static func resolvePairs(_ flags: [Flag], rule: DisagreementRule) -> [FlagPair] {
+        struct PairKey: Hashable { var query: String; var match: String }
+        var groups: [PairKey: [Flag]] = [:]
+        for f in flags { groups[PairKey(query: f.query, match: f.match), default: []].append(f) }
+        var result: [FlagPair] = []
+        result.reserveCapacity(groups.count)
+        for (key, verdicts) in groups {
+            // One verdict per annotator: their latest (ties: the one recorded last wins by id).
+            var byAnnotator: [String: Flag] = [:]
+            for f in verdicts {
+                if let seen = byAnnotator[f.annotator], Self.isLater(seen, than: f) { continue }
+                byAnnotator[f.annotator] = f
+            }
+            let votes = Array(byAnnotator.values)
+            let wrong = votes.filter { $0.verdict == .wrong }.count
+            let confirmed = votes.count - wrong
+            let latest = votes.max { Self.isLater($1, than: $0) }!
+            let contested = wrong > 0 && confirmed > 0
+            let positive: Bool
+            switch rule {
+            case .majority: positive = confirmed == wrong ? latest.verdict == .confirmed : confirmed > wrong
+            case .latest: positive = latest.verdict == .confirmed
+            case .exclude:
+                if contested { continue }
+                positive = confirmed > 0
+            }
+            result.append(FlagPair(query: key.query, match: key.match, isPositive: positive,
+                                   annotators: votes.count, contested: contested, latest: latest.createdAt))
+        }
+        return result.sorted { ($0.query, $0.match) < ($1.query, $1.match) }
+    }
+
+    /// `a` is more recent than `b`: later time; at equal times the wrong verdict counts as
+    /// later (the cautious choice), then the larger id.
+    private static func isLater(_ a: Flag, than b: Flag) -> Bool {
+        if a.createdAt != b.createdAt { return a.createdAt > b.createdAt }
+        if a.verdict != b.verdict { return a.verdict == .wrong }
+        return (a.id ?? 0) > (b.id ?? 0)
+    }
+
+    // MARK: Export
+
+    /// The current verdicts (of one dataset, or of all) as a flags file.
+    public func export(format: FlagFileFormat, dataset: String? = nil) throws -> Data {
+        FlagFile.encode(try allFlags(dataset: dataset), format: format)
+    }
+
+    // MARK: Rows
+
+    private static let columns = "id, dataset, query, match, model, verdict, annotator, created_at_ms, status, replaces_id, replaced_by_id, ended_at_ms"
+    private static let contentOrder = "created_at_ms, dataset, query, match, model, annotator, verdict"
+
+    private static func fetchRecords(_ db: Database, where condition: String, _ arguments: StatementArguments,
+                                     orderBy: String = contentOrder) throws -> [FlagRecord] {
+        try Row.fetchAll(db, sql: "SELECT \(columns) FROM flag WHERE \(condition) ORDER BY \(orderBy)", arguments: arguments).map { row in
+            let verdictText: String = row["verdict"]
+            let statusText: String = row["status"]
+            let flag = Flag(id: row["id"], dataset: row["dataset"], query: row["query"], match: row["match"], model: row["model"],
+                            verdict: Verdict(rawValue: verdictText) ?? .wrong, annotator: row["annotator"],
+                            createdAt: FlagTime.date(milliseconds: row["created_at_ms"]))
+            let ended: Int64? = row["ended_at_ms"]
+            return FlagRecord(flag: flag, status: FlagStatus(rawValue: statusText) ?? .undone,
+                              replaces: row["replaces_id"], replacedBy: row["replaced_by_id"],
+                              endedAt: ended.map { FlagTime.date(milliseconds: $0) })
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// What the explorer tells the training dialog: the dataset it has open, where
+/// runs go, the flags store and its size. Filled in by the app (which may read
+/// the disk); the dialog itself never does.
+public struct TrainingSettings: Sendable, Equatable {
+    /// The dataset folder the dialog proposes.
+    public var dataPath: String
+    /// The folder under which every run gets its own output folder.
+    public var runsDirectory: String
+    /// The annotators' flags store; nil: `vitrine train`'s default.
+    public var flagsStore: String?
+    /// The dataset name flags are recorded under (nil: every flag in the store).
+    public var flagsDataset: String?
+    /// How many flags the store holds for this dataset, when known (shown in the dialog).
+    public var flagCount: Int?
+    /// Arguments added to every run (the checkpoint to start from, the weights folder).
+    public var extraArguments: [String]
+
+    public init(dataPath: String, runsDirectory: String, flagsStore: String? = nil, flagsDataset: String? = nil,
+                flagCount: Int? = nil, extraArguments: [String] = []) {
+        self.dataPath = dataPath; self.runsDirectory = runsDirectory; self.flagsStore = flagsStore
+        self.flagsDataset = flagsDataset; self.flagCount = flagCount; self.extraArguments = extraArguments
+    }
+}
+
+/// The dialog's fields, in Tab order.
+public enum TrainingDialogField: Int, Sendable, Equatable, CaseIterable {
+    case mode, preset, steps, data, flags
+
+    public var label: String {
+        switch self {
+        case .mode: return "Mode"
+        case .preset: return "Preset"
+        case .steps: return "Steps"
+        case .data: return "Data"
+        case .flags: return "Flags"
+        }
+    }
+}
+
+/// The training dialog opened by `t`: a value, changed by `handle` and `type`.
+public struct TrainingDialogState: Sendable, Equatable {
+    public var mode: TrainingMode
+    public var preset: TrainingPreset
+    /// The steps as typed; empty means the preset's own number.
+    public var stepsText: String
+    public var dataPath: String
+    public var useFlags: Bool
+    public var focus: TrainingDialogField = .mode
+    /// Why the last Enter did not start a run.
+    public var error: String? = nil
+
+    /// The most steps the field takes (seven digits).
+    public static let maximumSteps = 9_999_999
+    /// How far ←/→ move the steps.
+    public static let stepIncrement = 100
+
+    /// A dialog with the explorer's settings, keeping the choices of the last
+    /// run started from it when there was one.
+    public init(settings: TrainingSettings, previous: TrainingRunRequest? = nil) {
+        mode = previous?.mode ?? .finetune
+        preset = previous?.preset ?? .sample
+        stepsText = previous?.steps.map(String.init) ?? ""
+        dataPath = settings.dataPath
+        useFlags = previous?.useFlags ?? true
+    }
+
+    /// What Enter, Esc and the other keys lead to.
+    public enum Outcome: Sendable, Equatable {
+        case stay
+        case close
+        case start(TrainingRunRequest)
+    }
+
+    /// Whether the flags field applies (flags only make pairs when fine-tuning).
+    public var flagsApply: Bool { mode == .finetune }
+
+    /// Applies a dialog command. Commands of the pane are ignored.
+    public mutating func handle(_ command: TrainingCommand, settings: TrainingSettings) -> Outcome {
+        switch command {
+        case .dialogNext:
+            focus = TrainingDialogField(rawValue: (focus.rawValue + 1) % TrainingDialogField.allCases.count)!
+        case .dialogPrevious:
+            let n = TrainingDialogField.allCases.count
+            focus = TrainingDialogField(rawValue: (focus.rawValue + n - 1) % n)!
+        case .dialogIncrease:
+            change(by: 1)
+        case .dialogDecrease:
+            change(by: -1)
+        case .dialogDeleteBack:
+            switch focus {
+            case .steps: if !stepsText.isEmpty { stepsText.removeLast() }
+            case .data: if !dataPath.isEmpty { dataPath.removeLast() }
+            default: break
+            }
+        case .dialogDeleteWord:
+            switch focus {
+            case .steps: stepsText = ""
+            case .data:
+                // Back to the previous path separator or space, like a shell's ctrl-w.
+                while let c = dataPath.last, c == "/" || c == " " { dataPath.removeLast() }
+                while let c = dataPath.last, c != "/" && c != " " { dataPath.removeLast() }
+            default: break
+            }
+        case .dialogClose:
+            return .close
+        case .dialogStart:
+            switch request(settings: settings) {
+            case .success(let r): error = nil; return .start(r)
+            case .failure(let e): error = e.message
+            }
+        case .open, .togglePane, .pauseResume, .cancelRun, .confirmCancel, .keepRunning:
+            break
+        }
+        return .stay
+    }
+
+    /// A typed character: text in the steps (digits) and data fields; a space
+    /// changes the choice or toggle in the others.
+    public mutating func type(_ c: Character) {
+        error = nil
+        switch focus {
+        case .steps:
+            guard c.isASCII, c.isNumber else {
+                error = "Steps takes digits only (empty: the preset's own number)"
+                return
+            }
+            if stepsText.isEmpty && c == "0" { return }
+            if stepsText.count < String(TrainingDialogState.maximumSteps).count { stepsText.append(c) }
+        case .data:
+            // Control characters never reach a field (paste of a path with a newline).
+            guard c.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else { return }
+            dataPath.append(c)
+        case .mode, .preset, .flags:
+            guard c == " " else { return }
+            if focus == .flags { if flagsApply { useFlags.toggle() } } else { change(by: 1) }
+        }
+    }
+
+    private mutating func change(by delta: Int) {
+        error = nil
+        switch focus {
+        case .mode:
+            mode = cycle(TrainingMode.allCases, mode, delta)
+        case .preset:
+            preset = cycle(TrainingPreset.allCases, preset, delta)
+        case .steps:
+            let current = Int(stepsText) ?? 0
+            let inc = TrainingDialogState.stepIncrement
+            // Snap to the increment, then move; going below one increment means the preset's own number.
+            let snapped = delta > 0 ? (current / inc + 1) * inc : ((current - 1) / inc) * inc
+            stepsText = snapped <= 0 ? "" : String(min(snapped, TrainingDialogState.maximumSteps))
+        case .data:
+            break
+        case .flags:
+            guard flagsApply else { return }
+            useFlags = delta > 0 ? true : (delta < 0 ? false : !useFlags)
+        }
+    }
+
+    private func cycle<T: Equatable>(_ all: [T], _ value: T, _ delta: Int) -> T {
+        let i = all.firstIndex(of: value) ?? 0
+        return all[((i + delta) % all.count + all.count) % all.count]
+    }
+
+    /// The run the dialog describes, or why it cannot start.
+    public func request(settings: TrainingSettings) -> Result<TrainingRunRequest, TrainingDialogError> {
+        let data = dataPath.trimmingCharacters(in: .whitespaces)
+        guard !data.isEmpty else { return .failure(TrainingDialogError("Data is empty: type the dataset folder to train on")) }
+        var steps: Int? = nil
+        if !stepsText.isEmpty {
+            guard let n = Int(stepsText), n >= 1 else {
+                return .failure(TrainingDialogError("Steps must be a whole number from 1 to \(TrainingDialogState.maximumSteps), or empty for the preset's own"))
+            }
+            steps = n
+        }
+        return .success(TrainingRunRequest(mode: mode, preset: preset, steps: steps, dataPath: data, useFlags: useFlags,
+                                           flagsStore: settings.flagsStore, flagsDataset: settings.flagsDataset,
+                                           runsDirectory: settings.runsDirectory,
+                                           extraArguments: settings.extraArguments))
+    }
+}
+
+/// Why the dialog cannot start a run, in words for the dialog's error line.
+public struct TrainingDialogError: Error, Sendable, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,149 @@
+import Training
+
+/// Where a training run is.
+public enum TrainingRunStatus: Sendable, Equatable {
+    /// `vitrine train` is being started; nothing has come back yet.
+    case starting
+    case running
+    /// Stopped (SIGSTOP) by the user; `p` resumes it.
+    case paused
+    /// Asked to stop (SIGTERM); waiting for it to end.
+    case cancelling
+    /// Ended: "completed", "early-stopped" or "cancelled".
+    case finished(outcome: String)
+    /// Failed; the message says what went wrong and what to do.
+    case failed(message: String)
+
+    /// Whether a process is (or may still be) running.
+    public var isActive: Bool {
+        switch self {
+        case .starting, .running, .paused, .cancelling: return true
+        case .finished, .failed: return false
+        }
+    }
+
+    /// One word for the pane's border.
+    public var word: String {
+        switch self {
+        case .starting: return "starting"
+        case .running: return "running"
+        case .paused: return "paused"
+        case .cancelling: return "cancelling"
+        case .finished(let outcome): return outcome == "cancelled" ? "cancelled" : "finished"
+        case .failed: return "failed"
+        }
+    }
+}
+
+/// Re-indexing the gallery with the model a run produced.
+public enum ReindexStatus: Sendable, Equatable {
+    case none
+    case running(checkpoint: String)
+    case done(checkpoint: String)
+    case failed(message: String)
+}
+
+/// The state of one run as the pane shows it: built from the events the
+/// child process streams, and kept after the run ends.
+public struct TrainingPaneState: Sendable, Equatable {
+    /// What was asked for.
+    public var request: TrainingRunRequest
+    /// The process, once it is started.
+    public var launch: TrainingLaunch? = nil
+    /// What the run said it would do.
+    public var plan: TrainingPlan? = nil
+    public var status: TrainingRunStatus = .starting
+    public var step = 0
+    public var totalSteps: Int? = nil
+    /// Each loss by name, over the whole run.
+    public var losses: [String: LossSeries] = [:]
+    public var learningRate: Double? = nil
+    public var samplesPerSecond: Double? = nil
+    public var etaSeconds: Double? = nil
+    /// The latest dev evaluation, and the best one.
+    public var devMAP10: Double? = nil
+    public var bestMAP10: Double? = nil
+    public var bestStep: Int? = nil
+    /// The first dev evaluation (a stand-in for "before" if the summary has none).
+    public var firstDevMAP10: Double? = nil
+    public var lastCheckpoint: CheckpointReport? = nil
+    public var summary: TrainingSummary? = nil
+    public var exit: TrainingExit? = nil
+    public var reindex: ReindexStatus = .none
+    /// The "cancel the run?" question is showing.
+    public var confirmingCancel = false
+
+    public init(request: TrainingRunRequest) { self.request = request }
+
+    /// Losses in the order shown: the total first, then the run's own terms, then any other.
+    public var lossNames: [String] {
+        let known = ["total", "robust", "clr", "mlm", "mrm"]
+        return known.filter { losses[$0] != nil } + losses.keys.filter { !known.contains($0) }.sorted()
+    }
+
+    /// Dev mAP@10 before the run and at its end, once it has ended.
+    public var beforeAfter: (before: Double?, after: Double?)? {
+        guard let s = summary else { return nil }
+        return (s.devMAP10Before ?? firstDevMAP10, s.devMAP10After ?? bestMAP10)
+    }
+
+    /// Applies one event from the run; returns what the app must do (re-index
+    /// with the new model when a run ends well).
+    public mutating func apply(_ event: TrainingEvent) -> [TrainingEffect] {
+        switch event {
+        case .started(let plan):
+            self.plan = plan
+            totalSteps = plan.totalSteps
+            step = plan.startStep
+            if status == .starting { status = .running }
+        case .step(let r):
+            step = r.step
+            totalSteps = r.totalSteps
+            for (name, value) in r.losses { losses[name, default: LossSeries()].append(value) }
+            learningRate = r.learningRate
+            samplesPerSecond = r.samplesPerSecond
+            etaSeconds = r.etaSeconds
+            if status == .starting { status = .running }
+        case .evaluation(let e):
+            devMAP10 = e.devMAP10
+            if firstDevMAP10 == nil { firstDevMAP10 = e.devMAP10 }
+            if e.improved { bestStep = e.step }
+            bestMAP10 = e.bestMAP10
+        case .checkpoint(let c):
+            lastCheckpoint = c
+        case .paused(let s):
+            step = max(step, s)
+            if status == .running || status == .starting { status = .paused }
+        case .resumed(let s):
+            step = max(step, s)
+            if status == .paused { status = .running }
+        case .finished(let summary):
+            self.summary = summary
+            step = max(step, summary.steps)
+            status = .finished(outcome: summary.outcome)
+            confirmingCancel = false
+            if summary.outcome != "cancelled", let checkpoint = summary.checkpoint {
+                reindex = .running(checkpoint: checkpoint)
+                return [.reindex(checkpoint: checkpoint)]
+            }
+        case .failed(let message):
+            // The first failure is the cause; later ones (the exit it led to) add nothing.
+            if status.isActive { status = .failed(message: message) }
+            confirmingCancel = false
+        }
+        return []
+    }
+
+    /// The process ended: a run that had not reported its end was cancelled
+    /// (when asked to) or failed.
+    public mutating func processExited(_ exit: TrainingExit) {
+        self.exit = exit
+        confirmingCancel = false
+        guard status.isActive else { return }
+        if status == .cancelling || exit.cancelRequested {
+            status = .finished(outcome: "cancelled")
+        } else {
+            status = .failed(message: exit.failureMessage)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/// What a training run does: pretraining on unlabelled pairs, or fine-tuning
+/// for instance retrieval (MODEL.md).
+public enum TrainingMode: String, Sendable, Equatable, CaseIterable {
+    case finetune
+    case pretrain
+
+    /// As shown in the dialog and the pane.
+    public var title: String {
+        switch self {
+        case .finetune: return "fine-tune"
+        case .pretrain: return "pretrain"
+        }
+    }
+}
+
+/// The size of a run (`vitrine train --preset`).
+public enum TrainingPreset: String, Sendable, Equatable, CaseIterable {
+    case sample
+    case small
+    case full
+    /// A small random model: seconds, for trying the pane and for tests.
+    case tiny
+
+    /// A few words on what the preset is for, shown beside it in the dialog.
+    public var note: String {
+        switch self {
+        case .sample: return "SampleData, minutes on 2 cores"
+        case .small: return "a subset, under an hour"
+        case .full: return "the whole train split, hours"
+        case .tiny: return "a small random model, for tests"
+        }
+    }
+}
+
+/// Everything needed to start `vitrine train` from the explorer: made by the
+/// dialog, carried by `TrainingEffect.start`, turned into arguments by the
+/// runner (which picks the output folder).
+public struct TrainingRunRequest: Sendable, Equatable {
+    public var mode: TrainingMode
+    public var preset: TrainingPreset
+    /// Optimiser steps; nil leaves the preset's own number.
+    public var steps: Int?
+    /// The dataset folder to train on.
+    public var dataPath: String
+    /// Whether the annotators' flags become training pairs (fine-tuning only).
+    public var useFlags: Bool
+    /// The flags store (SQLite) to read them from; nil: the default store.
+    public var flagsStore: String?
+    /// The dataset name the flags are recorded under; nil: every flag in the store
+    /// (`vitrine train` skips those naming items outside the dataset).
+    public var flagsDataset: String?
+    /// The folder under which each run gets its own timestamped output folder.
+    public var runsDirectory: String
+    /// Further arguments passed as they are (`--init-from CKPT`, `--throttle 0.3`, ...),
+    /// after the ones above.
+    public var extraArguments: [String]
+
+    public init(mode: TrainingMode, preset: TrainingPreset, steps: Int?, dataPath: String, useFlags: Bool,
+                flagsStore: String? = nil, flagsDataset: String? = nil, runsDirectory: String, extraArguments: [String] = []) {
+        self.mode = mode; self.preset = preset; self.steps = steps; self.dataPath = dataPath
+        self.useFlags = useFlags; self.flagsStore = flagsStore; self.flagsDataset = flagsDataset
+        self.runsDirectory = runsDirectory; self.extraArguments = extraArguments
+    }
+
+    /// Whether flags are used: they only make pairs when fine-tuning.
+    public var usesFlags: Bool { useFlags && mode == .finetune }
+
+    /// The command line after the program name:
+    /// `train --json --mode M --preset P [--steps N] --data D --out O (--flags F | --no-flags) EXTRA...`.
+    /// - Parameter flagsFile: the flags exported as JSON lines for this run (nil: no flags).
+    public func arguments(outputDirectory: String, flagsFile: String?) -> [String] {
+        var args = ["train", "--json", "--mode", mode.rawValue, "--preset", preset.rawValue]
+        if let steps { args += ["--steps", String(steps)] }
+        args += ["--data", dataPath, "--out", outputDirectory]
+        if usesFlags, let flagsFile { args += ["--flags", flagsFile] } else { args.append("--no-flags") }
+        return args + extraArguments
+    }
+}

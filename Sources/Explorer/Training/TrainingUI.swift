@@ -1,0 +1,215 @@
+import Foundation
+import Training
+
+/// A started `vitrine train` process.
+public struct TrainingLaunch: Sendable, Equatable {
+    public var processID: Int32
+    /// The run's own output folder (checkpoints, `train.log`).
+    public var outputDirectory: String
+    /// Where the child's standard error goes.
+    public var logPath: String
+    /// The nice value the child runs at.
+    public var niceness: Int32
+    public init(processID: Int32, outputDirectory: String, logPath: String, niceness: Int32) {
+        self.processID = processID; self.outputDirectory = outputDirectory; self.logPath = logPath; self.niceness = niceness
+    }
+}
+
+/// How a training process ended.
+public struct TrainingExit: Sendable, Equatable {
+    public enum Reason: Sendable, Equatable {
+        /// It called exit with this status.
+        case exited(status: Int32)
+        /// A signal ended it.
+        case signalled(signal: Int32)
+    }
+    public var reason: Reason
+    /// Whether the explorer had asked it to stop.
+    public var cancelRequested: Bool
+    /// The last lines of its log (standard error), for a failure.
+    public var logTail: [String]
+    public var logPath: String
+
+    public init(reason: Reason, cancelRequested: Bool, logTail: [String], logPath: String) {
+        self.reason = reason; self.cancelRequested = cancelRequested; self.logTail = logTail; self.logPath = logPath
+    }
+
+    public var succeeded: Bool { reason == .exited(status: 0) }
+
+    /// "exited with status 3", "was killed by signal 9 (SIGKILL)".
+    public var reasonText: String {
+        switch reason {
+        case .exited(let s): return "exited with status \(s)"
+        case .signalled(let n): return "was killed by signal \(n)\(TrainingExit.signalName(n).map { " (\($0))" } ?? "")"
+        }
+    }
+
+    /// What the pane says when the run died without reporting its end.
+    public var failureMessage: String {
+        var m = succeeded ? "vitrine train ended without reporting a result" : "vitrine train \(reasonText)"
+        if let last = logTail.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) { m += ": \(last)" }
+        return m + ". The whole log is in \(logPath)."
+    }
+
+    static func signalName(_ n: Int32) -> String? {
+        let names: [Int32: String] = [1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+                                      9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM"]
+        return names[n]
+    }
+}
+
+/// Everything that can happen to the training dialog and pane. The explorer
+/// wraps it in its own `Msg` (`case training(TrainingMsg)`).
+public enum TrainingMsg: Sendable, Equatable {
+    /// A key bound to a training action.
+    case command(TrainingCommand)
+    /// A key bound to nothing while the dialog is open: text for its fields.
+    case typed(Character)
+    /// The process started (sent by the runner before any event).
+    case launched(TrainingLaunch)
+    /// It could not be started; the message says why and what to do.
+    case launchFailed(String)
+    /// An event from the run (decoded from its `--json` output, or made by
+    /// the runner for pause, resume and failures).
+    case event(TrainingEvent)
+    /// The process ended and was reaped.
+    case exited(TrainingExit)
+    /// The gallery was re-indexed with the run's checkpoint (nil), or could not be (the reason).
+    case reindexed(error: String?)
+}
+
+/// Work the training update asks for. The explorer wraps it in its own
+/// `Effect` (`case training(TrainingEffect)`) and runs it.
+public enum TrainingEffect: Sendable, Equatable {
+    /// Start `vitrine train` in the background (`TrainingProcess.start`).
+    case start(TrainingRunRequest)
+    /// Stop the running process (SIGSTOP) / let it go on (SIGCONT).
+    case pause
+    case resume
+    /// End it: SIGTERM, then SIGKILL after a grace period.
+    case cancel
+    /// Re-index the gallery with this checkpoint and refresh the results,
+    /// then answer `TrainingMsg.reindexed`.
+    case reindex(checkpoint: String)
+}
+
+/// All the explorer keeps about training: the dialog when it is open, the
+/// current or last run, and whether its pane shows.
+public struct TrainingUIState: Sendable, Equatable {
+    public var settings: TrainingSettings
+    public var dialog: TrainingDialogState? = nil
+    /// The current run, or the last one (kept, with its before/after line, until another starts).
+    public var run: TrainingPaneState? = nil
+    /// Whether the pane is shown (it is shown when a run starts).
+    public var paneVisible = false
+    /// The last request started, so that the dialog opens with its choices.
+    public var lastRequest: TrainingRunRequest? = nil
+
+    public init(settings: TrainingSettings) { self.settings = settings }
+
+    /// Whether a run is going (starting, running, paused or being cancelled).
+    public var isRunActive: Bool { run?.status.isActive ?? false }
+
+    /// The key context training imposes, if any: the dialog, then the cancel
+    /// question, take all keys while they show. Nil: the explorer's own
+    /// (`.pane` when it has given the training pane the focus).
+    public var modalContext: TrainingKeyContext? {
+        if dialog != nil { return .dialog }
+        if run?.confirmingCancel == true { return .confirm }
+        return nil
+    }
+
+    /// Whether the pane takes room on the screen.
+    public var showsPane: Bool { paneVisible && run != nil }
+}
+
+/// The training update: pure. Changes the state for a message and returns
+/// the effects the app must run.
+public func updateTraining(_ state: inout TrainingUIState, _ msg: TrainingMsg) -> [TrainingEffect] {
+    switch msg {
+    case .command(let command):
+        return performTraining(&state, command)
+
+    case .typed(let c):
+        state.dialog?.type(c)
+        return []
+
+    case .launched(let launch):
+        state.run?.launch = launch
+        return []
+
+    case .launchFailed(let message):
+        state.run?.status = .failed(message: message)
+        state.run?.confirmingCancel = false
+        return []
+
+    case .event(let event):
+        guard state.run != nil else { return [] }
+        return state.run!.apply(event)
+
+    case .exited(let exit):
+        state.run?.processExited(exit)
+        return []
+
+    case .reindexed(let error):
+        guard case .running(let checkpoint)? = state.run?.reindex else { return [] }
+        state.run?.reindex = error.map { .failed(message: $0) } ?? .done(checkpoint: checkpoint)
+        return []
+    }
+}
+
+private func performTraining(_ state: inout TrainingUIState, _ command: TrainingCommand) -> [TrainingEffect] {
+    if state.dialog != nil {
+        switch state.dialog!.handle(command, settings: state.settings) {
+        case .stay:
+            return []
+        case .close:
+            state.dialog = nil
+            return []
+        case .start(let request):
+            state.dialog = nil
+            state.lastRequest = request
+            state.run = TrainingPaneState(request: request)
+            state.paneVisible = true
+            return [.start(request)]
+        }
+    }
+    switch command {
+    case .open:
+        if state.isRunActive {
+            // One run at a time: show the one that is going.
+            state.paneVisible = true
+        } else {
+            state.dialog = TrainingDialogState(settings: state.settings, previous: state.lastRequest)
+        }
+        return []
+    case .togglePane:
+        guard state.run != nil else { return [] }
+        state.paneVisible.toggle()
+        if !state.paneVisible { state.run?.confirmingCancel = false }
+        return []
+    case .pauseResume:
+        switch state.run?.status {
+        case .running?: return state.run?.launch != nil ? [.pause] : []
+        case .paused?: return [.resume]
+        default: return []
+        }
+    case .cancelRun:
+        guard let run = state.run, run.status.isActive, run.status != .cancelling else { return [] }
+        state.run!.confirmingCancel = true
+        state.paneVisible = true
+        return []
+    case .confirmCancel:
+        guard let run = state.run, run.confirmingCancel else { return [] }
+        state.run!.confirmingCancel = false
+        guard run.status.isActive, run.status != .cancelling else { return [] }
+        state.run!.status = .cancelling
+        return [.cancel]
+    case .keepRunning:
+        state.run?.confirmingCancel = false
+        return []
+    case .dialogNext, .dialogPrevious, .dialogIncrease, .dialogDecrease, .dialogStart, .dialogClose,
+         .dialogDeleteBack, .dialogDeleteWord:
+        return []
+    }
+}

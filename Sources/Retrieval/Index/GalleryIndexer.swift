@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Capture
+import Catalog
+import Foundation
+
+/// Settings shared by `GalleryIndexer` and `RetrievalEngine`.
+public struct RetrievalOptions: Sendable, Equatable {
+    /// The weights folder; nil finds it as `WeightsFolder.locate()` does (`$VITRINE_WEIGHTS`, `Weights/`).
+    public var weightsPath: String?
+    /// Where index files live; nil: `IndexLocation.defaultRoot()`.
+    public var indexRoot: String?
+    /// The backbone feature cache's root; nil: `FeatureCache.defaultRoot()`.
+    public var featureCacheRoot: String?
+    /// Rebuild the index even when the stored one is current.
+    public var rebuild: Bool
+    /// Gallery items per forward pass while building.
+    public var batchSize: Int
+    /// With a checkpoint, a caption query scores `(1 - w) * cos(z_t, z_v) + w * cos(z_t, z_t')`
+    /// against each gallery item (MODEL.md: "optionally blended"); 0 uses z_v alone.
+    public var captionTextWeight: Float
+    /// Zero-shot pair queries (image and caption) score
+    /// `w * cos(sentence, sentence') + (1 - w) * cos(pooled, pooled')`.
+    public var pairTextWeight: Float
+
+    public init(weightsPath: String? = nil, indexRoot: String? = nil, featureCacheRoot: String? = nil,
+                rebuild: Bool = false, batchSize: Int = 32, captionTextWeight: Float = 0, pairTextWeight: Float = 0.5) {
+        self.weightsPath = weightsPath; self.indexRoot = indexRoot; self.featureCacheRoot = featureCacheRoot
+        self.rebuild = rebuild; self.batchSize = batchSize
+        self.captionTextWeight = captionTextWeight; self.pairTextWeight = pairTextWeight
+    }
+}
+
+/// Where gallery indexes are stored: never inside the dataset (SampleData is committed), but in
+/// the user's cache, next to the backbone feature cache:
+/// `<root>/<dataset folder name>-<16 hex digits of the SHA-256 of its absolute path>/<system>.vtri`,
+/// where `<root>` is `$VITRINE_CACHE/index`, else `$XDG_CACHE_HOME/vitrine/index`, else
+/// `~/.cache/vitrine/index`, and `<system>` is `zero-shot` or `model-<16 hex digits of the
+/// SHA-256 of the checkpoint's absolute path>`. One file per (dataset folder, system): a rebuild
+/// replaces it.
+public enum IndexLocation {
+    /// The default root folder of index files.
+    public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let custom = environment["VITRINE_CACHE"], !custom.isEmpty { return custom + "/index" }
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/vitrine/index" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.cache/vitrine/index"
+    }
+
+    /// The index file of `system` over the dataset at `datasetRoot`.
+    public static func path(root: String? = nil, datasetRoot: String, system: RetrievalSystem) -> String {
+        let folderName = (datasetRoot as NSString).lastPathComponent
+            .filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+        let datasetKey = ContentHash.sha256(Array(datasetRoot.utf8)).prefix(16)
+        let file: String
+        switch system {
+        case .zeroShot: file = IndexIdentity.zeroShot
+        case .model(let checkpoint): file = "model-" + ContentHash.sha256(Array(checkpoint.utf8)).prefix(16)
+        }
+        return (root ?? defaultRoot()) + "/" + (folderName.isEmpty ? "dataset" : folderName) + "-" + datasetKey + "/" + file + ".vtri"
+    }
+}
+
+/// The content fingerprint of a gallery that decides whether an index is stale: the SHA-256 of,
+/// for each item in order, its id, caption, image path, and the image file's size and
+/// modification time (nanoseconds). Cheap (one `stat` per image, no image is read): replacing an
+/// image file, editing a caption, or adding, removing or reordering items changes it. Labels do
+/// not: they are read from the dataset at query time.
+public enum GalleryFingerprint {
+    public static func of(_ gallery: [Sample]) -> String {
+        var bytes: [UInt8] = Array("vitrine-gallery/1\n".utf8)
+        for sample in gallery {
+            bytes += sample.id.utf8; bytes.append(0x09)
+            bytes += sample.caption.utf8; bytes.append(0x09)
+            if let path = sample.imagePath {
+                bytes += path.utf8
+                var status = stat()
+                if stat(path, &status) == 0 {
+                    bytes += " \(status.st_size) \(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)".utf8
+                } else {
+                    bytes += " missing".utf8
+                }
+            }
+            bytes.append(0x0A)
+        }
+        return ContentHash.sha256(bytes)
+    }
+}
+
+/// What `GalleryIndexer` did.
+public struct IndexReport: Sendable, Equatable {
+    public var path: String
+    public var system: String
+    public var items: Int
+    /// Whether vectors were computed (false: the stored index was current).
+    public var built: Bool
+    /// Why it was (re)built: "no index yet", what changed, why the stored file was unreadable, or "--rebuild".
+    public var reason: String?
+    /// Seconds spent building (0 when reused).
+    public var seconds: Double
+    public var missingImages: Int
+    /// Items per second of the build (nil when reused).
+    public var itemsPerSecond: Double? { built && seconds > 0 ? Double(items) / seconds : nil }
+}
+
+/// Builds gallery indexes and reuses them while they are current.
+public enum GalleryIndexer {
+    /// Opens the current index of `system` over `dataset`'s gallery, building it first when there
+    /// is none, when it is stale (`IndexIdentity.staleness`), when it cannot be read (truncated,
+    /// damaged, another format version), or when `options.rebuild` is set.
+    public static func prepare(dataset: Dataset, system: RetrievalSystem, options: RetrievalOptions = RetrievalOptions(),
+                               progress: (@Sendable (IndexEvent) -> Void)? = nil) throws -> (GalleryIndex, IndexReport) {
+        let towers = try Towers(system: system, weightsPath: options.weightsPath, featureCacheRoot: options.featureCacheRoot)
+        return try prepare(dataset: dataset, towers: towers, options: options, progress: progress)
+    }
+
+    static func prepare(dataset: Dataset, towers: Towers, options: RetrievalOptions,
+                        progress: (@Sendable (IndexEvent) -> Void)?) throws -> (GalleryIndex, IndexReport) {
+        guard let gallery = dataset.gallery?.samples, !gallery.isEmpty else {
+            throw RetrievalError.noGallery(dataset.root)
+        }
+        let path = IndexLocation.path(root: options.indexRoot, datasetRoot: dataset.root, system: towers.system)
+        let identity = towers.identity(gallery: GalleryFingerprint.of(gallery))
+        var reason: String? = options.rebuild ? "rebuild requested" : nil
+        if reason == nil {
+            if access(path, F_OK) != 0 {
+                reason = "no index yet"
+            } else {
+                do {
+                    let stored = try GalleryIndex.open(path: path)
+                    if let stale = identity.staleness(of: stored.identity) {
+                        reason = stale
+                    } else if stored.ids != gallery.map(\.id) {
+                        reason = "the gallery ids changed"
+                    } else {
+                        progress?(.upToDate(items: stored.count))
+                        return (stored, IndexReport(path: path, system: towers.system.displayName, items: stored.count,
+                                                    built: false, reason: nil, seconds: 0, missingImages: stored.missingImages))
+                    }
+                } catch {
+                    reason = "the stored index could not be read (\(error))"
+                }
+            }
+        }
+        let start = Date()
+        progress?(.started(items: gallery.count))
+        let (sections, missing) = try computeSections(gallery, towers: towers, batchSize: max(1, options.batchSize)) { done in
+            progress?(.progress(done: done, total: gallery.count))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        try GalleryIndex.write(to: path, identity: identity, ids: gallery.map(\.id), sections: sections,
+                               missingImages: missing, seconds: seconds)
+        progress?(.finished(items: gallery.count, seconds: seconds))
+        let index = try GalleryIndex.open(path: path)
+        return (index, IndexReport(path: path, system: towers.system.displayName, items: gallery.count, built: true,
+                                   reason: reason, seconds: seconds, missingImages: missing))
+    }
+
+    /// The vectors of every gallery item, in batches.
+    static func computeSections(_ gallery: [Sample], towers: Towers, batchSize: Int,
+                                progress: (Int) -> Void) throws -> ([GalleryIndex.SectionData], Int) {
+        let n = gallery.count
+        var missing = 0
+        switch towers.system {
+        case .zeroShot:
+            let textDim = CaptureConfig.default.hidden, imageDim = EfficientNetLite0.featureChannels
+            var text = [Float](repeating: 0, count: n * textDim)
+            var image = [Float](repeating: 0, count: n * imageDim)
+            var start = 0
+            while start < n {
+                let batch = Array(gallery[start..<min(n, start + batchSize)])
+                let sentences = towers.sentenceVectors(batch.map(\.caption))
+                let maps = towers.imageMaps(batch.map(\.imagePath))
+                for (i, sentence) in sentences.enumerated() {
+                    precondition(sentence.count == textDim)
+                    text.replaceSubrange((start + i) * textDim ..< (start + i + 1) * textDim, with: sentence)
+                    if case .success(let map)? = maps[i] {
+                        image.replaceSubrange((start + i) * imageDim ..< (start + i + 1) * imageDim, with: Towers.pooledVector(map))
+                    } else {
+                        missing += 1
+                    }
+                }
+                start += batch.count
+                progress(start)
+            }
+            return ([.init(section: .sentence, dimension: textDim, rows: text),
+                     .init(section: .pooled, dimension: imageDim, rows: image)], missing)
+        case .model:
+            guard let config = towers.model?.config else { preconditionFailure("model system without a model") }
+            let z = config.clrDim, f = config.fusedDim
+            var fused = [Float](repeating: 0, count: n * f)
+            var text = [Float](repeating: 0, count: n * z)
+            var image = [Float](repeating: 0, count: n * z)
+            var start = 0
+            while start < n {
+                let batch = Array(gallery[start..<min(n, start + batchSize)])
+                let maps = towers.imageMaps(batch.map(\.imagePath))
+                var withImage: [(Int, [Float])] = []
+                var withoutImage: [Int] = []
+                for (i, map) in maps.enumerated() {
+                    if case .success(let m)? = map { withImage.append((i, m)) } else { withoutImage.append(i) }
+                }
+                if !withImage.isEmpty {
+                    let out = towers.pairVectors(withImage.map { batch[$0.0].caption }, withImage.map(\.1))
+                    for (k, (i, _)) in withImage.enumerated() {
+                        let row = start + i
+                        fused.replaceSubrange(row * f ..< (row + 1) * f, with: out.fused[k])
+                        text.replaceSubrange(row * z ..< (row + 1) * z, with: out.text[k])
+                        image.replaceSubrange(row * z ..< (row + 1) * z, with: out.image[k])
+                    }
+                }
+                if !withoutImage.isEmpty {
+                    let out = towers.textVectors(withoutImage.map { batch[$0].caption })
+                    for (k, i) in withoutImage.enumerated() {
+                        text.replaceSubrange((start + i) * z ..< (start + i + 1) * z, with: out[k])
+                    }
+                    missing += withoutImage.count
+                }
+                start += batch.count
+                progress(start)
+            }
+            return ([.init(section: .fused, dimension: f, rows: fused),
+                     .init(section: .text, dimension: z, rows: text),
+                     .init(section: .image, dimension: z, rows: image)], missing)
+        }
+    }
+}

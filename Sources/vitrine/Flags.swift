@@ -1,0 +1,260 @@
+import Annotations
+import ArgumentParser
+import Foundation
+
+/// `vitrine flags`: the annotators' verdicts (wrong / confirmed matches) kept in the
+/// flag store, which the explorer writes and fine-tuning reads.
+struct FlagsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flags",
+        abstract: "List, add, undo, export and import the annotators' flags.",
+        discussion: """
+            The flag store is an SQLite file shared by every explorer and command on the machine: \
+            --store PATH, else $VITRINE_FLAGS, else $XDG_DATA_HOME/vitrine/flags.sqlite, \
+            else ~/.local/share/vitrine/flags.sqlite.
+            """,
+        subcommands: [FlagsList.self, FlagsAdd.self, FlagsUndo.self, FlagsExport.self, FlagsImport.self, FlagsPairs.self]
+    )
+}
+
+/// `--store PATH`, shared by every `flags` subcommand.
+struct FlagStoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The flag store (SQLite). Default: $VITRINE_FLAGS, else $XDG_DATA_HOME/vitrine/flags.sqlite, else ~/.local/share/vitrine/flags.sqlite.", valueName: "PATH"))
+    var store: String?
+
+    var path: String { absolute(store ?? FlagStore.defaultPath()) }
+
+    func open() throws -> FlagStore { try FlagStore(path: path) }
+}
+
+/// Text from data made safe for a terminal: control characters shown as escapes.
+func terminalSafe(_ s: String) -> String {
+    var out = ""
+    for scalar in s.unicodeScalars {
+        switch scalar.value {
+        case 0x0A: out += "\\n"
+        case 0x0D: out += "\\r"
+        case 0x09: out += "\\t"
+        case 0..<0x20, 0x7F...0x9F: out += "\\u{" + String(scalar.value, radix: 16) + "}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+private func verdictArgument(_ text: String) throws -> Verdict {
+    guard let v = Verdict(rawValue: text.lowercased()) else {
+        throw ValidationError("--verdict must be \(Verdict.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(terminalSafe(text))\")")
+    }
+    return v
+}
+
+private func formatArgument(_ text: String) throws -> FlagFileFormat {
+    guard let f = FlagFileFormat(rawValue: text.lowercased()) else {
+        throw ValidationError("--format must be csv or jsonl (got \"\(terminalSafe(text))\")")
+    }
+    return f
+}
+
+struct FlagsList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list",
+        abstract: "Show the current verdicts (with --history, every verdict ever recorded, with its status).")
+
+    @OptionGroup var storeOptions: FlagStoreOptions
+    @Option(name: .long, help: "Only this dataset.") var dataset: String?
+    @Option(name: .long, help: "Only this query (a sample id, or caption:<text>).") var query: String?
+    @ArgumentParser.Flag(name: .long, help: "Also show replaced and undone verdicts, oldest first, with their status.") var history = false
+
+    func run() throws {
+        let store = try storeOptions.open()
+        var rows: [[String]] = []
+        if history {
+            for r in try store.history(dataset: dataset, query: query) {
+                var status = r.status.rawValue
+                if let newer = r.replacedBy { status += " by \(newer)" }
+                if let older = r.replaces { status += ", replaces \(older)" }
+                rows.append(Self.columns(r.flag) + [status])
+            }
+        } else {
+            let flags: [Annotations.Flag]
+            if let dataset {
+                flags = try store.flags(dataset: dataset, query: query)
+            } else {
+                flags = try store.allFlags().filter { query == nil || $0.query == query }
+            }
+            rows = flags.map(Self.columns)
+        }
+        guard !rows.isEmpty else {
+            FileHandle.standardError.write(Data("no flags in \(store.path)\(dataset.map { " for dataset \(terminalSafe($0))" } ?? "")\n".utf8))
+            return
+        }
+        var header = ["ID", "TIME (UTC)", "VERDICT", "ANNOTATOR", "DATASET", "QUERY", "MATCH", "MODEL"]
+        if history { header.append("STATUS") }
+        print(Self.table([header] + rows))
+    }
+
+    static func columns(_ f: Annotations.Flag) -> [String] {
+        [f.id.map(String.init) ?? "-", FlagTime.format(f.createdAt), f.verdict.rawValue,
+         terminalSafe(f.annotator), terminalSafe(f.dataset), terminalSafe(f.query), terminalSafe(f.match), terminalSafe(f.model)]
+    }
+
+    /// Left-aligned columns, two spaces apart; the last column is not padded.
+    static func table(_ rows: [[String]]) -> String {
+        let count = rows.map(\.count).max() ?? 0
+        var widths = [Int](repeating: 0, count: count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+            }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+        }.joined(separator: "\n")
+    }
+}
+
+struct FlagsAdd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add",
+        abstract: "Record one verdict, as the explorer's f / c keys do; prints the new flag's id.",
+        discussion: "The annotator's earlier verdict on the same dataset, query, match and model is replaced (and kept in the history).")
+
+    @OptionGroup var storeOptions: FlagStoreOptions
+    @Option(name: .long, help: "The dataset's identity.") var dataset: String
+    @Option(name: .long, help: "The query: a sample id, or caption:<text>.") var query: String
+    @Option(name: .long, help: "The matched gallery sample's id.") var match: String
+    @Option(name: .long, help: "The model that ranked it: zero-shot or a checkpoint's SHA-256.") var model: String = "zero-shot"
+    @Option(name: .long, help: "wrong or confirmed.") var verdict: String
+    @Option(name: .long, help: "Who says so. Default: $VITRINE_ANNOTATOR, else $USER.") var annotator: String?
+    @Option(name: .long, help: ArgumentHelp("When (ISO 8601, e.g. 2026-11-21T08:11:58.123Z). Default: now.", valueName: "TIME")) var at: String?
+
+    func validate() throws {
+        _ = try verdictArgument(verdict)
+        if let at, FlagTime.parse(at) == nil {
+            throw ValidationError("--at must be an ISO 8601 time such as 2026-11-21T08:11:58.123Z (got \"\(terminalSafe(at))\")")
+        }
+    }
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let flag = Annotations.Flag(dataset: dataset, query: query, match: match, model: model, verdict: try verdictArgument(verdict),
+                        annotator: annotator ?? FlagStore.defaultAnnotator(), createdAt: at.flatMap(FlagTime.parse) ?? Date())
+        let stored = try store.record(flag)
+        print(stored.id.map(String.init) ?? "")
+    }
+}
+
+struct FlagsUndo: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "undo",
+        abstract: "Withdraw a current verdict by id; the annotator's verdict it had replaced becomes current again.")
+
+    @OptionGroup var storeOptions: FlagStoreOptions
+    @Argument(help: "The flag's id (see `vitrine flags list`).") var id: Int64
+
+    func run() throws {
+        let store = try storeOptions.open()
+        if let restored = try store.undo(id: id) {
+            print("undid flag \(id); flag \(restored.id ?? 0) (\(restored.verdict.rawValue)) is current again")
+        } else {
+            print("undid flag \(id)")
+        }
+    }
+}
+
+struct FlagsExport: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export",
+        abstract: "Write the current verdicts as CSV or JSON lines.",
+        discussion: """
+            Fields: dataset, query, match, model, verdict, annotator, createdAt (ISO 8601, UTC, milliseconds). \
+            CSV follows RFC 4180 (header line, CRLF, quoted fields); JSON lines hold one object a line. \
+            `vitrine flags import` reads both back exactly.
+            """)
+
+    @OptionGroup var storeOptions: FlagStoreOptions
+    @Option(name: .long, help: "csv or jsonl. Default: from --out's extension, else csv.") var format: String?
+    @Option(name: .long, help: ArgumentHelp("The file to write (replaced atomically). Default: standard output.", valueName: "FILE")) var out: String?
+    @Option(name: .long, help: "Only this dataset.") var dataset: String?
+
+    func validate() throws {
+        if let format { _ = try formatArgument(format) }
+    }
+
+    func run() throws {
+        let chosen = try format.map(formatArgument) ?? out.flatMap { FlagFileFormat(path: $0) } ?? .csv
+        let store = try storeOptions.open()
+        let flags = try store.allFlags(dataset: dataset)
+        let data = FlagFile.encode(flags, format: chosen)
+        if let out {
+            let path = absolute(out)
+            do {
+                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                throw ValidationError("cannot write \(path): \(error.localizedDescription); check that its folder exists and is writable")
+            }
+            FileHandle.standardError.write(Data("wrote \(flags.count) flag\(flags.count == 1 ? "" : "s") to \(path)\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+    }
+}
+
+struct FlagsImport: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "import",
+        abstract: "Add the verdicts of a CSV or JSON-lines export to the store.",
+        discussion: """
+            Verdicts already in the store are skipped, so importing a file twice adds nothing. A verdict newer \
+            than the annotator's current one on the same key replaces it; an older one is kept as history. \
+            Malformed lines are listed with their line numbers and skipped (exit status 1); with --strict \
+            nothing is imported when any line is malformed.
+            """)
+
+    @OptionGroup var storeOptions: FlagStoreOptions
+    @Argument(help: ArgumentHelp("The file to import (.csv, .jsonl).", valueName: "FILE")) var file: String
+    @Option(name: .long, help: "csv or jsonl. Default: from the file's extension.") var format: String?
+    @ArgumentParser.Flag(name: .long, help: "Import nothing if any line is malformed.") var strict = false
+
+    func validate() throws {
+        if let format { _ = try formatArgument(format) }
+    }
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let path = absolute(file)
+        let report = try store.importFile(path, format: try format.map(formatArgument), strict: strict)
+        print("\(path): \(report)")
+        guard !report.malformed.isEmpty else { return }
+        var message = ""
+        for line in report.malformed.prefix(50) { message += "  \(terminalSafe(line.description))\n" }
+        if report.malformed.count > 50 { message += "  ... and \(report.malformed.count - 50) more\n" }
+        message += "The other lines were imported. Fix these lines and import the file again: what is already in the store is skipped.\n"
+        FileHandle.standardError.write(Data(("malformed lines in \(path):\n" + message).utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct FlagsPairs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pairs",
+        abstract: "Show the training pairs fine-tuning takes from a dataset's flags.",
+        discussion: """
+            A confirmed match is a positive pair, a wrong one a negative. Each annotator counts once per \
+            (query, match): their most recent verdict, whatever the model. When annotators disagree, \
+            --rule decides: majority (default; a tie goes to the most recent verdict), latest, or exclude.
+            """)
+
+    @OptionGroup var storeOptions: FlagStoreOptions
+    @Option(name: .long, help: "The dataset.") var dataset: String
+    @Option(name: .long, help: "majority, latest or exclude.") var rule: String = DisagreementRule.majority.rawValue
+
+    func validate() throws {
+        if DisagreementRule(rawValue: rule) == nil { throw ValidationError("--rule must be majority, latest or exclude (got \"\(terminalSafe(rule))\")") }
+    }
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let pairs = try store.pairs(dataset: dataset, rule: DisagreementRule(rawValue: rule)!)
+        let rows = pairs.map { p in
+            [p.isPositive ? "positive" : "negative", terminalSafe(p.query), terminalSafe(p.match),
+             "\(p.annotators)", p.contested ? "contested" : ""]
+        }
+        if !rows.isEmpty { print(FlagsList.table([["PAIR", "QUERY", "MATCH", "ANNOTATORS", ""]] + rows)) }
+        let positives = pairs.filter(\.isPositive).count
+        FileHandle.standardError.write(Data("\(pairs.count) pair\(pairs.count == 1 ? "" : "s"): \(positives) positive, \(pairs.count - positives) negative, \(pairs.filter(\.contested).count) contested\n".utf8))
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Retrieval
+
+/// `vitrine query`: ranks the gallery for a caption, an image file or a dataset sample, for scripts.
+struct QueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Rank the gallery for a caption, an image file or a dataset sample.",
+        discussion: """
+        With --model CKPT a caption is matched by z_t against the gallery's z_v, an image by z_v, and a \
+        sample as a pair (image and caption) by e; without it, by the zero-shot towers (MiniLM sentence \
+        embeddings caption to caption, pooled backbone features image to image, their mean for a pair). \
+        Scores are cosine similarities. For a labelled sample, each match is marked relevant (+) or not \
+        (-), and the query's AP at the returned depth is printed (official Product1M definition). \
+        The gallery index is built first when it is missing or stale (see `vitrine index`).
+        """)
+
+    @Argument(help: ArgumentHelp("A caption to search for.", valueName: "caption"))
+    var caption: String?
+
+    @Option(name: .long, help: ArgumentHelp("Search with an image file (JPEG or PNG).", valueName: "PATH"))
+    var image: String?
+
+    @Option(name: .long, help: ArgumentHelp("Search with a dataset sample (any split).", valueName: "ID"))
+    var sample: String?
+
+    @Option(name: .long, help: ArgumentHelp("How a --sample is used: caption, image or pair.", valueName: "MODE"))
+    var mode: String = "pair"
+
+    @Option(name: .long, help: "Number of matches.")
+    var top: Int = 10
+
+    @Option(name: .long, help: ArgumentHelp("Only gallery items with this product label.", valueName: "LABEL"))
+    var label: String?
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(name: .long, help: ArgumentHelp("A Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
+    var model: String?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    @Flag(name: .long, help: "No progress output while an index is built.")
+    var quiet = false
+
+    func validate() throws {
+        let given = [caption != nil, image != nil, sample != nil].filter { $0 }.count
+        guard given == 1 else { throw ValidationError("give exactly one of: a caption, --image PATH or --sample ID") }
+        guard QueryMode(rawValue: mode) != nil else { throw ValidationError("--mode must be caption, image or pair (got \"\(mode)\")") }
+        guard top > 0 else { throw ValidationError("--top must be positive") }
+    }
+
+    func run() throws {
+        let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
+        let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
+        let bar = ProgressLine(enabled: !quiet)
+        let engine = try RetrievalEngine(dataset: dataset, system: system) { event in
+            if case .progress(let done, let total) = event {
+                bar.update("indexing the gallery: \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+            }
+        }
+        if engine.indexReport.built {
+            bar.finish(String(format: "indexed %d gallery items in %.1f s", engine.indexReport.items, engine.indexReport.seconds))
+        }
+        let query: RetrievalQuery
+        if let caption {
+            query = .caption(caption)
+        } else if let image {
+            query = .imageFile(path: absolute(image))
+        } else {
+            query = .sample(id: sample!, mode: QueryMode(rawValue: mode)!)
+        }
+        let result = try engine.search(query, top: top, filter: RetrievalFilter(label: label))
+        let labels = Dictionary(engine.gallery.map { ($0.id, $0.product ?? "") }, uniquingKeysWith: { a, _ in a })
+        if json {
+            var fields = ["\"query\":" + describe(query, json: true), "\"model\":\(jsonString(result.model))",
+                          "\"seconds\":\(result.seconds)"]
+            fields.append("\"averagePrecision\":" + (result.averagePrecision.map { "\($0)" } ?? "null"))
+            let matches = result.matches.map { m -> String in
+                "{\"rank\":\(m.rank),\"id\":\(jsonString(m.sampleID)),\"score\":\(m.score),\"label\":\(jsonString(labels[m.sampleID] ?? "")),"
+                    + "\"relevant\":" + (m.isRelevant.map { "\($0)" } ?? "null") + "}"
+            }
+            fields.append("\"matches\":[" + matches.joined(separator: ",") + "]")
+            print("{" + fields.joined(separator: ",") + "}")
+            return
+        }
+        print("\(describe(query, json: false)), \(result.model), \(String(format: "%.1f ms", result.seconds * 1000))")
+        if let ap = result.averagePrecision { print(String(format: "AP@%d %.4f (official definition)", top, ap)) }
+        let idWidth = max(4, result.matches.map(\.sampleID.count).max() ?? 0)
+        for m in result.matches {
+            let mark = m.isRelevant.map { $0 ? "+ " : "- " } ?? ""
+            let rank = String(repeating: " ", count: max(0, 4 - String(m.rank).count)) + String(m.rank)
+            print("\(rank)  \(mark)\(String(format: "%.4f", m.score))  \(m.sampleID.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(labels[m.sampleID] ?? "")")
+        }
+        if result.matches.isEmpty { print("no gallery item matches the filter") }
+    }
+
+    private func describe(_ query: RetrievalQuery, json: Bool) -> String {
+        switch query {
+        case .caption(let text):
+            return json ? "{\"caption\":\(jsonString(text))}" : "caption \"\(text)\""
+        case .imageFile(let path):
+            return json ? "{\"image\":\(jsonString(path))}" : "image \(path)"
+        case .sample(let id, let mode):
+            return json ? "{\"sample\":\(jsonString(id)),\"mode\":\(jsonString(mode.rawValue))}" : "sample \(id) as \(mode.rawValue)"
+        }
+    }
+}

@@ -1,0 +1,376 @@
+import Annotations
+import ArgumentParser
+import Capture
+import Catalog
+import Dispatch
+import Foundation
+import Retrieval
+import Tensor
+import Training
+
+/// `vitrine train`: pretraining or fine-tuning of the CAPTURE model, with progress on stderr or
+/// JSON-lines events on stdout (`--json`, for the explorer and other tools).
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pretrain (MLM + MRM + CLR) or fine-tune (robust contrastive + CLR + MLM) the retrieval model.",
+        discussion: """
+        Backbone features come from the feature cache (missing ones are computed first). Checkpoints go \
+        to --out: step-N.safetensors (the model), step-N.state.safetensors (optimiser state), \
+        latest.safetensors, best.safetensors (best dev mAP@10) and training.json; writes are atomic, so \
+        a killed run leaves its last checkpoint loadable, and --resume continues it exactly. \
+        Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and stops; \
+        SIGSTOP/SIGCONT pause and continue. With --json, every event is one JSON object per line on \
+        stdout: {"event": "started"|"step"|"evaluation"|"checkpoint"|"paused"|"resumed"|"finished"|"failed", ...}.
+        """)
+
+    @Option(name: .long, help: ArgumentHelp("Preset: sample, small, full or tiny (a small random model, for tests).", valueName: "NAME"))
+    var preset: String = "sample"
+    @Option(name: .long, help: ArgumentHelp("pretrain or finetune.", valueName: "MODE"))
+    var mode: String = "finetune"
+    @OptionGroup var dataOptions: DataOptions
+    @Option(name: .long, help: ArgumentHelp("Run folder for checkpoints. Default: the --resume folder, else ./vitrine-runs/<mode>-<time>.", valueName: "DIR"))
+    var out: String?
+    @Option(name: .long, help: ArgumentHelp("Continue a run: its folder or a checkpoint of it (needs the .state file beside it).", valueName: "CKPT"))
+    var resume: String?
+    @Option(name: .long, help: ArgumentHelp("Start a new run from this model checkpoint (e.g. a pretraining run's best).", valueName: "CKPT"))
+    var initFrom: String?
+    @Option(name: .long, help: "Total optimiser steps (overrides the preset).") var steps: Int?
+    @Option(name: .long, help: "Pairs per step (overrides the preset).") var batch: Int?
+    @Option(name: .long, help: "Peak learning rate (overrides the preset).") var lr: Float?
+    @Option(name: .long, help: "Random seed: data order, masking, dropout and initialisation.") var seed: UInt64 = 0
+    @Option(name: .long, help: "Text layers frozen from the bottom, embeddings included (overrides the preset).") var frozenTextLayers: Int?
+    @Option(name: .long, help: "Dev evaluation every N steps (0: only before and after).") var evalEvery: Int?
+    @Option(name: .long, help: "Stop after N evaluations without a better dev mAP@10 (0: never).") var patience: Int?
+    @Option(name: .long, help: "Checkpoint every N steps.") var checkpointEvery: Int?
+    @Option(name: .long, help: "Checkpoints kept besides the best.") var keep: Int?
+    @Option(name: .long, help: "Fraction of time to idle between steps, 0 to 0.9 (keeps other programs responsive).") var throttle: Double?
+    @Option(name: .long, help: "Fine-tuning: positive margin m_pos.") var positiveMargin: Float?
+    @Option(name: .long, help: "Fine-tuning: negative margin m_neg.") var negativeMargin: Float?
+    @Option(name: .long, help: "Fine-tuning: weight of CLR.") var clrWeight: Float?
+    @Option(name: .long, help: "Fine-tuning: weight of MLM.") var mlmWeight: Float?
+    @Option(name: .long, help: ArgumentHelp("Fine-tuning: pair the queries of this split with their labels' gallery items (repeatable; replaces the preset's). Queries of the dev split that give pairs are left out of the dev evaluation.", valueName: "SPLIT"))
+    var queryPairs: [String] = []
+    @ArgumentParser.Flag(name: .long, help: "Fine-tuning: no query pairs (gallery labels and flags only).") var noQueryPairs = false
+    @Option(name: .long, help: "Fine-tuning: share of the --query-pairs splits' queries used for pairs (by a hash of their id); the rest of the dev split still measures the run.")
+    var queryPairShare: Double?
+    @Option(name: .long, help: ArgumentHelp("Annotators' flags: a file from `vitrine flags export` (.csv, .jsonl) or a flags store. Default: the default store's flags for this dataset.", valueName: "PATH"))
+    var flags: String?
+    @ArgumentParser.Flag(name: .long, help: "Use no flags.") var noFlags = false
+    @Option(name: .long, help: ArgumentHelp("Split for the dev evaluation (default: dev, or the only query split).", valueName: "SPLIT"))
+    var devSplit: String?
+    @ArgumentParser.Flag(name: .long, help: "Print the zero-shot towers' dev and test mAP@10 (caption, image, both) before training.") var zeroShotBaseline = false
+    @ArgumentParser.Flag(name: .long, help: "After training, print the test split's mAP@10 of the checkpoint the run ends with.") var reportTest = false
+    @ArgumentParser.Flag(name: .long, help: "Events as JSON lines on stdout instead of a progress bar.") var json = false
+
+    func validate() throws {
+        guard TrainingMode(rawValue: mode) != nil else { throw ValidationError("--mode must be pretrain or finetune (got \"\(mode)\")") }
+        guard TrainingOptions.presetNames.contains(preset) else {
+            throw ValidationError("--preset must be one of \(TrainingOptions.presetNames.joined(separator: ", ")) (got \"\(preset)\")")
+        }
+        if flags != nil && noFlags { throw ValidationError("--flags and --no-flags do not go together") }
+        if noQueryPairs && !queryPairs.isEmpty { throw ValidationError("--query-pairs and --no-query-pairs do not go together") }
+        if resume != nil && initFrom != nil { throw ValidationError("--resume continues a run; --init-from starts a new one: give one") }
+    }
+
+    func run() throws {
+        let trainingMode = TrainingMode(rawValue: mode)!
+        var options = TrainingOptions.preset(preset, mode: trainingMode)!
+        options.seed = seed
+        if let steps { options.steps = steps }
+        if let batch { options.batchSize = batch }
+        if let lr { options.learningRate = lr }
+        if let frozenTextLayers { options.frozenTextLayers = frozenTextLayers }
+        if let evalEvery { options.evaluationInterval = evalEvery }
+        if let patience { options.patience = patience }
+        if let checkpointEvery { options.checkpointInterval = checkpointEvery }
+        if let keep { options.keepCheckpoints = keep }
+        if let throttle { options.throttle = throttle }
+        if !queryPairs.isEmpty { options.queryPairSplits = queryPairs }
+        if noQueryPairs { options.queryPairSplits = [] }
+        if let queryPairShare { options.queryPairShare = queryPairShare }
+        if positiveMargin != nil || negativeMargin != nil || clrWeight != nil || mlmWeight != nil {
+            let o = options.objective
+            let pos = positiveMargin ?? o.positiveMargin, neg = negativeMargin ?? o.negativeMargin
+            guard pos >= 0, neg > pos else { throw ValidationError("need 0 <= --positive-margin < --negative-margin (got \(pos), \(neg))") }
+            options.objective = FineTuningObjective(positiveMargin: pos, negativeMargin: neg,
+                                                    clrWeight: clrWeight ?? o.clrWeight, mlmWeight: mlmWeight ?? o.mlmWeight)
+        }
+        let output = EventOutput(json: json)
+
+        // Data, weights, features.
+        let root = try dataOptions.resolved()
+        let dataset = try Dataset.load(from: root, options: LoadOptions(strict: dataOptions.strict))
+        let weights = try WeightsFolder.locate()
+        let tokenizer = try WordPieceTokenizer(vocabularyPath: try weights.require(.miniLMVocabulary))
+        let network = try EfficientNetLite0(weights: weights)
+        let cache = try FeatureCache(backbone: network.identity)
+        let devName = try devSplitName(dataset)
+        var splits: [Split] = []
+        if trainingMode == .pretrain { splits += dataset.splits(role: .train) }
+        if let gallery = dataset.gallery { splits.append(gallery) }
+        splits += dataset.splits(role: .query)
+        let maxText = options.preset == "tiny" ? TrainingOptions.tinyConfig.maxTextLength : CaptureConfig.default.maxTextLength
+        let started = Date()
+        let corpus = TrainingCorpus.build(dataset: dataset, splits: splits, tokenizer: tokenizer, maxTextLength: maxText,
+                                          cache: cache, network: network) { p in
+            output.progress("features \(p.done)/\(p.total) (cached \(p.cached), computed \(p.computed))",
+                            fraction: Double(p.done) / Double(max(1, p.total)))
+        }
+        output.note(String(format: "features of %d images ready in %.1f s (%d skipped)", corpus.examples.count,
+                           Date().timeIntervalSince(started), corpus.skipped.count))
+        for s in corpus.skipped.prefix(5) { output.note("skipped \(s.id): \(s.reason)") }
+
+        let groundTruth = dataset.format == .product1m ? try OfficialGroundTruth.loadProduct1M(folder: dataset.root)
+                                                       : OfficialGroundTruth(dataset: dataset)
+        let gallery = corpus.positions(role: .gallery).map { corpus.examples[$0] }
+        // Queries that give fine-tuning pairs never measure the run.
+        let trainingOptions = options
+        func evaluator(split: String) -> RetrievalEvaluator {
+            let heldOut = trainingMode == .finetune && trainingOptions.queryPairSplits.contains(split)
+            return RetrievalEvaluator(gallery: gallery, queries: corpus.examples.filter {
+                $0.role == .query && $0.split == split && !(heldOut && trainingOptions.isPairQuery(id: $0.id))
+            }, groundTruth: groundTruth, padID: tokenizer.padID)
+        }
+        let dev = devName.map(evaluator(split:))
+        if let devName, let dev, trainingMode == .finetune, options.queryPairSplits.contains(devName) {
+            output.note("\(devName): \(dev.queries.count) queries measure the run; the others give fine-tuning pairs")
+        }
+        let testSplit = dataset.split(named: "test").map(\.name)
+
+        if zeroShotBaseline {
+            let encoder = try TextEncoder.miniLM(in: weights)
+            for (name, e) in [(devName, dev), (testSplit, testSplit.map(evaluator(split:)))] {
+                guard let name, let e else { continue }
+                let z = try e.zeroShot(textEncoder: encoder)
+                output.note("zero-shot \(name) mAP@10: caption \(Self.fixed(z.text))  image \(Self.fixed(z.image))  both \(Self.fixed(z.both))")
+            }
+        }
+
+        // Model.
+        let model: CaptureModel
+        if options.preset == "tiny" {
+            model = CaptureModel(config: TrainingOptions.tinyConfig, seed: seed)
+        } else if let initFrom {
+            model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: ComponentIdentity(network.identity)).0
+        } else {
+            model = try CaptureModel.pretrained(weights: weights, seed: seed)
+        }
+        let identity = CheckpointIdentity(tokenizer: try ComponentIdentity(.miniLMVocabulary, in: weights),
+                                          backbone: ComponentIdentity(network.identity),
+                                          data: "\(dataset.name): " + splits.map(\.name).joined(separator: "+")
+                                              + ", \(corpus.examples.count) pairs")
+        let outDir: String
+        if let out { outDir = absolute(out) } else if let resume {
+            var isFolder: ObjCBool = false
+            let path = absolute(resume)
+            outDir = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+                ? path : (path as NSString).deletingLastPathComponent
+        } else {
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            outDir = absolute("vitrine-runs/\(mode)-\(stamp)")
+        }
+        let store = try CheckpointStore(directory: outDir)
+        let flagList = try loadFlags(dataset: dataset, output: output)
+        let control = TrainingControl(throttle: options.throttle)
+        let trainer = try Trainer(model: model, corpus: corpus, options: options, store: store, identity: identity,
+                                  flags: flagList, masking: PretrainingMasking(tokenizer),
+                                  evaluate: dev.map { e -> (CaptureModel) throws -> Double in { try e.fusedMAP10($0) } },
+                                  control: control)
+        if let delay = ProcessInfo.processInfo.environment["VITRINE_TRAIN_WRITE_DELAY_MS"], let ms = Double(delay) {
+            trainer.checkpointWriteDelay = ms / 1000
+        }
+        if trainer.ignoredFlags > 0 { output.note("\(trainer.ignoredFlags) flag(s) name items outside this dataset's splits; not used") }
+        if let resume { try trainer.resume(from: absolute(resume)) }
+
+        // Signals: finish the step, checkpoint, stop. SIGSTOP/SIGCONT need nothing.
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { control.cancel() }
+            source.resume()
+            sources.append(source)
+        }
+        let summary = trainer.run { output.event($0) }
+        sources.forEach { $0.cancel() }
+
+        if reportTest, let testSplit, let checkpoint = summary.checkpoint {
+            let (best, _) = try Checkpoint.load(path: checkpoint, expectedBackbone: identity.backbone)
+            let value = try evaluator(split: testSplit).fusedMAP10(best)
+            output.note("\(testSplit) mAP@10 of \(checkpoint): \(Self.fixed(value))")
+        }
+        if summary.outcome == "failed" { throw ExitCode(1) }
+    }
+
+    static func fixed(_ value: Double) -> String { String(format: "%.4f", value) }
+
+    private func devSplitName(_ dataset: Dataset) throws -> String? {
+        if let devSplit {
+            guard dataset.split(named: devSplit)?.role == .query else {
+                throw ValidationError("--dev-split: \(dataset.root) has no query split named \"\(devSplit)\"")
+            }
+            return devSplit
+        }
+        if dataset.split(named: "dev")?.role == .query { return "dev" }
+        let queries = dataset.splits(role: .query)
+        return queries.count == 1 ? queries[0].name : nil
+    }
+
+    /// The flags to train on: none with --no-flags; with --flags, a flags file (.csv, .jsonl, as
+    /// `vitrine flags export` writes) or a flags store; otherwise the default store's flags for
+    /// this dataset when that store exists.
+    private func loadFlags(dataset: Dataset, output: EventOutput) throws -> [Annotations.Flag] {
+        if noFlags { return [] }
+        let key = "\(dataset.name):\(dataset.root)"  // the explorer's Dataset.flagKey
+        guard let flags else {
+            let path = FlagStore.defaultPath()
+            guard FileManager.default.fileExists(atPath: path) else { return [] }
+            let found = try FlagStore(path: path).allFlags(dataset: key)
+            if !found.isEmpty { output.note("\(found.count) flag(s) for this dataset from \(path) (--no-flags to leave them out)") }
+            return found
+        }
+        let path = absolute(flags)
+        if let format = FlagFileFormat(path: path) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("--flags: cannot read \(path)")
+            }
+            let contents = try FlagFile.decode(data, format: format, source: path)
+            if !contents.malformed.isEmpty {
+                output.note("--flags: \(contents.malformed.count) malformed line(s) in \(path) skipped")
+            }
+            return contents.flags
+        }
+        return try FlagStore(path: path).allFlags(dataset: key)
+    }
+}
+
+/// Dev or test evaluation with the official protocol: rank the gallery for each query and
+/// score mAP@10 with `OfficialMetrics`.
+struct RetrievalEvaluator {
+    let gallery: [TrainingExample]
+    let queries: [TrainingExample]
+    let groundTruth: OfficialGroundTruth
+    let padID: Int
+
+    /// mAP@10 of the fused embeddings `e` (image + caption queries, the Product1M protocol).
+    func fusedMAP10(_ model: CaptureModel) throws -> Double {
+        try map10(galleryVectors: fused(model, gallery), queryVectors: fused(model, queries))
+    }
+
+    /// Zero-shot towers: MiniLM's sentence embedding (caption to caption), the backbone's pooled
+    /// feature (image to image), and both (the mean of the two cosines).
+    func zeroShot(textEncoder: TextEncoder) throws -> (text: Double, image: Double, both: Double) {
+        func text(_ xs: [TrainingExample]) -> [[Float]] {
+            stride(from: 0, to: xs.count, by: 64).flatMap { start in
+                textEncoder.sentenceEmbeddings(TokenBatch(sequences: xs[start..<min(xs.count, start + 64)].map(\.tokenIDs), padID: padID))
+            }
+        }
+        func image(_ xs: [TrainingExample]) -> [[Float]] {
+            xs.map { e in
+                let width = e.cellFeatures.count / 49
+                var v = [Float](repeating: 0, count: width)
+                for c in 0..<(e.cellFeatures.count / width) { for i in 0..<width { v[i] += e.cellFeatures[c * width + i] } }
+                return normalized(v)
+            }
+        }
+        func both(_ t: [[Float]], _ i: [[Float]]) -> [[Float]] {
+            zip(t, i).map { ($0 + $1).map { $0 / Float(2).squareRoot() } }
+        }
+        let gt = text(gallery), qt = text(queries), gi = image(gallery), qi = image(queries)
+        return (try map10(galleryVectors: gt, queryVectors: qt), try map10(galleryVectors: gi, queryVectors: qi),
+                try map10(galleryVectors: both(gt, gi), queryVectors: both(qt, qi)))
+    }
+
+    private func normalized(_ v: [Float]) -> [Float] {
+        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return n > 0 ? v.map { $0 / n } : v
+    }
+
+    private func fused(_ model: CaptureModel, _ xs: [TrainingExample]) -> [[Float]] {
+        let width = model.config.regionFeatureDim, length = model.config.maxTextLength
+        return stride(from: 0, to: xs.count, by: 32).flatMap { start -> [[Float]] in
+            let part = xs[start..<min(xs.count, start + 32)]
+            let tokens = TokenBatch(sequences: part.map { Array($0.tokenIDs.prefix(length)) }, padID: padID)
+            var features: [Float] = []
+            for e in part { features += ImageTokens.features(cellMajor: e.cellFeatures, width: width) }
+            return model.embed(tokens: tokens, imageFeatures: features).fused
+        }
+    }
+
+    private func map10(galleryVectors: [[Float]], queryVectors: [[Float]]) throws -> Double {
+        guard let dimension = galleryVectors.first?.count, !queryVectors.isEmpty else { return 0 }
+        let matrix = try VectorMatrix(rows: galleryVectors.flatMap { $0 }, dimension: dimension, ids: gallery.map(\.id))
+        let index = try VectorIndex(vectors: matrix)
+        let rankings = try zip(queries, queryVectors).map { q, v in try index.ranking(queryID: q.id, query: v, k: 100) }
+        return try OfficialMetrics.evaluate(rankings, groundTruth: groundTruth).results.at(10)?.mAP ?? 0
+    }
+}
+
+/// Where `vitrine train` reports: JSON lines on stdout, or a progress line and notes on stderr.
+final class EventOutput: @unchecked Sendable {
+    let json: Bool
+    private let bar: ProgressLine
+    private var losses: [String: [Double]] = [:]
+
+    init(json: Bool) {
+        self.json = json
+        bar = ProgressLine(enabled: !json)
+    }
+
+    private var lastProgressLine = Date.distantPast
+
+    /// Progress of the preparation (features): the bar, or with --json a plain stderr line at
+    /// most every 2 seconds (stdout carries only events).
+    func progress(_ text: String, fraction: Double) {
+        guard json else { bar.update(text, fraction: fraction); return }
+        let now = Date()
+        guard now.timeIntervalSince(lastProgressLine) >= 2 || fraction >= 1 else { return }
+        lastProgressLine = now
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// A line for people (stderr in both modes, so stdout stays pure JSON with --json).
+    func note(_ text: String) {
+        if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { bar.finish(text) }
+    }
+
+    func event(_ event: TrainingEvent) {
+        if json {
+            FileHandle.standardOutput.write(Data((event.jsonLine() + "\n").utf8))
+            return
+        }
+        switch event {
+        case .started(let plan):
+            note("\(plan.mode) (\(plan.preset)): steps \(plan.startStep + 1)...\(plan.totalSteps), batch \(plan.batchSize), "
+                 + "seed \(plan.seed), \(plan.flagPairs) flag pairs, checkpoints in \(plan.outputDirectory)")
+        case .step(let r):
+            let names = ["total", "robust", "mlm", "mrm", "clr"].filter { r.losses[$0] != nil }
+            let text = names.map { $0 + " " + String(format: "%.3f", r.losses[$0]!) }.joined(separator: "  ")
+            let speed = String(format: "lr %.1e  %.1f samples/s", r.learningRate, r.samplesPerSecond)
+            bar.update("step \(r.step)/\(r.totalSteps)  \(text)  \(speed)  ETA \(Self.duration(r.etaSeconds))",
+                       fraction: Double(r.step) / Double(max(1, r.totalSteps)))
+            if !(isatty(2) != 0), r.step % 10 == 0 || r.step == r.totalSteps {
+                note("step \(r.step)/\(r.totalSteps)  \(text)  \(speed)")
+            }
+        case .evaluation(let e):
+            note(String(format: "step %d: dev mAP@10 %.4f (best %.4f)", e.step, e.devMAP10, e.bestMAP10) + (e.improved ? " *" : ""))
+        case .checkpoint(let c):
+            if !(isatty(2) != 0) { note("checkpoint \(c.path)") }
+        case .paused(let step): note("paused at step \(step)")
+        case .resumed(let step): note("resumed at step \(step)")
+        case .finished(let s):
+            let before = s.devMAP10Before.map { String(format: "%.4f", $0) } ?? "-"
+            let after = s.devMAP10After.map { String(format: "%.4f", $0) } ?? "-"
+            note("\(s.outcome) after \(s.steps) steps in \(Self.duration(s.wallSeconds)); dev mAP@10 \(before) -> \(after); "
+                 + "model: \(s.checkpoint ?? "none written")")
+        case .failed(let message):
+            note("training failed: \(message)")
+        }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// `vitrine index` and `vitrine query` as scripts use them (the release binary from $VITRINE_BIN),
+/// on a small copy of SampleData with the index cache in a temporary folder.
+@Suite(.serialized) struct QueryCommandTests {
+    static let repository = ExplorerEndToEndTests.repository
+
+    /// Runs the binary with `VITRINE_CACHE=cache` (index files and backbone features go there).
+    func run(_ arguments: [String], cache: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        let dir = NSTemporaryDirectory() + "vitrine-query-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let argv = ["/usr/bin/env", "VITRINE_CACHE=" + cache, ExplorerEndToEndTests.binary] + arguments
+        let status = try Tmux.spawnAndWait(argv, stdout: dir + "/out", stderr: dir + "/err")
+        return (status, (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+                (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+    }
+
+    /// A Product1M folder with the first 30 gallery and 5 test lines of SampleData and their images.
+    func smallDataset() throws -> String {
+        let folder = NSTemporaryDirectory() + "vitrine-query-data-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder + "/images", withIntermediateDirectories: true)
+        for (file, count) in [("product1m_gallery_ossurl_v2.txt", 30), ("product1m_test_ossurl_v2.txt", 5)] {
+            let text = try String(contentsOfFile: Self.repository + "/SampleData/" + file, encoding: .utf8)
+            let lines = text.split(separator: "\n").prefix(count)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/" + file, atomically: true, encoding: .utf8)
+            for line in lines {
+                let id = String(line.prefix { $0 != "#" })
+                try FileManager.default.copyItem(atPath: Self.repository + "/SampleData/images/\(id).jpg",
+                                                 toPath: folder + "/images/\(id).jpg")
+            }
+        }
+        return folder
+    }
+
+    func json(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8))
+    }
+
+    @Test func indexBuildsOnceThenReuses() throws {
+        let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
+        let first = try run(["index", "--data", data, "--json"], cache: cache)
+        #expect(first.status == 0, "\(first.stderr)")
+        let reports = try #require(try json(first.stdout) as? [[String: Any]])
+        #expect(reports.count == 1)
+        #expect(reports[0]["system"] as? String == "zero-shot" && reports[0]["items"] as? Int == 30)
+        #expect(reports[0]["built"] as? Bool == true && (reports[0]["itemsPerSecond"] as? Double ?? 0) > 0)
+        let path = try #require(reports[0]["path"] as? String)
+        #expect(path.hasPrefix(cache + "/index/") && FileManager.default.fileExists(atPath: path))
+        #expect(!path.hasPrefix(data), "never written into the dataset")
+
+        let second = try run(["index", "--data", data, "--json"], cache: cache)
+        let again = try #require(try json(second.stdout) as? [[String: Any]])
+        #expect(second.status == 0 && again[0]["built"] as? Bool == false && again[0]["itemsPerSecond"] is NSNull)
+
+        let text = try run(["index", "--data", data], cache: cache)
+        #expect(text.status == 0 && text.stdout.contains("zero-shot: 30 items, up to date"))
+    }
+
+    @Test func queryPrintsRankedMatchesAsJSON() throws {
+        let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
+        let gallery = try String(contentsOfFile: data + "/product1m_gallery_ossurl_v2.txt", encoding: .utf8)
+        let galleryIDs = Set(gallery.split(separator: "\n").map { String($0.prefix { $0 != "#" }) })
+        let test = try String(contentsOfFile: data + "/product1m_test_ossurl_v2.txt", encoding: .utf8)
+        let queryID = String(test.prefix { $0 != "#" })
+
+        let r = try run(["query", "--sample", queryID, "--top", "7", "--data", data, "--json"], cache: cache)
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try #require(try json(r.stdout) as? [String: Any])
+        #expect(out["model"] as? String == "zero-shot")
+        #expect((out["query"] as? [String: Any])?["sample"] as? String == queryID)
+        let matches = try #require(out["matches"] as? [[String: Any]])
+        #expect(matches.count == 7)
+        #expect(matches.map { $0["rank"] as? Int } == (1...7).map { $0 })
+        let scores = matches.compactMap { $0["score"] as? Double }
+        #expect(scores.count == 7 && zip(scores, scores.dropFirst()).allSatisfy { $0 >= $1 })
+        #expect(matches.allSatisfy { galleryIDs.contains($0["id"] as? String ?? "") && $0["relevant"] is Bool })
+        let ap = try #require(out["averagePrecision"] as? Double)
+        #expect((0...1).contains(ap))
+
+        let caption = try run(["query", "面霜 正品", "--top", "3", "--data", data, "--json"], cache: cache)
+        #expect(caption.status == 0, "\(caption.stderr)")
+        let captionOut = try #require(try json(caption.stdout) as? [String: Any])
+        #expect((captionOut["matches"] as? [[String: Any]])?.count == 3 && captionOut["averagePrecision"] is NSNull)
+        #expect((captionOut["matches"] as? [[String: Any]])?.allSatisfy { $0["relevant"] is NSNull } == true)
+
+        let table = try run(["query", "--sample", queryID, "--mode", "caption", "--top", "3", "--data", data], cache: cache)
+        #expect(table.status == 0 && table.stdout.contains("AP@3") && table.stdout.contains("   1  "))
+    }
+
+    @Test func evalComparesZeroShotWithBaselinesAndReportsTheChosenSystem() throws {
+        let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
+        let table = try run(["eval", "--data", data, "--quiet"], cache: cache)
+        #expect(table.status == 0, "\(table.stderr)")
+        for row in ["zero-shot towers", "caption BM25", "colour histogram", "random"] { #expect(table.stdout.contains(row)) }
+
+        let out = cache + "/zero-shot-eval"
+        let chosen = try run(["eval", "--data", data, "--zero-shot", "--json", "--out", out, "--quiet"], cache: cache)
+        #expect(chosen.status == 0, "\(chosen.stderr)")
+        let object = try #require(try json(chosen.stdout) as? [String: [String: Double]])
+        #expect(Set(object.keys) == ["top10", "top50", "top100"])
+        #expect(object.values.allSatisfy { Set($0.keys) == ["mAP", "Prec", "mAR"] && $0.values.allSatisfy { (0...1).contains($0) } })
+        let written = try String(contentsOfFile: out + "/metric_results.json", encoding: .utf8)
+        #expect(written == chosen.stdout.trimmingCharacters(in: .newlines))
+        let lines = try String(contentsOfFile: out + "/retrieval_id_list.txt", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5 && lines.allSatisfy { $0.split(separator: ",").count == 31 }, "5 queries, 30 gallery ids each")
+
+        let both = try run(["eval", "--data", data, "--zero-shot", "--model", "x.safetensors"], cache: cache)
+        #expect(both.status != 0 && both.stderr.contains("--zero-shot"))
+    }
+
+    @Test func badQueriesSayWhatIsWrong() throws {
+        let cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let none = try run(["query"], cache: cache)
+        #expect(none.status != 0 && none.stderr.contains("--image"))
+        let both = try run(["query", "cream", "--sample", "1"], cache: cache)
+        #expect(both.status != 0 && both.stderr.contains("exactly one"))
+        let mode = try run(["query", "--sample", "1", "--mode", "both"], cache: cache)
+        #expect(mode.status != 0 && mode.stderr.contains("--mode"))
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// Training from the real explorer (issue 5): search, press `t`, start a short run (the `tiny`
+/// preset: a small random model, seconds on 2 cores), watch its progress stream into the pane,
+/// and see the gallery re-indexed and the results refreshed with the new model when it ends.
+@Suite struct TrainingEndToEndTests {
+    static var binary: String { ExplorerEndToEndTests.binary }
+    static let sampleData = ExplorerEndToEndTests.sampleData
+
+    @Test func shortRunStreamsIntoThePaneAndRefreshesResults() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build first (make build): \(Self.binary)")
+        let weights = RetrievalEndToEndTests.weights
+        try #require(FileManager.default.fileExists(atPath: weights), "the towers are missing: run `make weights` (looked in \(weights))")
+        let t = try Tmux(width: 120, height: 40, environment: ["COLORTERM": "truecolor", "VITRINE_CACHE": RetrievalEndToEndTests.cache,
+                                                               "VITRINE_WEIGHTS": weights])
+        let runs = t.workDir + "/runs"
+        let store = t.workDir + "/flags.sqlite"
+        try t.type("\(Tmux.quote(Self.binary)) explore --data \(Tmux.quote(Self.sampleData)) --runs \(Tmux.quote(runs)) --flags \(Tmux.quote(store)); echo \"EXIT:$?\"")
+        try t.keys("Enter")
+        _ = try t.waitFor("the gallery list", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") }
+
+        // A zero-shot search first: the results the finished run must refresh.
+        try t.keys("Enter")
+        _ = try t.waitFor("zero-shot results", timeout: 300) { $0.contains("model zero-shot") && $0.contains("AP ") }
+
+        // The dialog: Tab to the preset, ← wraps from "sample" to "tiny", Enter starts.
+        try t.keys("t")
+        _ = try t.waitFor("the training dialog", timeout: 10) { $0.contains("Preset") || $0.contains("preset") }
+        try t.keys("Tab", "Left")
+        _ = try t.waitFor("the tiny preset chosen", timeout: 5) { $0.contains("tiny") }
+        try t.keys("Enter")
+
+        // Progress streams into the pane: a step counter and a loss line.
+        _ = try t.waitFor("progress in the training pane", timeout: 120) { screen in
+            screen.contains("training ·") && screen.range(of: #"step \d+/\d+"#, options: .regularExpression) != nil
+        }
+        // The end: before/after dev mAP, then the gallery re-indexed with the new model and the
+        // results asked again with it (the header no longer says zero-shot).
+        let end = try t.waitFor("the run's end and refreshed results", timeout: 300) { screen in
+            screen.contains("before") && screen.contains("after") && screen.contains("re-indexed")
+                && !screen.contains("model zero-shot") && screen.contains("model ")
+        }
+        #expect(end.contains("dev mAP@10"))
+        try t.keys("q")
+        try t.waitFor(text: "EXIT:0", timeout: 30)
+
+        // The run left its folder with a loadable last checkpoint and its log.
+        let folders = try FileManager.default.contentsOfDirectory(atPath: runs)
+        #expect(folders.count == 1, "expected one run folder in \(runs), got \(folders)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: runs + "/" + (folders.first ?? ""))
+        #expect(files.contains { $0.hasSuffix(".safetensors") }, "no checkpoint in the run folder: \(files)")
+        #expect(files.contains("train.log"))
+    }
+}
