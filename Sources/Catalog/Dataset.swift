@@ -77,6 +77,10 @@ public struct Dataset: Sendable {
         self.allIssues = all
     }
 
+    /// The dataset's identity where other tools keep records about it (the annotators' flags):
+    /// `name:root`.
+    public var identityKey: String { "\(name):\(root)" }
+
     /// The split with this name (`dev`, `gallery`, ...).
     public func split(named name: String) -> Split? {
         splits.first { $0.name == name }

@@ -221,7 +221,7 @@ struct Train: ParsableCommand {
     /// this dataset when that store exists.
     private func loadFlags(dataset: Dataset, output: EventOutput) throws -> [Annotations.Flag] {
         if noFlags { return [] }
-        let key = "\(dataset.name):\(dataset.root)"  // the explorer's Dataset.flagKey
+        let key = dataset.identityKey  // as the explorer writes flags
         guard let flags else {
             let path = FlagStore.defaultPath()
             guard FileManager.default.fileExists(atPath: path) else { return [] }

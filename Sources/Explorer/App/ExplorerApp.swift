@@ -138,17 +138,12 @@ public final class ExplorerApp {
                 service.set(.failure(LoadFailure(options.retrievalUnavailable)))
                 return
             }
-            work.async { [inbox, service] in
-                let throttle = ProgressThrottle()
-                do {
-                    let engine = try open(dataset) { event in
-                        if throttle.shouldPost(event) { inbox.post(.indexEvent(event)) }
-                    }
-                    service.set(.success(engine))
-                    inbox.post(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0)))
-                } catch {
-                    service.set(.failure(failure(error)))
-                    inbox.post(.engineOpened(.failure(failure(error))))
+            openEngine(open, for: dataset) { [inbox, service] result in
+                switch result {
+                case .success: break
+                case .failure(let f):
+                    service.set(.failure(f))
+                    inbox.post(.engineOpened(.failure(f)))
                 }
             }
         case .search(let generation, let query, let top):
@@ -212,6 +207,25 @@ public final class ExplorerApp {
         }
     }
 
+    /// Opens a retrieval engine off the UI thread (building its index, with progress in the
+    /// footer); once open it serves every search and attention request. `done` hears how it went.
+    private func openEngine(_ open: @escaping RetrievalOpener, for dataset: Dataset,
+                            done: @escaping @Sendable (Result<Void, LoadFailure>) -> Void) {
+        work.async { [inbox, service] in
+            let throttle = ProgressThrottle()
+            do {
+                let engine = try open(dataset) { event in
+                    if throttle.shouldPost(event) { inbox.post(.indexEvent(event)) }
+                }
+                service.set(.success(engine))
+                inbox.post(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0)))
+                done(.success(()))
+            } catch {
+                done(.failure(failure(error)))
+            }
+        }
+    }
+
     private func runTraining(_ effect: TrainingEffect) {
         switch effect {
         case .start(let request):
@@ -228,19 +242,11 @@ public final class ExplorerApp {
                 inbox.post(.training(.reindexed(error: "this explorer cannot switch models (started with --no-search?)")))
                 return
             }
-            let open = reopen(checkpoint)
-            work.async { [inbox, service] in
-                let throttle = ProgressThrottle()
-                do {
-                    let engine = try open(dataset) { event in
-                        if throttle.shouldPost(event) { inbox.post(.indexEvent(event)) }
-                    }
-                    service.set(.success(engine))
-                    inbox.post(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0)))
-                    inbox.post(.training(.reindexed(error: nil)))
-                } catch {
-                    // The old engine stays in use.
-                    inbox.post(.training(.reindexed(error: "re-indexing with \(checkpoint) failed: \(failure(error).message)")))
+            openEngine(reopen(checkpoint), for: dataset) { [inbox] result in
+                switch result {
+                case .success: inbox.post(.training(.reindexed(error: nil)))
+                // The old engine stays in use.
+                case .failure(let f): inbox.post(.training(.reindexed(error: "re-indexing with \(checkpoint) failed: \(f.message)")))
                 }
             }
         }

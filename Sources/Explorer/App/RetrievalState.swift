@@ -216,5 +216,5 @@ extension RetrievalQuery {
 
 extension Dataset {
     /// The dataset's identity in the flags store: its name and root folder.
-    public var flagKey: String { "\(name):\(root)" }
+    public var flagKey: String { identityKey }
 }

@@ -307,18 +307,7 @@ enum TrainingPaneLayout {
     /// A border like the explorer's panes, with a title on the left and a status on the right.
     static func box(_ r: Rect, title: String, status: (String, CellStyle)?, focused: Bool, unicode: Bool, frame: inout Frame) {
         guard r.width >= 2, r.height >= 2 else { return }
-        let (h, v, tl, tr, bl, br) = unicode ? ("─", "│", "┌", "┐", "└", "┘") : ("-", "|", "+", "+", "+", "+")
-        let s = CellStyle(.border)
-        for x in r.x + 1..<r.maxX - 1 {
-            frame.put(h, x: x, y: r.y, style: s)
-            frame.put(h, x: x, y: r.maxY - 1, style: s)
-        }
-        for y in r.y + 1..<r.maxY - 1 {
-            frame.put(v, x: r.x, y: y, style: s)
-            frame.put(v, x: r.maxX - 1, y: y, style: s)
-        }
-        frame.put(tl, x: r.x, y: r.y, style: s); frame.put(tr, x: r.maxX - 1, y: r.y, style: s)
-        frame.put(bl, x: r.x, y: r.maxY - 1, style: s); frame.put(br, x: r.maxX - 1, y: r.maxY - 1, style: s)
+        frame.drawBorder(r, unicode: unicode)
         var statusWidth = 0
         if let (word, style) = status, r.width > 12 {
             let text = " \(word) "

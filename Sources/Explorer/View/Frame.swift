@@ -150,3 +150,22 @@ public struct Frame: Sendable, Equatable {
         a.width == b.width && a.height == b.height && a.cells == b.cells && a.cursorX == b.cursorX && a.cursorY == b.cursorY
     }
 }
+
+extension Frame {
+    /// A pane's border around `r` (box-drawing characters, or `-|+` without UTF-8), in the border role.
+    public mutating func drawBorder(_ r: Rect, unicode: Bool) {
+        guard r.width >= 2, r.height >= 2 else { return }
+        let (h, v, tl, tr, bl, br) = unicode ? ("─", "│", "┌", "┐", "└", "┘") : ("-", "|", "+", "+", "+", "+")
+        let s = CellStyle(.border)
+        for x in r.x + 1..<r.maxX - 1 {
+            put(h, x: x, y: r.y, style: s)
+            put(h, x: x, y: r.maxY - 1, style: s)
+        }
+        for y in r.y + 1..<r.maxY - 1 {
+            put(v, x: r.x, y: y, style: s)
+            put(v, x: r.maxX - 1, y: y, style: s)
+        }
+        put(tl, x: r.x, y: r.y, style: s); put(tr, x: r.maxX - 1, y: r.y, style: s)
+        put(bl, x: r.x, y: r.maxY - 1, style: s); put(br, x: r.maxX - 1, y: r.maxY - 1, style: s)
+    }
+}

@@ -107,18 +107,7 @@ struct Canvas {
 
     mutating func box(_ r: Rect, title: String, focused: Bool) {
         guard r.width >= 2, r.height >= 2 else { return }
-        let (h, v, tl, tr, bl, br) = unicode ? ("─", "│", "┌", "┐", "└", "┘") : ("-", "|", "+", "+", "+", "+")
-        let s = CellStyle(.border)
-        for x in r.x + 1..<r.maxX - 1 {
-            frame.put(h, x: x, y: r.y, style: s)
-            frame.put(h, x: x, y: r.maxY - 1, style: s)
-        }
-        for y in r.y + 1..<r.maxY - 1 {
-            frame.put(v, x: r.x, y: y, style: s)
-            frame.put(v, x: r.maxX - 1, y: y, style: s)
-        }
-        frame.put(tl, x: r.x, y: r.y, style: s); frame.put(tr, x: r.maxX - 1, y: r.y, style: s)
-        frame.put(bl, x: r.x, y: r.maxY - 1, style: s); frame.put(br, x: r.maxX - 1, y: r.maxY - 1, style: s)
+        frame.drawBorder(r, unicode: unicode)
         if !title.isEmpty, r.width > 6 {
             frame.put(" \(title) ", x: r.x + 2, y: r.y, maxWidth: r.width - 4, style: CellStyle(.title, bold: focused))
         }
