@@ -35,6 +35,9 @@ struct QueryCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only gallery items with this product label.", valueName: "LABEL"))
     var label: String?
 
+    @Option(name: .long, help: ArgumentHelp("Only single-product or only multi-product gallery items: single or multi.", valueName: "KIND"))
+    var kind: String?
+
     @OptionGroup var dataOptions: DataOptions
 
     @Option(name: .long, help: ArgumentHelp("A Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
@@ -50,7 +53,17 @@ struct QueryCommand: ParsableCommand {
         let given = [caption != nil, image != nil, sample != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of: a caption, --image PATH or --sample ID") }
         guard QueryMode(rawValue: mode) != nil else { throw ValidationError("--mode must be caption, image or pair (got \"\(mode)\")") }
+        _ = try kindFilter()
         guard top > 0 else { throw ValidationError("--top must be positive") }
+    }
+
+    /// `--kind` as a sample kind (nil: no filter).
+    private func kindFilter() throws -> SampleKind? {
+        guard let kind else { return nil }
+        guard let k = SampleKind(rawValue: kind), k != .unknown else {
+            throw ValidationError("--kind must be single or multi (got \"\(kind)\")")
+        }
+        return k
     }
 
     func run() throws {
@@ -73,7 +86,7 @@ struct QueryCommand: ParsableCommand {
         } else {
             query = .sample(id: sample!, mode: QueryMode(rawValue: mode)!)
         }
-        let result = try engine.search(query, top: top, filter: RetrievalFilter(label: label))
+        let result = try engine.search(query, top: top, filter: RetrievalFilter(label: label, kind: try kindFilter()))
         let labels = Dictionary(engine.gallery.map { ($0.id, $0.product ?? "") }, uniquingKeysWith: { a, _ in a })
         if json {
             var fields = ["\"query\":" + describe(query, json: true), "\"model\":\(jsonString(result.model))",

@@ -89,6 +89,17 @@ import Testing
 
         let table = try run(["query", "--sample", queryID, "--mode", "caption", "--top", "3", "--data", data], cache: cache)
         #expect(table.status == 0 && table.stdout.contains("AP@3") && table.stdout.contains("   1  "))
+
+        // Filters: the gallery holds single products only, so `--kind multi` leaves nothing.
+        let single = try run(["query", "面霜", "--kind", "single", "--top", "3", "--data", data, "--json"], cache: cache)
+        #expect((try json(single.stdout) as? [String: Any]).flatMap { $0["matches"] as? [[String: Any]] }?.count == 3)
+        let multi = try run(["query", "面霜", "--kind", "multi", "--top", "3", "--data", data, "--json"], cache: cache)
+        #expect(multi.status == 0, "\(multi.stderr)")
+        #expect((try json(multi.stdout) as? [String: Any]).flatMap { $0["matches"] as? [[String: Any]] }?.isEmpty == true)
+        let label = try #require(matches.first?["label"] as? String ?? matches.first?["product"] as? String)
+        let labelled = try run(["query", "面霜", "--label", label, "--top", "50", "--data", data, "--json"], cache: cache)
+        let labelledMatches = (try json(labelled.stdout) as? [String: Any]).flatMap { $0["matches"] as? [[String: Any]] } ?? []
+        #expect(!labelledMatches.isEmpty && labelledMatches.allSatisfy { ($0["label"] as? String ?? $0["product"] as? String) == label })
     }
 
     @Test func evalComparesZeroShotWithBaselinesAndReportsTheChosenSystem() throws {
@@ -122,5 +133,7 @@ import Testing
         #expect(both.status != 0 && both.stderr.contains("exactly one"))
         let mode = try run(["query", "--sample", "1", "--mode", "both"], cache: cache)
         #expect(mode.status != 0 && mode.stderr.contains("--mode"))
+        let kind = try run(["query", "cream", "--kind", "several"], cache: cache)
+        #expect(kind.status != 0 && kind.stderr.contains("--kind must be single or multi"))
     }
 }
