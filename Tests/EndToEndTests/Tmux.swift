@@ -68,16 +68,21 @@ final class Tmux {
     /// files, and waits for it with waitpid: plain POSIX, because Foundation's
     /// Process did not always notice its children exit inside the test runner.
     static func spawnAndWait(_ argv: [String], stdout: String, stderr: String) throws -> Int32 {
+        wait(try spawn(argv, stdout: stdout, stderr: stderr))
+    }
+
+    /// Starts a program (found on PATH) without waiting: stdin from /dev/null, output to files,
+    /// this process's environment plus `extra`, and a clean signal state (the test runner's
+    /// threads block signals, and a blocked mask would be inherited by tmux and everything it
+    /// starts). With `newProcessGroup` it leads its own group, so the group can be killed at once.
+    static func spawn(_ argv: [String], environment extra: [String: String] = [:], stdout: String, stderr: String,
+                      newProcessGroup: Bool = false) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        // A clean signal state: the test runner's threads block signals, and
-        // a blocked mask would be inherited by tmux and everything it starts.
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -86,10 +91,31 @@ final class Tmux {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attr, &empty)
         posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if newProcessGroup {
+            posix_spawnattr_setpgroup(&attr, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attr, Int16(flags))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, &attr, cArgs, environ)
+        let rc: Int32
+        if extra.isEmpty {
+            rc = posix_spawnp(&pid, argv[0], &actions, &attr, cArgs, environ)
+        } else {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in extra { env[k] = v }
+            let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for e in envp { free(e) } }
+            rc = posix_spawnp(&pid, argv[0], &actions, &attr, cArgs, envp)
+        }
         guard rc == 0 else { throw Failure.command(argv.joined(separator: " "), rc, String(cString: strerror(rc))) }
+        return pid
+    }
+
+    /// Waits for a started process: its exit status, or 128 + the signal that ended it.
+    static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED / WEXITSTATUS by hand (they are macros).

@@ -27,36 +27,10 @@ import Testing
 
     /// Starts the binary with extra environment variables; output to files; returns its pid.
     static func spawn(_ arguments: [String], environment extra: [String: String], stdout: String, stderr: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t(), all = sigset_t()
-        sigemptyset(&empty); sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in extra { env[k] = v }
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, binary, &actions, &attr, argv, envp)
-        guard rc == 0 else { throw TrainSpawnError(description: "cannot start \(binary): \(String(cString: strerror(rc)))") }
-        return pid
+        try Tmux.spawn([binary] + arguments, environment: extra, stdout: stdout, stderr: stderr)
     }
 
-    static func wait(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    }
+    static func wait(_ pid: pid_t) -> Int32 { Tmux.wait(pid) }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let dir = NSTemporaryDirectory() + "vitrine-train-run-\(getpid())-\(UInt32.random(in: 0 ... .max))"
@@ -146,8 +120,4 @@ import Testing
         #expect(lines.contains { $0.contains("\"event\":\"checkpoint\"") })
         #expect(FileManager.default.fileExists(atPath: out + "/latest.safetensors"))
     }
-}
-
-private struct TrainSpawnError: Error, CustomStringConvertible {
-    let description: String
 }

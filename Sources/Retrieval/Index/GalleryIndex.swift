@@ -97,7 +97,7 @@ public final class GalleryIndex: @unchecked Sendable {
     /// Seconds the build took.
     public let buildSeconds: Double
     private let sections: [IndexSection: VectorMatrix]
-    private let mapping: Mapping
+    private let mapping: FileMapping
 
     /// Number of rows (gallery items).
     public var count: Int { ids.count }
@@ -109,17 +109,9 @@ public final class GalleryIndex: @unchecked Sendable {
     public var sectionNames: [IndexSection] { IndexSection.allCases.filter { sections[$0] != nil } }
 
     private init(path: String, identity: IndexIdentity, ids: [String], missingImages: Int, buildSeconds: Double,
-                 sections: [IndexSection: VectorMatrix], mapping: Mapping) {
+                 sections: [IndexSection: VectorMatrix], mapping: FileMapping) {
         self.path = path; self.identity = identity; self.ids = ids; self.missingImages = missingImages
         self.buildSeconds = buildSeconds; self.sections = sections; self.mapping = mapping
-    }
-
-    /// A read-only file mapping, unmapped when the last section viewing it goes away.
-    final class Mapping {
-        let base: UnsafeMutableRawPointer
-        let length: Int
-        init(base: UnsafeMutableRawPointer, length: Int) { self.base = base; self.length = length }
-        deinit { munmap(base, length) }
     }
 
     private struct Header: Codable {
@@ -236,34 +228,9 @@ public final class GalleryIndex: @unchecked Sendable {
         func bad(_ reason: String) -> RetrievalFileError {
             RetrievalFileError(path: path, message: "not a valid gallery index: \(reason); delete it or rebuild it with `vitrine index`")
         }
-        let fd = openReadOnly(path)
-        guard fd >= 0 else { throw systemError(path, "cannot open the gallery index") }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw systemError(path, "cannot stat") }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw bad("it is not a regular file") }
-        let length = Int(status.st_size)
-        guard length >= 16 else { throw bad("it is only \(length) bytes long (truncated?)") }
-        guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw systemError(path, "cannot memory-map")
-        }
-        let mapping = Mapping(base: mapped, length: length)  // unmaps on any error below
-        let bytes = UnsafeRawBufferPointer(start: mapped, count: length)
-        guard Array(bytes[0..<8]) == magic else { throw bad("it does not start with \"VTRNINDX\"") }
-        let version = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-        guard version == formatVersion else {
-            throw RetrievalFileError(path: path, message: version > formatVersion
-                ? "gallery index format version \(version) is newer than this Vitrine reads (\(formatVersion)); update Vitrine or rebuild the index (`vitrine index`)"
-                : "gallery index format version \(version) is no longer read; rebuild it (`vitrine index`)")
-        }
-        let headerLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-        guard 16 + headerLength <= length else { throw bad("its header runs past the end of the file (truncated?)") }
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
-        } catch {
-            throw bad("its header is not the expected JSON (\(error))")
-        }
+        let (mapping, header, headerLength) = try mapFile(at: path, magic: magic, version: formatVersion, kind: "gallery index",
+                                                          bad: bad, header: Header.self)
+        let length = mapping.length, bytes = mapping.bytes
         guard header.count >= 0, header.idsBytes >= 0, header.missingImages >= 0 else {
             throw bad("negative sizes in its header")
         }
@@ -279,21 +246,11 @@ public final class GalleryIndex: @unchecked Sendable {
         guard header.idsOffset == expectedEnd, expectedEnd + header.idsBytes == length else {
             throw bad("it is \(length) bytes long, but its header announces \(expectedEnd + header.idsBytes) (truncated or damaged?)")
         }
-        var ids: [String] = []
-        ids.reserveCapacity(header.count)
-        let block = bytes[header.idsOffset..<length]
-        var start = block.startIndex
-        for i in block.indices where block[i] == 0x0A {
-            ids.append(String(decoding: UnsafeRawBufferPointer(rebasing: block[start..<i]), as: UTF8.self))
-            start = i + 1
-        }
-        guard start == block.endIndex, ids.count == header.count else {
-            throw bad("it holds \(ids.count) ids for \(header.count) rows")
-        }
+        let ids = try readIDLines(bytes[header.idsOffset..<length], count: header.count, bad: bad)
         var sections: [IndexSection: VectorMatrix] = [:]
         for section in header.sections {
             guard sections[section.name] == nil else { throw bad("section \(section.name.rawValue) appears twice") }
-            let rows = UnsafeRawPointer(mapped + section.offset).assumingMemoryBound(to: Float.self)
+            let rows = UnsafeRawPointer(mapping.base + section.offset).assumingMemoryBound(to: Float.self)
             guard let maxNorm = VectorMatrix.checkedMaxNorm(rows, count: header.count, dimension: section.dimension) else {
                 throw bad("section \(section.name.rawValue) holds a value that is not finite (damaged?)")
             }

@@ -64,9 +64,8 @@ public final class VectorMatrix: @unchecked Sendable {
 
     private enum Storage {
         case allocated(UnsafeMutableRawPointer)
-        case mapped(UnsafeMutableRawPointer, length: Int)
-        /// Rows inside a region owned by another object (a section of a mapped index file),
-        /// kept alive by this reference.
+        /// Rows inside a region owned by another object (a mapped vector file, or a section of a
+        /// mapped index file), kept alive by this reference.
         case view(owner: AnyObject)
     }
 
@@ -86,7 +85,6 @@ public final class VectorMatrix: @unchecked Sendable {
     deinit {
         switch storage {
         case .allocated(let pointer): pointer.deallocate()
-        case .mapped(let pointer, let length): munmap(pointer, length)
         case .view: break
         }
     }
@@ -236,71 +234,30 @@ public final class VectorMatrix: @unchecked Sendable {
         #if _endian(big)
         throw RetrievalFileError(path: path, message: "vector files are little-endian; this machine is big-endian")
         #endif
-        let fd = openReadOnly(path)
-        guard fd >= 0 else { throw systemError(path, "cannot open the vector file") }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw systemError(path, "cannot stat") }
-        let length = Int(status.st_size)
         func bad(_ reason: String) -> RetrievalFileError {
             RetrievalFileError(path: path, message: "not a valid vector file: \(reason); rebuild it (`vitrine index`)")
         }
-        guard length >= 16 else { throw bad("it is only \(length) bytes long") }
-        guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw systemError(path, "cannot memory-map")
+        let (mapping, header, headerLength) = try mapFile(at: path, magic: magic, version: formatVersion, kind: "vector file",
+                                                          bad: bad, header: Header.self)
+        let length = mapping.length, bytes = mapping.bytes
+        guard let type = VectorElementType(rawValue: header.dtype) else { throw bad("unknown dtype \"\(header.dtype)\"") }
+        guard header.count >= 0, header.dimension > 0, header.idsBytes >= 0 else {
+            throw bad("count \(header.count), dimension \(header.dimension)")
         }
-        do {
-            let bytes = UnsafeRawBufferPointer(start: mapped, count: length)
-            guard Array(bytes[0..<8]) == magic else { throw bad("it does not start with \"VTRNVECS\"") }
-            let version = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-            guard version == formatVersion else {
-                throw RetrievalFileError(path: path, message: version > formatVersion
-                    ? "vector file format version \(version) is newer than this Vitrine reads (\(formatVersion)); update Vitrine or rebuild the index"
-                    : "vector file format version \(version) is no longer read; rebuild the index (`vitrine index`)")
-            }
-            let headerLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-            guard 16 + headerLength <= length else { throw bad("its header runs past the end of the file") }
-            let header: Header
-            do {
-                header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
-            } catch {
-                throw bad("its header is not the expected JSON (\(error))")
-            }
-            guard let type = VectorElementType(rawValue: header.dtype) else { throw bad("unknown dtype \"\(header.dtype)\"") }
-            guard header.count >= 0, header.dimension > 0, header.idsBytes >= 0 else {
-                throw bad("count \(header.count), dimension \(header.dimension)")
-            }
-            guard let maxNorm = Float(header.maxNorm), maxNorm.isFinite, maxNorm >= 0 else {
-                throw bad("maxNorm \"\(header.maxNorm)\" is not a number")
-            }
-            let dataOffset = 16 + headerLength
-            guard dataOffset % 64 == 0 else { throw bad("the data does not start on a 64-byte boundary") }
-            let (dataBytes, overflow) = header.count.multipliedReportingOverflow(by: header.dimension * type.byteCount)
-            guard !overflow, dataOffset + dataBytes + header.idsBytes == length else {
-                throw bad("it is \(length) bytes long, but its header announces \(header.count) × \(header.dimension) \(type.rawValue) values and \(header.idsBytes) bytes of ids (truncated or damaged?)")
-            }
-            var ids: [String]? = nil
-            if header.idsBytes > 0 {
-                let block = bytes[(dataOffset + dataBytes)...]
-                var list: [String] = []
-                list.reserveCapacity(header.count)
-                var start = block.startIndex
-                for i in block.indices where block[i] == 0x0A {
-                    list.append(String(decoding: UnsafeRawBufferPointer(rebasing: block[start..<i]), as: UTF8.self))
-                    start = i + 1
-                }
-                guard start == block.endIndex, list.count == header.count else {
-                    throw bad("it holds \(list.count) ids for \(header.count) rows")
-                }
-                ids = list
-            }
-            return VectorMatrix(count: header.count, dimension: header.dimension, elementType: type, ids: ids,
-                                fields: header.fields, maxNorm: maxNorm, path: path,
-                                base: UnsafeRawPointer(mapped + dataOffset), storage: .mapped(mapped, length: length))
-        } catch {
-            munmap(mapped, length)
-            throw error
+        guard let maxNorm = Float(header.maxNorm), maxNorm.isFinite, maxNorm >= 0 else {
+            throw bad("maxNorm \"\(header.maxNorm)\" is not a number")
         }
+        let dataOffset = 16 + headerLength
+        guard dataOffset % 64 == 0 else { throw bad("the data does not start on a 64-byte boundary") }
+        let (dataBytes, overflow) = header.count.multipliedReportingOverflow(by: header.dimension * type.byteCount)
+        guard !overflow, dataOffset + dataBytes + header.idsBytes == length else {
+            throw bad("it is \(length) bytes long, but its header announces \(header.count) × \(header.dimension) \(type.rawValue) values and \(header.idsBytes) bytes of ids (truncated or damaged?)")
+        }
+        let ids = header.idsBytes > 0
+            ? try readIDLines(bytes[(dataOffset + dataBytes)...], count: header.count, bad: bad) : nil
+        return VectorMatrix(count: header.count, dimension: header.dimension, elementType: type, ids: ids,
+                            fields: header.fields, maxNorm: maxNorm, path: path,
+                            base: UnsafeRawPointer(mapping.base + dataOffset), storage: .view(owner: mapping))
     }
 
     static func checkIDs(_ ids: [String]?, count: Int) throws(VectorMatrixError) {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 /// An error reading or writing one of Retrieval's files (ranking files, metric results, vector
 /// files): which file, and what went wrong.
@@ -122,4 +123,66 @@ struct SharedPointer<Pointee>: @unchecked Sendable {
 struct SharedMutablePointer<Pointee>: @unchecked Sendable {
     let base: UnsafeMutablePointer<Pointee>
     init(_ base: UnsafeMutablePointer<Pointee>) { self.base = base }
+}
+
+/// A read-only memory mapping of a whole file, unmapped when the last matrix viewing it goes away.
+final class FileMapping {
+    let base: UnsafeMutableRawPointer
+    let length: Int
+    init(base: UnsafeMutableRawPointer, length: Int) { self.base = base; self.length = length }
+    deinit { munmap(base, length) }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
+}
+
+/// Vitrine's memory-mapped files (vector files, gallery indexes) start alike: 8 magic bytes, a
+/// little-endian UInt32 format version, a UInt32 header length, then that many bytes of JSON header.
+/// Maps the file at `path` and reads that preamble; `kind` names the file in messages ("gallery
+/// index"), `bad` words what is wrong with it. The caller checks the rest of the layout.
+func mapFile<Header: Decodable>(at path: String, magic: [UInt8], version: UInt32, kind: String,
+                                bad: (String) -> RetrievalFileError,
+                                header: Header.Type) throws -> (mapping: FileMapping, header: Header, headerLength: Int) {
+    let fd = openReadOnly(path)
+    guard fd >= 0 else { throw systemError(path, "cannot open the \(kind)") }
+    defer { close(fd) }
+    var status = stat()
+    guard fstat(fd, &status) == 0 else { throw systemError(path, "cannot stat") }
+    guard (status.st_mode & S_IFMT) == S_IFREG else { throw bad("it is not a regular file") }
+    let length = Int(status.st_size)
+    guard length >= 16 else { throw bad("it is only \(length) bytes long (truncated?)") }
+    guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+        throw systemError(path, "cannot memory-map")
+    }
+    let mapping = FileMapping(base: mapped, length: length)  // unmaps on any error below
+    let bytes = mapping.bytes
+    guard Array(bytes[0..<8]) == magic else {
+        throw bad("it does not start with \"\(String(decoding: magic, as: UTF8.self))\"")
+    }
+    let found = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+    guard found == version else {
+        throw RetrievalFileError(path: path, message: found > version
+            ? "\(kind) format version \(found) is newer than this Vitrine reads (\(version)); update Vitrine or rebuild it (`vitrine index`)"
+            : "\(kind) format version \(found) is no longer read; rebuild it (`vitrine index`)")
+    }
+    let headerLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+    guard 16 + headerLength <= length else { throw bad("its header runs past the end of the file (truncated?)") }
+    do {
+        let decoded = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
+        return (mapping, decoded, headerLength)
+    } catch {
+        throw bad("its header is not the expected JSON (\(error))")
+    }
+}
+
+/// The ids block of a mapped file: `count` ids, each ended by a line feed.
+func readIDLines(_ block: Slice<UnsafeRawBufferPointer>, count: Int, bad: (String) -> RetrievalFileError) throws -> [String] {
+    var ids: [String] = []
+    ids.reserveCapacity(count)
+    var start = block.startIndex
+    for i in block.indices where block[i] == 0x0A {
+        ids.append(String(decoding: UnsafeRawBufferPointer(rebasing: block[start..<i]), as: UTF8.self))
+        start = i + 1
+    }
+    guard start == block.endIndex, ids.count == count else { throw bad("it holds \(ids.count) ids for \(count) rows") }
+    return ids
 }
