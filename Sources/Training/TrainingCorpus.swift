@@ -111,25 +111,16 @@ public struct TrainingCorpus: Sendable {
     }
 
     /// The fine-tuning pairs stated by annotators' flags whose query and match are both in the
-    /// corpus: `wrong` is a negative pair, `confirmed` a positive one. When one annotator
-    /// changed their mind, the latest flag of a (query, match) wins. Flags on typed captions
-    /// (`caption:...`) or on items outside the corpus are counted in `ignored`.
+    /// corpus: `wrong` is a negative pair, `confirmed` a positive one. Verdicts on one (query,
+    /// match) are settled by the store's own rule, `DisagreementRule.latest`: the latest verdict
+    /// wins. Flags on typed captions (`caption:...`) or on items outside the corpus are counted
+    /// in `ignored`.
     public func flagPairs(_ flags: [Flag]) -> (pairs: [TrainingPair], ignored: Int) {
-        var latest: [String: Flag] = [:]
-        var ignored = 0
-        for flag in flags {
-            guard index[flag.query] != nil, index[flag.match] != nil, flag.query != flag.match else {
-                ignored += 1; continue
-            }
-            let key = flag.query + "\u{1F}" + flag.match
-            if let seen = latest[key], seen.createdAt > flag.createdAt { continue }
-            latest[key] = flag
+        let usable = flags.filter { index[$0.query] != nil && index[$0.match] != nil && $0.query != $0.match }
+        let pairs = FlagStore.resolvePairs(usable, rule: .latest).map {
+            TrainingPair(first: $0.query, second: $0.match, isMatch: $0.isPositive)
         }
-        let pairs = latest.keys.sorted().map { key -> TrainingPair in
-            let f = latest[key]!
-            return TrainingPair(first: f.query, second: f.match, isMatch: f.verdict == .confirmed)
-        }
-        return (pairs, ignored)
+        return (pairs, flags.count - usable.count)
     }
 }
 
