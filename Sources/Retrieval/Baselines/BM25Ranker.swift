@@ -96,20 +96,29 @@ public struct BM25Ranker: Sendable {
     /// The `top` best gallery items for each query's caption, with their scores.
     public func rank(_ queries: [Sample], top: Int = 100,
                      threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [Ranking] {
-        let slots = Slots<Ranking>(count: queries.count)
-        let workers = max(1, min(threads, queries.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var scores = [Float](repeating: 0, count: galleryIDs.count)
-            for q in stride(from: worker, to: queries.count, by: workers) {
-                scores.withUnsafeMutableBufferPointer { buffer in
-                    buffer.update(repeating: 0)
-                    accumulate(queries[q].caption, into: buffer)
-                }
-                slots[q] = makeRanking(queryID: queries[q].id, scores: scores, galleryIDs: galleryIDs, top: top)
-            }
+        rankEach(queryIDs: queries.map(\.id), galleryIDs: galleryIDs, top: top, threads: threads) { q, scores in
+            accumulate(queries[q].caption, into: scores)
         }
-        return (0..<queries.count).map { slots[$0]! }
     }
+}
+
+/// Ranks each query against the gallery on up to `threads` workers: `score(q, scores)` adds query
+/// `q`'s score of every gallery row into `scores` (zeroed first); the `top` best rows are kept.
+func rankEach(queryIDs: [String], galleryIDs: [String], top: Int, threads: Int,
+              score: @Sendable (_ query: Int, _ scores: UnsafeMutableBufferPointer<Float>) -> Void) -> [Ranking] {
+    let slots = Slots<Ranking>(count: queryIDs.count)
+    let workers = max(1, min(threads, queryIDs.count))
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        var scores = [Float](repeating: 0, count: galleryIDs.count)
+        for q in stride(from: worker, to: queryIDs.count, by: workers) {
+            scores.withUnsafeMutableBufferPointer { buffer in
+                buffer.update(repeating: 0)
+                score(q, buffer)
+            }
+            slots[q] = makeRanking(queryID: queryIDs[q], scores: scores, galleryIDs: galleryIDs, top: top)
+        }
+    }
+    return (0..<queryIDs.count).map { slots[$0]! }
 }
 
 /// The ranking of the `top` best rows of `scores` (ties to the lower row).

@@ -99,19 +99,10 @@ public struct ColourHistogramRanker: Sendable {
     public func rank(_ queries: [Sample], top: Int = 100,
                      progress: (@Sendable (BaselineProgress) -> Void)? = nil) -> (rankings: [Ranking], unreadable: [UnreadableImage]) {
         let decoded = Self.histograms(of: queries, threads: threads, progressOffset: 0, total: queries.count, progress: progress)
-        let slots = Slots<Ranking>(count: queries.count)
-        let workers = max(1, min(threads, queries.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var scores = [Float](repeating: 0, count: galleryIDs.count)
-            for q in stride(from: worker, to: queries.count, by: workers) {
-                scores.withUnsafeMutableBufferPointer { buffer in
-                    buffer.update(repeating: 0)
-                    accumulate(decoded.histograms[q], into: buffer)
-                }
-                slots[q] = makeRanking(queryID: queries[q].id, scores: scores, galleryIDs: galleryIDs, top: top)
-            }
+        let rankings = rankEach(queryIDs: queries.map(\.id), galleryIDs: galleryIDs, top: top, threads: threads) { q, scores in
+            accumulate(decoded.histograms[q], into: scores)
         }
-        return ((0..<queries.count).map { slots[$0]! }, decoded.unreadable)
+        return (rankings, decoded.unreadable)
     }
 
     /// Histograms of the samples' images, decoded on `threads` threads.
