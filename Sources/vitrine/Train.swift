@@ -138,11 +138,17 @@ struct Train: ParsableCommand {
         let testSplit = dataset.split(named: "test").map(\.name)
 
         if zeroShotBaseline {
-            let encoder = try TextEncoder.miniLM(in: weights)
+            // The zero-shot towers exactly as `vitrine eval --zero-shot` ranks with them, on the
+            // queries that measure this run.
+            let engine = try RetrievalEngine(dataset: dataset, system: .zeroShot)
             for (name, e) in [(devName, dev), (testSplit, testSplit.map(evaluator(split:)))] {
-                guard let name, let e else { continue }
-                let z = try e.zeroShot(textEncoder: encoder)
-                output.note("zero-shot \(name) mAP@10: caption \(Self.fixed(z.text))  image \(Self.fixed(z.image))  both \(Self.fixed(z.both))")
+                guard let name, let e, let split = dataset.split(named: name) else { continue }
+                let samples = e.queries.compactMap { split.sample(id: $0.id) }
+                func map10(_ mode: QueryMode) throws -> String {
+                    let rankings = try engine.rankings(for: samples, mode: mode).rankings
+                    return Self.fixed(try OfficialMetrics.evaluate(rankings, groundTruth: e.groundTruth).results.at(10)?.mAP ?? 0)
+                }
+                output.note("zero-shot \(name) mAP@10: caption \(try map10(.caption))  image \(try map10(.image))  both \(try map10(.pair))")
             }
         }
 
@@ -255,35 +261,6 @@ struct RetrievalEvaluator {
     /// mAP@10 of the fused embeddings `e` (image + caption queries, the Product1M protocol).
     func fusedMAP10(_ model: CaptureModel) throws -> Double {
         try map10(galleryVectors: fused(model, gallery), queryVectors: fused(model, queries))
-    }
-
-    /// Zero-shot towers: MiniLM's sentence embedding (caption to caption), the backbone's pooled
-    /// feature (image to image), and both (the mean of the two cosines).
-    func zeroShot(textEncoder: TextEncoder) throws -> (text: Double, image: Double, both: Double) {
-        func text(_ xs: [TrainingExample]) -> [[Float]] {
-            stride(from: 0, to: xs.count, by: 64).flatMap { start in
-                textEncoder.sentenceEmbeddings(TokenBatch(sequences: xs[start..<min(xs.count, start + 64)].map(\.tokenIDs), padID: padID))
-            }
-        }
-        func image(_ xs: [TrainingExample]) -> [[Float]] {
-            xs.map { e in
-                let width = e.cellFeatures.count / 49
-                var v = [Float](repeating: 0, count: width)
-                for c in 0..<(e.cellFeatures.count / width) { for i in 0..<width { v[i] += e.cellFeatures[c * width + i] } }
-                return normalized(v)
-            }
-        }
-        func both(_ t: [[Float]], _ i: [[Float]]) -> [[Float]] {
-            zip(t, i).map { ($0 + $1).map { $0 / Float(2).squareRoot() } }
-        }
-        let gt = text(gallery), qt = text(queries), gi = image(gallery), qi = image(queries)
-        return (try map10(galleryVectors: gt, queryVectors: qt), try map10(galleryVectors: gi, queryVectors: qi),
-                try map10(galleryVectors: both(gt, gi), queryVectors: both(qt, qi)))
-    }
-
-    private func normalized(_ v: [Float]) -> [Float] {
-        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return n > 0 ? v.map { $0 / n } : v
     }
 
     private func fused(_ model: CaptureModel, _ xs: [TrainingExample]) -> [[Float]] {
