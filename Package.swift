@@ -22,6 +22,7 @@ let package = Package(
                 cSettings: [.define("_XOPEN_SOURCE_EXTENDED", to: "1"), .define("NCURSES_WIDECHAR", to: "1"),
                             .unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("ncursesw")]),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
@@ -29,7 +30,7 @@ let package = Package(
         // Our modules; arrows point down only (DESIGN.md).
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Catalog", dependencies: ["Imaging"]),
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Capture", dependencies: ["Tensor", "Imaging", "CBLAS"]),
         .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "CBLAS"]),
         .target(name: "Annotations", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),

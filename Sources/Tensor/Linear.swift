@@ -2,6 +2,9 @@
 
 /// Forward pass of a linear layer: `output[n, o] = Σ_i input[n, i] * weight[o, i] + bias[o]`.
 ///
+/// Up to `RowsGEMM.maximumRows` rows go to Vitrine's own kernel where the
+/// processor has one (see `RowsGEMM`), larger products to OpenBLAS.
+///
 /// - Parameters:
 ///   - output: `[rows, outFeatures]`, overwritten.
 ///   - input: `[rows, inFeatures]`.
@@ -11,6 +14,11 @@ public func linearForward(output: UnsafeMutablePointer<Float>, input: UnsafePoin
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           rows: Int, inFeatures: Int, outFeatures: Int) {
     guard rows > 0, outFeatures > 0 else { return }
+    if RowsGEMM.handles(rows: rows) {
+        RowsGEMM.linear(output: output, input: input, weight: weight, bias: bias, rows: rows,
+                        inFeatures: inFeatures, outFeatures: outFeatures)
+        return
+    }
     var beta: Float = 0
     if let bias {
         // Broadcast the bias into the output rows, then let GEMM add onto it.

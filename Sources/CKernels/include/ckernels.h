@@ -1,0 +1,48 @@
+// Vitrine's own numeric kernels in C, for what Swift cannot vectorise well
+// without target-specific flags. Each kernel is compiled for the instruction
+// set it needs and chosen at run time; callers check availability first.
+#ifndef VITRINE_CKERNELS_H
+#define VITRINE_CKERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when `vitrine_rows_gemm_nt` can run on this processor (AVX-512F and
+/// AVX-512DQ), 0 otherwise.
+int vitrine_rows_gemm_nt_available(void);
+
+/// C[i, j] = sum_p A[i, p] * W[j, p] (+ bias[j]) for i < m, j < n: a dense
+/// layer's forward product with PyTorch's [out, in] weight, for few rows.
+///
+/// Every output is one dot product of a row of A and a row of W, always
+/// summed in the same order, so an output does not depend on m, n, or which
+/// other rows or columns are computed with it (a block of columns may be
+/// given to each thread). W is streamed once from memory, without packing.
+///
+/// A: m x k with row stride lda; W: n x k with row stride ldw; C: m x n with
+/// row stride ldc (overwritten); bias: n floats, or NULL for none.
+/// Only call when `vitrine_rows_gemm_nt_available()` returns 1.
+void vitrine_rows_gemm_nt(int m, int n, int k,
+                          const float *a, int lda,
+                          const float *w, int ldw,
+                          const float *bias,
+                          float *c, int ldc);
+
+/// A task of a parallel job: `task` runs from 0 to tasks - 1.
+typedef void (*vitrine_task_fn)(void *context, int task);
+
+/// Runs fn(context, 0) ... fn(context, tasks - 1) on the calling thread and
+/// the pool's workers, and returns when all have finished. Workers poll for
+/// the next job for 200 us after one ends, then sleep. Jobs started while the
+/// pool is busy (from another thread, or from inside a task) run inline.
+void vitrine_pool_run(int tasks, vitrine_task_fn fn, void *context);
+
+/// The pool's worker threads (online cores - 1), started on first use.
+int vitrine_pool_workers(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
