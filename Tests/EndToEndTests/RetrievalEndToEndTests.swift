@@ -58,6 +58,11 @@ import Testing
         try t.keys("j")
         try t.waitFor("the attention of the second match", timeout: 60) { $0.contains("attention · #2") && $0.contains("overall map") }
 
+        // Idle after all that work (the numeric pool's workers, the engine's threads): the
+        // explorer sleeps until a key arrives and uses next to no CPU.
+        let idle = try explorerCPUSeconds(t, over: 1.0)
+        #expect(idle < 0.1, "the idle explorer used \(idle) s of CPU in 1 s")
+
         // Flag the second match wrong and confirm the third.
         try t.keys("f")
         try t.waitFor(text: "flagged wrong", timeout: 10)
@@ -75,6 +80,23 @@ import Testing
         #expect(lines.count == 2, "expected 2 flags, got: \(lines)")
         #expect(lines.contains { $0.contains("\"wrong\"") && $0.contains("e2e-tester") })
         #expect(lines.contains { $0.contains("\"confirmed\"") && $0.contains("zero-shot") })
+    }
+
+    /// CPU seconds (user + system) the explorer running in the pane uses over `seconds`
+    /// (from /proc: the shell's child's utime + stime, in clock ticks).
+    func explorerCPUSeconds(_ t: Tmux, over seconds: Double) throws -> Double {
+        let shell = try t.pane("pane_pid").trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+        let pid = try #require(children.split(separator: " ").first.map(String.init), "no explorer under the pane's shell")
+        func ticks() throws -> Double {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+            let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+            return Double(fields[11])! + Double(fields[12])!
+        }
+        let before = try ticks()
+        Thread.sleep(forTimeInterval: seconds)
+        return (try ticks() - before) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// A word from the first gallery label (the brand), to search for.

@@ -63,12 +63,16 @@ def last_json(text: str) -> dict:
     raise ValueError("no JSON object in the output:\n" + text[-2000:])
 
 
-def vitrine(binary: str, part: str, args: list[str], coretype: str | None = None) -> dict:
+def vitrine(binary: str, part: str, args: list[str], coretype: str | None = None,
+            gemm: str | None = None) -> dict:
     env = dict(os.environ)
     label = f"vitrine bench-model --part {part} {' '.join(args)}"
     if coretype is not None:
         env["OPENBLAS_CORETYPE"] = coretype
         label += f" [OPENBLAS_CORETYPE={coretype}]"
+    if gemm is not None:
+        env["VITRINE_GEMM"] = gemm
+        label += f" [VITRINE_GEMM={gemm}]"
     out, rss = run_child_rss([binary, "bench-model", "--part", part, "--json"] + args, env, label)
     result = last_json(out)
     result["child_peak_rss_mib"] = rss
@@ -131,6 +135,8 @@ def main() -> int:
     s["train_all"] = vitrine(args.bin, "train", ["--variant", "all"] + steps)
     s["train_frozen"] = vitrine(args.bin, "train", ["--variant", "frozen0-3"] + steps)
     s["caption"] = vitrine(args.bin, "caption", [])
+    # Without Vitrine's AVX-512 few-rows kernel (what a processor without AVX-512 runs).
+    s["caption_openblas"] = vitrine(args.bin, "caption", [], gemm="openblas")
     s["backbone"] = vitrine(args.bin, "backbone", [])
     if args.coretype_variant:
         c = args.coretype_variant
@@ -176,6 +182,10 @@ def main() -> int:
     add("caption embedding, 16 tokens, batch 1 (ms, p50)", fmt(cap["latency_ms"]["median"]),
         fmt(tcap["latency_ms"]["median"]) if tcap else "n/a",
         ratio(cap["latency_ms"]["median"], tcap["latency_ms"]["median"] if tcap else None), loads(cap, tcap))
+    cob = s["caption_openblas"]
+    add("  same, dense layers through OpenBLAS only [VITRINE_GEMM=openblas]", fmt(cob["latency_ms"]["median"]),
+        fmt(tcap["latency_ms"]["median"]) if tcap else "n/a",
+        ratio(cob["latency_ms"]["median"], tcap["latency_ms"]["median"] if tcap else None), loads(cob))
     bb, tbb = s["backbone"], (t.get("backbone") or {})
     add("backbone to block 15, 224x224, batch 32 (images/s, median)", fmt(bb["images_per_s_median"], 1),
         fmt(tbb.get("images_per_s"), 1), ratio(bb["images_per_s_median"], tbb.get("images_per_s"), lower_is_better=False),
