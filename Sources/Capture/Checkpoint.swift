@@ -62,6 +62,30 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String { "checkpoint \(path): \(reason)" }
 }
 
+/// Frozen tensors a checkpoint may leave out (MODEL.md, "Checkpoint format"): each equal, bit
+/// for bit, to the same tensor of a pretrained file, which the checkpoint references by SHA-256.
+public struct FrozenTensors: Sendable, Equatable {
+    public var source: ComponentIdentity
+    public var names: Set<String>
+
+    public init(source: ComponentIdentity, names: Set<String>) { self.source = source; self.names = names }
+
+    /// The frozen parameters of `model`'s text stream that equal MiniLM's in `weights` (the only
+    /// pretrained tower a checkpoint holds; the backbone is never in one). A frozen parameter
+    /// that differs (trained earlier, then frozen) is not among them and stays in the file.
+    public static func miniLM(of model: CaptureModel, in weights: WeightsFolder) throws -> FrozenTensors {
+        let source = try SafetensorsFile.read(path: try weights.require(.miniLMModel))
+        var names: Set<String> = []
+        for p in model.text.parameters where !p.isTrainable {
+            let name = model.text.sourceName(of: p.name, in: source)
+            guard source.contains(name), let values = try? source.tensor(name, shape: p.shape) else { continue }
+            let current = p.value.array
+            if values.elementsEqual(current, by: { $0.bitPattern == $1.bitPattern }) { names.insert(p.name) }
+        }
+        return FrozenTensors(source: try ComponentIdentity(.miniLMModel, in: weights), names: names)
+    }
+}
+
 /// Saving and loading a `CaptureModel` as one safetensors file with MODEL.md's tensor names
 /// and metadata. Writes are atomic (a reader never sees a half-written file).
 public enum Checkpoint {
@@ -70,11 +94,11 @@ public enum Checkpoint {
 
     /// Writes `model`'s parameters to `path` as `dtype` (`.f32`, bit for bit, or `.f16`).
     ///
-    /// With `frozenSource`, the frozen parameters (`isTrainable == false`) are left out and
-    /// recorded as coming from that source (e.g. MiniLM's weights file, by SHA-256); loading
-    /// such a file needs a model that already holds them and the same source identity.
+    /// With `frozen`, the parameters it names that are frozen (`isTrainable == false`) are left
+    /// out and recorded as coming from `frozen.source` (MiniLM's weights file, by SHA-256);
+    /// `load` reads them back from that file. See `FrozenTensors.miniLM(of:in:)`.
     public static func save(_ model: CaptureModel, to path: String, metadata: CheckpointMetadata,
-                            dtype: SafetensorsDType = .f32, frozenSource: ComponentIdentity? = nil) throws {
+                            dtype: SafetensorsDType = .f32, omitting frozen: FrozenTensors? = nil) throws {
         guard dtype == .f32 || dtype == .f16 else {
             throw CheckpointError(path: path, reason: "checkpoints are written as F32 or F16, not \(dtype.rawValue)")
         }
@@ -83,11 +107,11 @@ public enum Checkpoint {
         }
         var kept: [SafetensorsTensor] = [], omitted: [String] = []
         for p in model.parameters {
-            if frozenSource != nil && !p.isTrainable { omitted.append(p.name); continue }
+            if let frozen, !p.isTrainable, frozen.names.contains(p.name) { omitted.append(p.name); continue }
             kept.append(SafetensorsTensor(name: p.name, shape: p.shape, values: p.value.array))
         }
         var recorded = metadata
-        recorded.frozenSource = omitted.isEmpty ? nil : frozenSource
+        recorded.frozenSource = omitted.isEmpty ? nil : frozen?.source
         recorded.omittedTensors = omitted
         try SafetensorsFile.write(path: path, tensors: kept, dtype: dtype, metadata: try encode(recorded, path: path))
     }
@@ -100,14 +124,15 @@ public enum Checkpoint {
     /// Loads the checkpoint at `path` into `model`.
     ///
     /// Fails with a `CheckpointError` naming the difference when the checkpoint's configuration
-    /// is not the model's, when its backbone (or tokenizer) is not `expectedBackbone`
-    /// (`expectedTokenizer`), or when it leaves tensors out and `frozenSource` is not the
-    /// recorded source; fails with the `SafetensorsError` of a missing tensor or a wrong shape.
-    /// Parameters are only changed once every check has passed and every tensor was read.
+    /// is not the model's, or when its backbone (or tokenizer) is not `expectedBackbone`
+    /// (`expectedTokenizer`). A checkpoint that leaves frozen tensors out has them read from
+    /// MiniLM's file in `weights`, which must be the file it recorded (same SHA-256). Fails with
+    /// the `SafetensorsError` of a missing tensor or a wrong shape. Parameters are only changed
+    /// once every check has passed and every tensor was read.
     @discardableResult
     public static func load(into model: CaptureModel, from path: String, expectedBackbone: ComponentIdentity?,
                             expectedTokenizer: ComponentIdentity? = nil,
-                            frozenSource: ComponentIdentity? = nil) throws -> CheckpointMetadata {
+                            weights: WeightsFolder? = nil) throws -> CheckpointMetadata {
         let file = try SafetensorsFile.read(path: path)
         let metadata = try decode(file)
         if metadata.config != model.config {
@@ -124,16 +149,8 @@ public enum Checkpoint {
             throw CheckpointError(path: path, reason: "it was trained with tokenizer \(metadata.tokenizer), but "
                 + "this installation's is \(expectedTokenizer)")
         }
-        let omitted = Set(metadata.omittedTensors)
-        if !omitted.isEmpty {
-            guard let recorded = metadata.frozenSource, let frozenSource, recorded == frozenSource else {
-                throw CheckpointError(path: path, reason: "it leaves out \(omitted.count) frozen tensors taken from "
-                    + "\(metadata.frozenSource?.description ?? "an unrecorded source"), but the model's frozen "
-                    + "weights come from \(frozenSource?.description ?? "nowhere stated"); load those first and "
-                    + "pass their identity as frozenSource")
-            }
-        }
         // Read everything first, so a failure leaves the model unchanged.
+        let omitted = Set(metadata.omittedTensors)
         var values: [(Parameter, [Float])] = []
         for p in model.parameters where !(omitted.contains(p.name) && !file.contains(p.name)) {
             values.append((p, try file.tensor(p.name, shape: p.shape)))
@@ -142,17 +159,49 @@ public enum Checkpoint {
         if let extra = file.names.first(where: { !known.contains($0) }) {
             throw CheckpointError(path: path, reason: "it holds tensor \"\(extra)\", which this model does not have")
         }
+        if !omitted.isEmpty {
+            values += try frozenValues(omitted.filter { !file.contains($0) }, of: model, recorded: metadata.frozenSource,
+                                       weights: weights, path: path)
+        }
         for (p, v) in values { p.value.copy(from: v) }
         return metadata
     }
 
-    /// A model built from the checkpoint's own configuration, with its parameters loaded.
+    /// The values of the frozen tensors a checkpoint left out, from MiniLM's file in `weights`.
+    private static func frozenValues(_ names: Set<String>, of model: CaptureModel, recorded: ComponentIdentity?,
+                                     weights: WeightsFolder?, path: String) throws -> [(Parameter, [Float])] {
+        guard let recorded else {
+            throw CheckpointError(path: path, reason: "it leaves out \(names.count) frozen tensors without saying "
+                + "where they come from (no \"frozen\" source in its metadata)")
+        }
+        guard let weights else {
+            throw CheckpointError(path: path, reason: "it leaves out \(names.count) frozen tensors of \(recorded), "
+                + "read from the weights folder, and none was given")
+        }
+        let installed = try ComponentIdentity(.miniLMModel, in: weights)
+        guard installed == recorded else {
+            throw CheckpointError(path: path, reason: "it leaves out \(names.count) frozen tensors of \(recorded), "
+                + "but \(weights.path) holds \(installed); install the weights it was trained from (make weights)")
+        }
+        let source = try SafetensorsFile.read(path: try weights.require(.miniLMModel))
+        return try names.sorted().map { name in
+            guard let p = model.parameters[name], name.hasPrefix(model.text.prefix) else {
+                throw CheckpointError(path: path, reason: "it leaves out \"\(name)\", which is not a parameter of "
+                    + "the pretrained text tower")
+            }
+            return (p, try source.tensor(model.text.sourceName(of: name, in: source), shape: p.shape))
+        }
+    }
+
+    /// A model built from the checkpoint's own configuration, with its parameters loaded
+    /// (frozen tensors it left out come from MiniLM's file in `weights`).
     public static func load(path: String, expectedBackbone: ComponentIdentity?,
-                            expectedTokenizer: ComponentIdentity? = nil) throws -> (CaptureModel, CheckpointMetadata) {
+                            expectedTokenizer: ComponentIdentity? = nil,
+                            weights: WeightsFolder? = nil) throws -> (CaptureModel, CheckpointMetadata) {
         let metadata = try readMetadata(path: path)
         let model = CaptureModel(config: metadata.config)
         let loaded = try load(into: model, from: path, expectedBackbone: expectedBackbone,
-                              expectedTokenizer: expectedTokenizer)
+                              expectedTokenizer: expectedTokenizer, weights: weights)
         return (model, loaded)
     }
 

@@ -165,10 +165,15 @@ public final class TextEncoder: @unchecked Sendable {
     /// wrong shape is an error naming it.
     public func load(from file: SafetensorsFile) throws(SafetensorsError) {
         for p in parameters {
-            var name = String(p.name.dropFirst(prefix.count))
-            if !file.contains(name), file.contains("bert." + name) { name = "bert." + name }
-            try file.copyTensor(name, shape: p.shape, into: p.value.buffer)
+            try file.copyTensor(sourceName(of: p.name, in: file), shape: p.shape, into: p.value.buffer)
         }
+    }
+
+    /// The name in a pretrained BERT file (`file`, Hugging Face's names with or without
+    /// `bert.`) of this encoder's parameter `parameterName` (`text.encoder.layer.0...`).
+    public func sourceName(of parameterName: String, in file: SafetensorsFile) -> String {
+        let name = parameterName.hasPrefix(prefix) ? String(parameterName.dropFirst(prefix.count)) : parameterName
+        return !file.contains(name) && file.contains("bert." + name) ? "bert." + name : name
     }
 
     /// The pretrained MiniLM text tower from the weights folder (`Weights/minilm/model.safetensors`).

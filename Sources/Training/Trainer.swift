@@ -58,6 +58,9 @@ public final class Trainer: @unchecked Sendable {
     private let optimizer: AdamW
     private var state: TrainerState
     private var resumedFrom: String?
+    // Checkpoint size: frozen tensors equal to MiniLM's are left out (found at the first save).
+    private let weights: WeightsFolder?
+    private var omittable: FrozenTensors??
     // Data order.
     private let pretrainPool: [Int]
     private let labelGroups: [[Int]]
@@ -73,11 +76,16 @@ public final class Trainer: @unchecked Sendable {
     ///   - flags: annotators' verdicts; used as pairs in fine-tuning.
     ///   - masking: the tokenizer's special ids (`PretrainingMasking(tokenizer)`).
     ///   - evaluate: the dev split's official mAP@10 of a model (nil: no evaluation, no early stop).
+    ///   - weights: the weights folder the text tower came from: frozen tensors still equal to
+    ///     MiniLM's are left out of checkpoints (referenced by SHA-256) and read back from it on
+    ///     resume. Nil: checkpoints hold every tensor.
     public init(model: CaptureModel, corpus: TrainingCorpus, options: TrainingOptions, store: CheckpointStore?,
                 identity: CheckpointIdentity, flags: [Flag] = [], masking: PretrainingMasking,
-                evaluate: ((CaptureModel) throws -> Double)?, control: TrainingControl = TrainingControl()) throws {
+                evaluate: ((CaptureModel) throws -> Double)?, control: TrainingControl = TrainingControl(),
+                weights: WeightsFolder? = nil) throws {
         try options.validate(config: model.config)
         self.model = model; self.corpus = corpus; self.options = options; self.store = store
+        self.weights = weights
         self.identity = identity; self.masking = masking; self.evaluate = evaluate; self.control = control
         if options.throttle > 0 { control.throttle = options.throttle }
         let fromFlags = corpus.flagPairs(flags)
@@ -179,7 +187,7 @@ public final class Trainer: @unchecked Sendable {
         }
         do {
             try Checkpoint.load(into: model, from: modelPath, expectedBackbone: identity.backbone,
-                                expectedTokenizer: identity.tokenizer)
+                                expectedTokenizer: identity.tokenizer, weights: weights)
         } catch {
             throw TrainingError.resume(path: modelPath, reason: "\(error)")
         }
@@ -456,8 +464,12 @@ public final class Trainer: @unchecked Sendable {
         let modelPath = store.modelPath(step: step), statePath = store.statePath(step: step)
         let metadata = CheckpointMetadata(config: model.config, tokenizer: identity.tokenizer,
                                           backbone: identity.backbone, step: step, data: identity.data)
+        if omittable == nil {
+            // Frozen parameters never change during a run, so this holds for every checkpoint of it.
+            omittable = .some(weights.flatMap { try? FrozenTensors.miniLM(of: model, in: $0) })
+        }
         do {
-            try Checkpoint.save(model, to: modelPath, metadata: metadata)
+            try Checkpoint.save(model, to: modelPath, metadata: metadata, omitting: omittable ?? nil)
         } catch {
             throw TrainingError.checkpointWrite(path: modelPath, reason: "\(error)")
         }

@@ -157,7 +157,8 @@ struct Train: ParsableCommand {
         if options.preset == "tiny" {
             model = CaptureModel(config: TrainingOptions.tinyConfig, seed: seed)
         } else if let initFrom {
-            model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: ComponentIdentity(network.identity)).0
+            model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: ComponentIdentity(network.identity),
+                                        weights: weights).0
         } else {
             model = try CaptureModel.pretrained(weights: weights, seed: seed)
         }
@@ -181,7 +182,7 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(model: model, corpus: corpus, options: options, store: store, identity: identity,
                                   flags: flagList, masking: PretrainingMasking(tokenizer),
                                   evaluate: dev.map { e -> (CaptureModel) throws -> Double in { try e.fusedMAP10($0) } },
-                                  control: control)
+                                  control: control, weights: options.preset == "tiny" ? nil : weights)
         if let delay = ProcessInfo.processInfo.environment["VITRINE_TRAIN_WRITE_DELAY_MS"], let ms = Double(delay) {
             trainer.checkpointWriteDelay = ms / 1000
         }
@@ -201,7 +202,7 @@ struct Train: ParsableCommand {
         sources.forEach { $0.cancel() }
 
         if reportTest, let testSplit, let checkpoint = summary.checkpoint {
-            let (best, _) = try Checkpoint.load(path: checkpoint, expectedBackbone: identity.backbone)
+            let (best, _) = try Checkpoint.load(path: checkpoint, expectedBackbone: identity.backbone, weights: weights)
             let value = try evaluator(split: testSplit).fusedMAP10(best)
             output.note("\(testSplit) mAP@10 of \(checkpoint): \(Self.fixed(value))")
         }

@@ -116,34 +116,61 @@ import Testing
         #expect(shapeError?.kind == .wrongShape(tensor: "mrm.weight", expected: [12, 16], actual: [16, 12]))
     }
 
+    /// Frozen tensors equal to MiniLM's are left out and referenced by the file's SHA-256; loading
+    /// reads them back from the weights folder, only from the very file recorded.
     @Test func frozenPartsAreLeftOutAndReferencedByHash() throws {
         let folder = try TemporaryFolder(); defer { folder.remove() }
         let config = TinyCapture.config()
+        // A weights folder whose "MiniLM" is this tiny model's text tower, in Hugging Face's names.
+        let pretrained = CaptureModel(config: config, seed: 1)
+        let weights = WeightsFolder(path: folder.file("Weights"))
+        try FileManager.default.createDirectory(atPath: weights.path + "/minilm", withIntermediateDirectories: true)
+        try SafetensorsFile.write(path: weights.path + "/" + WeightsFile.miniLMModel.rawValue,
+                                  tensors: pretrained.text.parameters.map {
+                                      SafetensorsTensor(name: String($0.name.dropFirst("text.".count)), shape: $0.shape,
+                                                        values: $0.value.array)
+                                  }, metadata: [:])
+        let miniLM = try ComponentIdentity(.miniLMModel, in: weights)
+
+        // Fine-tuned: text frozen; one frozen tensor differs from MiniLM's (trained, then frozen).
         let model = CaptureModel(config: config, seed: 1)
         model.parameters.setTrainable(false, prefix: "text.")
-        let miniLM = ComponentIdentity(name: "all-MiniLM-L6-v2", sha256: String(repeating: "12", count: 32))
+        let changed = "text.encoder.layer.0.output.dense.bias"
+        model.parameters[changed]!.value.fill(0.5)
+        for p in model.parameters where !p.name.hasPrefix("text.") { p.value.fill(0.25) }
+        let frozen = try FrozenTensors.miniLM(of: model, in: weights)
+        let textNames = model.parameters.names.filter { $0.hasPrefix("text.") }
+        #expect(frozen.source == miniLM)
+        #expect(frozen.names == Set(textNames).subtracting([changed]))
+
         let path = folder.file("fine-tuned.safetensors")
-        try Checkpoint.save(model, to: path, metadata: Self.metadata(config), frozenSource: miniLM)
+        try Checkpoint.save(model, to: path, metadata: Self.metadata(config), omitting: frozen)
         let file = try SafetensorsFile.read(path: path)
-        #expect(!file.names.contains { $0.hasPrefix("text.") })
+        #expect(file.names.filter { $0.hasPrefix("text.") } == [changed])
         #expect(file.contains("mlm.bias"))
         let metadata = try Checkpoint.readMetadata(path: path)
         #expect(metadata.frozenSource == miniLM)
-        #expect(metadata.omittedTensors.count == model.parameters.names.filter { $0.hasPrefix("text.") }.count)
+        #expect(metadata.omittedTensors.count == textNames.count - 1)
 
-        // A model holding the same frozen tower (same seed here) loads it given the source.
-        let target = CaptureModel(config: config, seed: 1)
-        for p in target.parameters where !p.name.hasPrefix("text.") { p.value.fill(0) }
-        try Checkpoint.load(into: target, from: path, expectedBackbone: Self.backbone, frozenSource: miniLM)
+        // Loaded into a model of different values: everything comes back, the omitted from MiniLM's file.
+        let (target, _) = try Checkpoint.load(path: path, expectedBackbone: Self.backbone, weights: weights)
         for p in model.parameters { #expect(target.parameters[p.name]!.value.array == p.value.array, "\(p.name)") }
-        // Without the source's identity, or with another, it refuses.
+
+        // Without the weights folder, or with another MiniLM, it refuses and changes nothing.
+        let untouched = CaptureModel(config: config, seed: 7)
+        let before = untouched.parameters.parameters.map(\.value.array)
         #expect(throws: CheckpointError.self) {
-            try Checkpoint.load(into: CaptureModel(config: config), from: path, expectedBackbone: Self.backbone)
+            try Checkpoint.load(into: untouched, from: path, expectedBackbone: Self.backbone)
         }
-        let otherSource = ComponentIdentity(name: "all-MiniLM-L6-v2", sha256: String(repeating: "34", count: 32))
-        #expect(throws: CheckpointError.self) {
-            try Checkpoint.load(into: CaptureModel(config: config), from: path, expectedBackbone: Self.backbone,
-                                frozenSource: otherSource)
+        try SafetensorsFile.write(path: weights.path + "/" + WeightsFile.miniLMModel.rawValue,
+                                  tensors: CaptureModel(config: config, seed: 2).text.parameters.map {
+                                      SafetensorsTensor(name: String($0.name.dropFirst("text.".count)), shape: $0.shape,
+                                                        values: $0.value.array)
+                                  }, metadata: [:])
+        let refused = #expect(throws: CheckpointError.self) {
+            try Checkpoint.load(into: untouched, from: path, expectedBackbone: Self.backbone, weights: weights)
         }
+        #expect(refused?.reason.contains("make weights") == true, "\(String(describing: refused))")
+        #expect(untouched.parameters.parameters.map(\.value.array) == before)
     }
 }

@@ -59,16 +59,8 @@ final class Towers: @unchecked Sendable {
             checkpointHash = try ContentHash.sha256(fileAt: path)
             let metadata = try Checkpoint.readMetadata(path: path)
             let expectedBackbone = ComponentIdentity(backbone.identity)
-            let capture: CaptureModel
-            if metadata.omittedTensors.isEmpty {
-                capture = try Checkpoint.load(path: path, expectedBackbone: expectedBackbone).0
-            } else {
-                // A fine-tuned checkpoint that leaves the frozen MiniLM tower out: load it first.
-                capture = try CaptureModel.pretrained(weights: weights, config: metadata.config)
-                try Checkpoint.load(into: capture, from: path, expectedBackbone: expectedBackbone,
-                                    frozenSource: textIdentity)
-            }
-            model = capture
+            // A fine-tuned checkpoint may leave the frozen MiniLM tensors out: they come from `weights`.
+            model = try Checkpoint.load(path: path, expectedBackbone: expectedBackbone, weights: weights).0
             miniLM = nil
             maxTextLength = metadata.config.maxTextLength
         }
