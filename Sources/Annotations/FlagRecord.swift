@@ -55,7 +55,7 @@ public struct FlagPair: Sendable, Equatable, Hashable {
 /// Whatever the rule, verdicts are first reduced to one per annotator: each annotator's
 /// most recent current verdict on the (query, match) pair, whichever model's ranking it
 /// was given on (whether a match is right does not depend on the model that showed it).
-public enum DisagreementRule: String, Sendable, CaseIterable {
+public enum DisagreementRule: String, Sendable, Codable, CaseIterable {
     /// The verdict given by more annotators wins; a tie goes to the most recent verdict.
     /// The default: with two annotators it is "the later look wins", with three or more
     /// a single dissenter does not overturn the others.

@@ -88,7 +88,7 @@ public final class Trainer: @unchecked Sendable {
         self.weights = weights
         self.identity = identity; self.masking = masking; self.evaluate = evaluate; self.control = control
         if options.throttle > 0 { control.throttle = options.throttle }
-        let fromFlags = corpus.flagPairs(flags)
+        let fromFlags = corpus.flagPairs(flags, rule: options.flagRule ?? .majority)
         flagPairs = fromFlags.pairs
         ignoredFlags = fromFlags.ignored
         flagRows = flagPairs.compactMap { p in

@@ -112,12 +112,12 @@ public struct TrainingCorpus: Sendable {
 
     /// The fine-tuning pairs stated by annotators' flags whose query and match are both in the
     /// corpus: `wrong` is a negative pair, `confirmed` a positive one. Verdicts on one (query,
-    /// match) are settled by the store's own rule, `DisagreementRule.latest`: the latest verdict
-    /// wins. Flags on typed captions (`caption:...`) or on items outside the corpus are counted
-    /// in `ignored`.
-    public func flagPairs(_ flags: [Flag]) -> (pairs: [TrainingPair], ignored: Int) {
+    /// match) are settled by the store's own code with `rule` (each annotator counts once, with
+    /// their latest verdict), exactly as `vitrine flags pairs --rule` lists them. Flags on typed
+    /// captions (`caption:...`) or on items outside the corpus are counted in `ignored`.
+    public func flagPairs(_ flags: [Flag], rule: DisagreementRule = .majority) -> (pairs: [TrainingPair], ignored: Int) {
         let usable = flags.filter { index[$0.query] != nil && index[$0.match] != nil && $0.query != $0.match }
-        let pairs = FlagStore.resolvePairs(usable, rule: .latest).map {
+        let pairs = FlagStore.resolvePairs(usable, rule: rule).map {
             TrainingPair(first: $0.query, second: $0.match, isMatch: $0.isPositive)
         }
         return (pairs, flags.count - usable.count)

@@ -1,3 +1,4 @@
+import Annotations
 import Capture
 import Tensor
 
@@ -59,6 +60,10 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// hash of their id (`isPairQuery`); the others stay unseen, so a dev split can give pairs
     /// and still measure the run on its held-out queries.
     public var queryPairShare: Double
+    /// Fine-tuning: how annotators' disagreeing verdicts on one (query, match) are settled,
+    /// as `vitrine flags pairs --rule` shows them; nil means `.majority`, the store's default
+    /// (optional so that trainer states saved before this option still load).
+    public var flagRule: DisagreementRule?
     /// Fraction of wall time spent idle between steps (0 = full speed, 0.5 = half speed), so an
     /// interactive program sharing the cores stays responsive.
     public var throttle: Double
@@ -69,7 +74,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
                 checkpointInterval: Int, keepCheckpoints: Int = 2,
                 objective: FineTuningObjective = TrainingOptions.defaultObjective,
                 viewsPerLabel: Int = 2, flagPairsPerBatch: Int = 4,
-                queryPairSplits: [String] = [], queryPairShare: Double = 1, throttle: Double = 0) {
+                queryPairSplits: [String] = [], queryPairShare: Double = 1, flagRule: DisagreementRule? = nil,
+                throttle: Double = 0) {
         self.mode = mode; self.preset = preset; self.steps = steps; self.batchSize = batchSize
         self.learningRate = learningRate; self.warmupSteps = warmupSteps; self.weightDecay = weightDecay
         self.maxGradientNorm = maxGradientNorm; self.dropout = dropout; self.seed = seed
@@ -79,6 +85,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         self.viewsPerLabel = viewsPerLabel
         self.flagPairsPerBatch = flagPairsPerBatch; self.queryPairSplits = queryPairSplits
         self.queryPairShare = queryPairShare
+        self.flagRule = flagRule
         self.throttle = throttle
     }
 

@@ -235,7 +235,8 @@ struct FlagsPairs: ParsableCommand {
         discussion: """
             A confirmed match is a positive pair, a wrong one a negative. Each annotator counts once per \
             (query, match): their most recent verdict, whatever the model. When annotators disagree, \
-            --rule decides: majority (default; a tie goes to the most recent verdict), latest, or exclude.
+            --rule decides: majority (default; a tie goes to the most recent verdict), latest, or exclude. \
+            `vitrine train --flag-rule` takes the same rule, with the same default.
             """)
 
     @OptionGroup var storeOptions: FlagStoreOptions

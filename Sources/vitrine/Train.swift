@@ -43,6 +43,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Stop after N evaluations without a better dev mAP@10 (0: never).") var patience: Int?
     @Option(name: .long, help: "Checkpoint every N steps.") var checkpointEvery: Int?
     @Option(name: .long, help: "Checkpoints kept besides the best.") var keep: Int?
+    @Option(name: .long, help: "Fine-tuning: how disagreeing flags on one pair are settled: majority (default), latest or exclude (see vitrine flags pairs).") var flagRule: String?
     @Option(name: .long, help: "Fraction of time to idle between steps, 0 to 0.9 (keeps other programs responsive).") var throttle: Double?
     @Option(name: .long, help: "Fine-tuning: positive margin m_pos.") var positiveMargin: Float?
     @Option(name: .long, help: "Fine-tuning: negative margin m_neg.") var negativeMargin: Float?
@@ -85,6 +86,12 @@ struct Train: ParsableCommand {
         if let checkpointEvery { options.checkpointInterval = checkpointEvery }
         if let keep { options.keepCheckpoints = keep }
         if let throttle { options.throttle = throttle }
+        if let flagRule {
+            guard let rule = DisagreementRule(rawValue: flagRule) else {
+                throw ValidationError("--flag-rule must be majority, latest or exclude (got \"\(terminalSafe(flagRule))\")")
+            }
+            options.flagRule = rule
+        }
         if !queryPairs.isEmpty { options.queryPairSplits = queryPairs }
         if noQueryPairs { options.queryPairSplits = [] }
         if let queryPairShare { options.queryPairShare = queryPairShare }

@@ -193,7 +193,7 @@ enum Tiny {
         #expect(try Checkpoint.readMetadata(path: store.latestPath).step == latest)
     }
 
-    @Test func flagsBecomePairsAndTheLatestVerdictWins() throws {
+    @Test func flagsBecomePairsSettledByTheChosenRule() throws {
         let corpus = Tiny.corpus()
         let early = Date(timeIntervalSince1970: 1_000), late = Date(timeIntervalSince1970: 2_000)
         let flags = [
@@ -213,6 +213,21 @@ enum Tiny {
                                   flags: flags, masking: Tiny.masking, evaluate: nil)
         #expect(trainer.flagPairs.count == 2)
         #expect(Tiny.run(trainer).summary.outcome == "completed")
+
+        // Disagreeing annotators: two say wrong, a third later says right.
+        let contested = [
+            Flag(dataset: "d", query: "q1", match: "g2-0", model: "zero-shot", verdict: .wrong, annotator: "b", createdAt: early),
+            Flag(dataset: "d", query: "q1", match: "g2-0", model: "zero-shot", verdict: .wrong, annotator: "c", createdAt: early),
+            Flag(dataset: "d", query: "q1", match: "g2-0", model: "zero-shot", verdict: .confirmed, annotator: "e", createdAt: late),
+        ]
+        #expect(corpus.flagPairs(contested).pairs == [TrainingPair(first: "q1", second: "g2-0", isMatch: false)])
+        #expect(corpus.flagPairs(contested, rule: .latest).pairs == [TrainingPair(first: "q1", second: "g2-0", isMatch: true)])
+        #expect(corpus.flagPairs(contested, rule: .exclude).pairs.isEmpty)
+        var latest = Tiny.options(.finetune, steps: 1)
+        latest.flagRule = .latest
+        let byLatest = try Trainer(model: CaptureModel(config: Tiny.config, seed: 8), corpus: corpus, options: latest,
+                                   store: nil, identity: Tiny.identity, flags: contested, masking: Tiny.masking, evaluate: nil)
+        #expect(byLatest.flagPairs == [TrainingPair(first: "q1", second: "g2-0", isMatch: true)])
     }
 
     @Test func badOptionsAndMissingDataSayWhatIsWrong() throws {
