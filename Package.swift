@@ -28,22 +28,24 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
 
         // Our modules; arrows point down only (DESIGN.md).
+        .target(name: "SafeText"),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Catalog", dependencies: ["Imaging"]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Capture", dependencies: ["Tensor", "Imaging", "CBLAS"]),
+        .target(name: "Capture", dependencies: ["Tensor", "Imaging", "SafeText", "CBLAS"]),
         .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "CBLAS"]),
-        .target(name: "Annotations", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Annotations", dependencies: ["SafeText", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging"]),
         .target(name: "Explorer", dependencies: [
             "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging", "CNcurses",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "vitrine", dependencies: [
-            "Explorer", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "CBLAS",
+            "Explorer", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "SafeText", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "SafeTextTests", dependencies: ["SafeText"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),

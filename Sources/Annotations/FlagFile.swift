@@ -1,4 +1,5 @@
 import Foundation
+import SafeText
 
 /// The two file formats of `vitrine flags export` / `import`.
 public enum FlagFileFormat: String, Sendable, CaseIterable {
@@ -67,34 +68,8 @@ public enum FlagFile {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// A JSON string literal: quote, backslash and control characters (C0, DEL, C1)
-    /// escaped, and the line and paragraph separators, so that a line is a line for
-    /// every reader and no data reaches a terminal as a control sequence.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal, every control character escaped (`SafeText.jsonQuoted`).
+    static func jsonString(_ s: String) -> String { SafeText.jsonQuoted(s) }
 
     // MARK: Reading
 

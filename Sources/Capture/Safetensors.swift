@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import SafeText
 
 // safetensors (https://github.com/huggingface/safetensors), the format of Vitrine's
 // checkpoints and of the pretrained towers (MODEL.md, "Checkpoint format"):
@@ -412,27 +413,8 @@ extension SafetensorsFile {
         return product
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest UTF-8.
-    private static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (`SafeText.jsonQuoted`).
+    private static func jsonString(_ text: String) -> String { SafeText.jsonQuoted(text) }
 }
 
 // MARK: - Header decoding

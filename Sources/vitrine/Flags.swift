@@ -1,6 +1,7 @@
 import Annotations
 import ArgumentParser
 import Foundation
+import SafeText
 
 /// `vitrine flags`: the annotators' verdicts (wrong / confirmed matches) kept in the
 /// flag store, which the explorer writes and fine-tuning reads.
@@ -27,20 +28,8 @@ struct FlagStoreOptions: ParsableArguments {
     func open() throws -> FlagStore { try FlagStore(path: path) }
 }
 
-/// Text from data made safe for a terminal: control characters shown as escapes.
-func terminalSafe(_ s: String) -> String {
-    var out = ""
-    for scalar in s.unicodeScalars {
-        switch scalar.value {
-        case 0x0A: out += "\\n"
-        case 0x0D: out += "\\r"
-        case 0x09: out += "\\t"
-        case 0..<0x20, 0x7F...0x9F: out += "\\u{" + String(scalar.value, radix: 16) + "}"
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
-}
+/// Text from data made safe for a terminal: control characters shown as escapes (`SafeText.terminal`).
+func terminalSafe(_ s: String) -> String { SafeText.terminal(s) }
 
 private func verdictArgument(_ text: String) throws -> Verdict {
     guard let v = Verdict(rawValue: text.lowercased()) else {

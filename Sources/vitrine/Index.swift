@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import Foundation
 import Retrieval
+import SafeText
 
 /// `vitrine index`: builds (or checks) the gallery index of a dataset for the zero-shot towers
 /// and, with --model, for a checkpoint.
@@ -80,19 +81,5 @@ struct IndexCommand: ParsableCommand {
     }
 }
 
-/// A JSON string literal for `text`.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal for `text`, every control character escaped (`SafeText.jsonQuoted`).
+func jsonString(_ text: String) -> String { SafeText.jsonQuoted(text) }

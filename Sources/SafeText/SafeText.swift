@@ -1,0 +1,67 @@
+// Text from data (captions, labels, file names, paths) on its way out of the program: as a JSON
+// string literal, or as plain text for a terminal. Either way no byte of data reaches a
+// terminal as a control sequence.
+
+/// Quoting and escaping for text that comes from data.
+public enum SafeText {
+    /// `text` as a JSON string literal (RFC 8259), quotes included.
+    ///
+    /// Escapes the quote, the backslash, every C0 control, DEL and every C1 control (U+0080 to
+    /// U+009F: a terminal may take U+009B for CSI), and the line and paragraph separators
+    /// U+2028 and U+2029 (line breaks to JavaScript), so that one JSON line is one line for
+    /// every reader. Everything else is kept as UTF-8.
+    public static func jsonQuoted(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                    out += "\\u" + hex4(scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// `text` for a terminal line: newline, carriage return and tab as `\n`, `\r`, `\t`, other
+    /// C0 and C1 controls and DEL as `\u{XX}`; everything else as it is.
+    public static func terminal(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if isControl(scalar) {
+                    out += "\\u{" + String(scalar.value, radix: 16) + "}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    /// C0 controls, DEL and C1 controls.
+    @inline(__always)
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+import SafeText
+import Testing
+
+@Suite struct SafeTextTests {
+    /// Every control character (C0, DEL, C1) and the JavaScript line breaks come out escaped,
+    /// and the literal parses back to the very text.
+    @Test func jsonQuotedEscapesEveryControlAndRoundTrips() throws {
+        var text = "quote \" backslash \\ 商品 é 🧴 "
+        for v in Array(0..<0x20) + Array(0x7F...0x9F) + [0x2028, 0x2029] { text.unicodeScalars.append(Unicode.Scalar(v)!) }
+        let quoted = SafeText.jsonQuoted(text)
+        #expect(!quoted.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}" })
+        #expect(quoted.contains("\\u009b") && quoted.contains("\\u007f") && quoted.contains("\\u2028") && quoted.contains("\\n"))
+        #expect(quoted.contains("商品 é 🧴"))
+        let decoded = try JSONDecoder().decode(String.self, from: Data(quoted.utf8))
+        #expect(decoded == text)
+    }
+
+    @Test func terminalShowsControlsAsEscapes() {
+        #expect(SafeText.terminal("a\u{1B}[31mred\u{9B}2J\tb\nc\u{7F}") == "a\\u{1b}[31mred\\u{9b}2J\\tb\\nc\\u{7f}")
+        #expect(SafeText.terminal("商品 é") == "商品 é")
+    }
+}
