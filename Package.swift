@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Capture", dependencies: ["Tensor", "Imaging", "SafeText", "CBLAS"]),
         .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "CBLAS"]),
         .target(name: "Annotations", dependencies: ["SafeText", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging"]),
+        .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging", "SafeText"]),
         .target(name: "Explorer", dependencies: [
             "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging", "CNcurses",
             .product(name: "TOMLKit", package: "TOMLKit"),

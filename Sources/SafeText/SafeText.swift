@@ -33,6 +33,24 @@ public enum SafeText {
         return out + "\""
     }
 
+    /// JSON text (as `JSONEncoder` writes it) with DEL, the C1 controls and U+2028/U+2029
+    /// escaped as well: `JSONEncoder` escapes only C0. Outside strings JSON holds none of these
+    /// characters, so every one of them is inside a string and the escape keeps its value.
+    public static func escapingControls(inJSON json: String) -> String {
+        guard json.unicodeScalars.contains(where: { $0.value >= 0x7F && (isControl($0) || $0 == "\u{2028}" || $0 == "\u{2029}") })
+        else { return json }
+        var out = ""
+        out.reserveCapacity(json.utf8.count + 16)
+        for scalar in json.unicodeScalars {
+            if scalar.value >= 0x7F && (isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}") {
+                out += "\\u" + hex4(scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// `text` for a terminal line: newline, carriage return and tab as `\n`, `\r`, `\t`, other
     /// C0 and C1 controls and DEL as `\u{XX}`; everything else as it is.
     public static func terminal(_ text: String) -> String {

@@ -35,12 +35,16 @@ public struct TrainingPair: Sendable, Hashable, Codable {
 }
 
 /// Progress of preparing the backbone features of a corpus.
-public struct FeatureProgress: Sendable, Equatable {
+public struct FeatureProgress: Sendable, Equatable, Codable {
     public var done: Int
     public var total: Int
     /// Read from the cache so far, and computed by the backbone so far.
     public var cached: Int
     public var computed: Int
+
+    public init(done: Int, total: Int, cached: Int, computed: Int) {
+        self.done = done; self.total = total; self.cached = cached; self.computed = computed
+    }
 }
 
 /// The examples a run draws from: every sample with an image whose features exist, by id.

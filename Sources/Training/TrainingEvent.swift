@@ -8,6 +8,9 @@ import Foundation
 /// JSON form (one object per line): `{"event": "<case>", ...fields of the payload}`;
 /// its Codable conformance is written by hand in TrainingEventJSON.swift.
 public enum TrainingEvent: Sendable, Equatable {
+    /// Before the run: the backbone features of the corpus are being read from the cache or
+    /// computed (on a cold cache this takes a while; sent a few times a second).
+    case preparing(FeatureProgress)
     /// The run is about to start: what it will do.
     case started(TrainingPlan)
     /// One optimiser step finished.

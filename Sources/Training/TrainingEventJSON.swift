@@ -1,4 +1,5 @@
 import Foundation
+import SafeText
 
 /// The JSON-lines form of `TrainingEvent` (what `vitrine train --json` prints and the
 /// explorer's training pane reads back from a child process): one object per line,
@@ -6,6 +7,7 @@ import Foundation
 ///
 /// | event | fields |
 /// |---|---|
+/// | `preparing` | `done`, `total`, `cached`, `computed` (backbone features before the run) |
 /// | `started` | `mode`, `preset`, `totalSteps`, `batchSize`, `startStep`, `seed`, `dataset`, `outputDirectory`, `flagPairs` |
 /// | `step` | `step`, `totalSteps`, `losses` (object: name to number), `learningRate`, `samplesPerSecond`, `etaSeconds` |
 /// | `evaluation` | `step`, `devMAP10`, `bestMAP10`, `improved` |
@@ -17,7 +19,7 @@ import Foundation
 /// Non-finite numbers (a diverged loss) are written as the strings `"nan"`, `"inf"`, `"-inf"`.
 extension TrainingEvent: Codable {
     private enum Tag: String, Codable {
-        case started, step, evaluation, checkpoint, paused, resumed, finished, failed
+        case preparing, started, step, evaluation, checkpoint, paused, resumed, finished, failed
     }
 
     private enum Keys: String, CodingKey { case event, step, message }
@@ -25,6 +27,7 @@ extension TrainingEvent: Codable {
     /// The value of the `event` field for this case.
     public var name: String {
         switch self {
+        case .preparing: return Tag.preparing.rawValue
         case .started: return Tag.started.rawValue
         case .step: return Tag.step.rawValue
         case .evaluation: return Tag.evaluation.rawValue
@@ -41,6 +44,7 @@ extension TrainingEvent: Codable {
         try container.encode(name, forKey: .event)
         // The payload's fields go into the same object as "event".
         switch self {
+        case .preparing(let progress): try progress.encode(to: encoder)
         case .started(let plan): try plan.encode(to: encoder)
         case .step(let report): try report.encode(to: encoder)
         case .evaluation(let report): try report.encode(to: encoder)
@@ -56,9 +60,10 @@ extension TrainingEvent: Codable {
         let text = try container.decode(String.self, forKey: .event)
         guard let tag = Tag(rawValue: text) else {
             throw DecodingError.dataCorruptedError(forKey: .event, in: container, debugDescription:
-                "unknown training event \"\(text)\" (known: started, step, evaluation, checkpoint, paused, resumed, finished, failed)")
+                "unknown training event \"\(text)\" (known: preparing, started, step, evaluation, checkpoint, paused, resumed, finished, failed)")
         }
         switch tag {
+        case .preparing: self = .preparing(try FeatureProgress(from: decoder))
         case .started: self = .started(try TrainingPlan(from: decoder))
         case .step: self = .step(try StepReport(from: decoder))
         case .evaluation: self = .evaluation(try EvaluationReport(from: decoder))
@@ -77,11 +82,11 @@ extension TrainingEvent: Codable {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
                                                                       negativeInfinity: "-inf", nan: "nan")
         do {
-            return String(decoding: try encoder.encode(self), as: UTF8.self)
+            return SafeText.escapingControls(inJSON: String(decoding: try encoder.encode(self), as: UTF8.self))
         } catch {
             // Every payload is plain numbers and strings; keep the stream parseable regardless.
             let message = "cannot encode a \(name) event as JSON: \(error)"
-            return #"{"event":"failed","message":"# + Self.quoted(message) + "}"
+            return "{\"event\":\"failed\",\"message\":" + SafeText.jsonQuoted(message) + "}"
         }
     }
 
@@ -98,19 +103,6 @@ extension TrainingEvent: Codable {
         } catch {
             throw TrainingEventDecodingError(line: String(trimmed.prefix(200)), reason: "\(error)")
         }
-    }
-
-    private static func quoted(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }
 

@@ -120,8 +120,7 @@ struct Train: ParsableCommand {
         let started = Date()
         let corpus = TrainingCorpus.build(dataset: dataset, splits: splits, tokenizer: tokenizer, maxTextLength: maxText,
                                           cache: cache, network: network) { p in
-            output.progress("features \(p.done)/\(p.total) (cached \(p.cached), computed \(p.computed))",
-                            fraction: Double(p.done) / Double(max(1, p.total)))
+            output.event(.preparing(p))
         }
         output.note(String(format: "features of %d images ready in %.1f s (%d skipped)", corpus.examples.count,
                            Date().timeIntervalSince(started), corpus.skipped.count))
@@ -302,17 +301,7 @@ final class EventOutput: @unchecked Sendable {
         bar = ProgressLine(enabled: !json)
     }
 
-    private var lastProgressLine = Date.distantPast
-
-    /// Progress of the preparation (features): the bar, or with --json a plain stderr line at
-    /// most every 2 seconds (stdout carries only events).
-    func progress(_ text: String, fraction: Double) {
-        guard json else { bar.update(text, fraction: fraction); return }
-        let now = Date()
-        guard now.timeIntervalSince(lastProgressLine) >= 2 || fraction >= 1 else { return }
-        lastProgressLine = now
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
+    private var lastPreparing = Date.distantPast
 
     /// A line for people (stderr in both modes, so stdout stays pure JSON with --json).
     func note(_ text: String) {
@@ -320,11 +309,20 @@ final class EventOutput: @unchecked Sendable {
     }
 
     func event(_ event: TrainingEvent) {
+        if case .preparing(let p) = event {
+            // Preparation reports come per chunk of images: a few a second are enough.
+            let now = Date()
+            guard p.done >= p.total || now.timeIntervalSince(lastPreparing) >= 0.25 else { return }
+            lastPreparing = now
+        }
         if json {
             FileHandle.standardOutput.write(Data((event.jsonLine() + "\n").utf8))
             return
         }
         switch event {
+        case .preparing(let p):
+            bar.update("features \(p.done)/\(p.total) (cached \(p.cached), computed \(p.computed))",
+                       fraction: Double(p.done) / Double(max(1, p.total)))
         case .started(let plan):
             note("\(plan.mode) (\(plan.preset)): steps \(plan.startStep + 1)...\(plan.totalSteps), batch \(plan.batchSize), "
                  + "seed \(plan.seed), \(plan.flagPairs) flag pairs, checkpoints in \(plan.outputDirectory)")

@@ -90,7 +90,9 @@ import Testing
                                    + ["--resume", out], environment: ["VITRINE_CACHE": Self.fixture.cache])
         #expect(resumed.status == 0, "\(resumed.err)")
         let events = resumed.out.split(separator: "\n").map(String.init)
-        #expect(events.first?.contains("\"startStep\":\(lastStep)") == true, "\(events.first ?? "")")
+        // Feature-preparation events come first, then the run's plan.
+        let started = events.first { $0.contains("\"event\":\"started\"") }
+        #expect(started?.contains("\"startStep\":\(lastStep)") == true, "\(started ?? events.first ?? "")")
         #expect(events.last?.contains("\"outcome\":\"completed\"") == true, "\(events.last ?? "")")
     }
 

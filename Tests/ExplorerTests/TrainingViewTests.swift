@@ -67,6 +67,25 @@ import Training
         Snapshot.check(frame, "training-pane-running-60x12")
     }
 
+    /// Before the first step, the pane shows the features being prepared (a cold cache takes a while).
+    @Test func preparingPaneShowsFeatureProgress() {
+        var s = TrainingUIState(settings: TrainingSettings(dataPath: "/data/SampleData", runsDirectory: "/runs"))
+        _ = updateTraining(&s, .command(.open))
+        _ = updateTraining(&s, .command(.dialogStart))
+        _ = updateTraining(&s, .launched(TrainingLaunch(processID: 4242, outputDirectory: "/runs/finetune-1",
+                                                        logPath: "/runs/finetune-1/train.log", niceness: 10)))
+        var text = Self.pane(s, width: 60, height: 8).textLines().joined(separator: "\n")
+        #expect(text.contains("starting vitrine train"))
+        _ = updateTraining(&s, .event(.preparing(FeatureProgress(done: 300, total: 894, cached: 250, computed: 50))))
+        #expect(s.run?.status == .starting)
+        text = Self.pane(s, width: 60, height: 8).textLines().joined(separator: "\n")
+        #expect(text.contains("preparing features 300/894 33%"))
+        #expect(text.contains("cached 250, computed 50"))
+        _ = updateTraining(&s, .event(.started(TrainingPaneTests.plan)))
+        text = Self.pane(s, width: 60, height: 8).textLines().joined(separator: "\n")
+        #expect(!text.contains("preparing") && text.contains("step 0/40"))
+    }
+
     @Test func pausedAndConfirmingPane() {
         var s = Self.midRun()
         _ = updateTraining(&s, .event(.paused(step: 24)))

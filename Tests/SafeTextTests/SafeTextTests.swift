@@ -16,6 +16,15 @@ import Testing
         #expect(decoded == text)
     }
 
+    @Test func encodedJSONGetsTheControlsJSONEncoderLeaves() throws {
+        let text = "name\u{9B}2J\u{7F}\u{2028}商品 \u{1B}"
+        let encoded = String(decoding: try JSONEncoder().encode(["dataset": text]), as: UTF8.self)
+        let safe = SafeText.escapingControls(inJSON: encoded)
+        #expect(!safe.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{2028}" })
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(safe.utf8)) == ["dataset": text])
+        #expect(SafeText.escapingControls(inJSON: #"{"a":"b"}"#) == #"{"a":"b"}"#)
+    }
+
     @Test func terminalShowsControlsAsEscapes() {
         #expect(SafeText.terminal("a\u{1B}[31mred\u{9B}2J\tb\nc\u{7F}") == "a\\u{1b}[31mred\\u{9b}2J\\tb\\nc\\u{7f}")
         #expect(SafeText.terminal("商品 é") == "商品 é")

@@ -4,6 +4,7 @@ import Training
 
 @Suite struct TrainingEventJSONTests {
     static let all: [TrainingEvent] = [
+        .preparing(FeatureProgress(done: 120, total: 894, cached: 100, computed: 20)),
         .started(TrainingPlan(mode: "finetune", preset: "sample", totalSteps: 150, batchSize: 16, startStep: 20,
                               seed: UInt64.max - 1, dataset: "SampleData: gallery+dev \"x\"", outputDirectory: "/tmp/run 1",
                               flagPairs: 3)),
@@ -29,7 +30,7 @@ import Training
     }
 
     @Test func theLineIsAFlatObjectWithAnEventField() throws {
-        let line = Self.all[1].jsonLine()
+        let line = Self.all[2].jsonLine()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(object["event"] as? String == "step")
         #expect(object["step"] as? Int == 21 && object["totalSteps"] as? Int == 150)
@@ -37,7 +38,10 @@ import Training
         #expect((object["losses"] as? [String: Any])?["mlm"] as? String == "inf")
         let paused = try #require(try JSONSerialization.jsonObject(with: Data(TrainingEvent.paused(step: 7).jsonLine().utf8)) as? [String: Any])
         #expect(paused.count == 2 && paused["event"] as? String == "paused" && paused["step"] as? Int == 7)
-        let finished = try #require(try JSONSerialization.jsonObject(with: Data(Self.all[7].jsonLine().utf8)) as? [String: Any])
+        let finished = try #require(try JSONSerialization.jsonObject(with: Data(Self.all[8].jsonLine().utf8)) as? [String: Any])
+        let preparing = try #require(try JSONSerialization.jsonObject(with: Data(Self.all[0].jsonLine().utf8)) as? [String: Any])
+        #expect(preparing["event"] as? String == "preparing" && preparing["done"] as? Int == 120
+                && preparing["total"] as? Int == 894 && preparing["cached"] as? Int == 100 && preparing["computed"] as? Int == 20)
         #expect(finished["checkpoint"] == nil && finished["outcome"] as? String == "cancelled")
     }
 

@@ -50,6 +50,8 @@ public struct TrainingPaneState: Sendable, Equatable {
     public var request: TrainingRunRequest
     /// The process, once it is started.
     public var launch: TrainingLaunch? = nil
+    /// The backbone features being prepared before the run starts (latest report).
+    public var preparation: FeatureProgress? = nil
     /// What the run said it would do.
     public var plan: TrainingPlan? = nil
     public var status: TrainingRunStatus = .starting
@@ -91,6 +93,8 @@ public struct TrainingPaneState: Sendable, Equatable {
     /// with the new model when a run ends well).
     public mutating func apply(_ event: TrainingEvent) -> [TrainingEffect] {
         switch event {
+        case .preparing(let progress):
+            preparation = progress
         case .started(let plan):
             self.plan = plan
             totalSteps = plan.totalSteps

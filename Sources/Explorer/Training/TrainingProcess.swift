@@ -289,7 +289,7 @@ public final class TrainingProcess: @unchecked Sendable {
         case .step(let r): lastStep = r.step
         case .paused(let s), .resumed(let s): lastStep = max(lastStep, s)
         case .finished, .failed: sawEnd = true
-        case .evaluation, .checkpoint: break
+        case .preparing, .evaluation, .checkpoint: break
         }
         state.unlock()
         handler(.event(event))

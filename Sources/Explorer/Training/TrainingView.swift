@@ -84,7 +84,11 @@ public func trainingSummaryLine(_ run: TrainingPaneState, width: Int, unicode: B
             spans.append(TrainingSpan("\(outcome), \(run.step) steps", CellStyle(.text)))
         }
     case .starting:
-        spans.append(TrainingSpan("starting…", CellStyle(.dim)))
+        if let p = run.preparation {
+            spans.append(TrainingSpan("features \(p.done)/\(p.total)", CellStyle(.dim)))
+        } else {
+            spans.append(TrainingSpan("starting…", CellStyle(.dim)))
+        }
     case .running, .paused, .cancelling:
         var text = "\(run.step)"
         if let total = run.totalSteps, total > 0 { text += "/\(total) \(Int((Double(run.step) / Double(total) * 100).rounded(.down)))%" }
@@ -129,7 +133,13 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
     var lines: [PaneLine] = []
 
     // Progress.
-    if run.status == .starting {
+    if run.status == .starting, let p = run.preparation {
+        // Before the first step: the corpus's backbone features (slow on a cold cache).
+        let percent = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
+        lines.append(PaneLine(spans: [TrainingSpan("preparing features \(p.done)/\(p.total)\(percent)", CellStyle(.text, bold: true)),
+                                      TrainingSpan(dot + "cached \(p.cached), computed \(p.computed)", CellStyle(.dim))],
+                              priority: 0))
+    } else if run.status == .starting {
         lines.append(PaneLine(spans: [TrainingSpan("starting vitrine train" + (unicode ? "…" : "..."), CellStyle(.dim))], priority: 0))
     } else {
         let total = run.totalSteps ?? 0
