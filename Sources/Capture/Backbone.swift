@@ -363,20 +363,9 @@ public struct MBConvSpec: Sendable, Equatable {
     public var hasResidual: Bool { stride == 1 && inputChannels == outputChannels }
 }
 
-/// The name and weights-file SHA-256 of a backbone.
-public struct BackboneIdentity: Sendable, Codable, Hashable, CustomStringConvertible {
-    public let name: String
-    /// 64 lower-case hexadecimal digits.
-    public let sha256: String
-
-    public init(name: String, sha256: String) {
-        self.name = name
-        self.sha256 = sha256
-    }
-
-    /// `efficientnet-lite0 (sha256 0123...)`.
-    public var description: String { "\(name) (sha256 \(sha256))" }
-}
+/// The name and weights-file SHA-256 of a backbone (as its feature cache keys it and a
+/// checkpoint records it).
+public typealias BackboneIdentity = ComponentIdentity
 
 /// Why the backbone could not be loaded or an image not be read.
 public enum BackboneError: Error, CustomStringConvertible, Sendable, Equatable {

@@ -3,10 +3,10 @@ import Tensor
 
 /// The identity of a component a checkpoint depends on: a name and the SHA-256 of its
 /// file (the tokenizer's `vocab.txt`, the backbone's weights, a frozen tower's weights).
-public struct ComponentIdentity: Sendable, Codable, Equatable, CustomStringConvertible {
-    public var name: String
+public struct ComponentIdentity: Sendable, Codable, Hashable, CustomStringConvertible {
+    public let name: String
     /// Lower-case hexadecimal SHA-256.
-    public var sha256: String
+    public let sha256: String
 
     public init(name: String, sha256: String) { self.name = name; self.sha256 = sha256 }
 
@@ -15,10 +15,8 @@ public struct ComponentIdentity: Sendable, Codable, Equatable, CustomStringConve
         self.init(name: name, sha256: try ContentHash.sha256(fileAt: path))
     }
 
+    /// `efficientnet-lite0 (sha256 0123...)`.
     public var description: String { "\(name) (sha256 \(sha256))" }
-
-    /// The identity of a loaded backbone (as its feature cache keys it).
-    public init(_ backbone: BackboneIdentity) { self.init(name: backbone.name, sha256: backbone.sha256) }
 
     /// The identity of a file of the weights folder: its display name and the SHA-256 the
     /// folder's MANIFEST records, or (without a MANIFEST entry) the file's computed SHA-256.

@@ -23,7 +23,7 @@ public enum SafeText {
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
             default:
-                if isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                if escapesInJSON(scalar) {
                     out += "\\u" + hex4(scalar.value)
                 } else {
                     out.unicodeScalars.append(scalar)
@@ -37,12 +37,13 @@ public enum SafeText {
     /// escaped as well: `JSONEncoder` escapes only C0. Outside strings JSON holds none of these
     /// characters, so every one of them is inside a string and the escape keeps its value.
     public static func escapingControls(inJSON json: String) -> String {
-        guard json.unicodeScalars.contains(where: { $0.value >= 0x7F && (isControl($0) || $0 == "\u{2028}" || $0 == "\u{2029}") })
-        else { return json }
+        // JSONEncoder has already escaped C0 (and a quote or backslash must stay as it is).
+        let left = { (scalar: Unicode.Scalar) in scalar.value >= 0x7F && escapesInJSON(scalar) }
+        guard json.unicodeScalars.contains(where: left) else { return json }
         var out = ""
         out.reserveCapacity(json.utf8.count + 16)
         for scalar in json.unicodeScalars {
-            if scalar.value >= 0x7F && (isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}") {
+            if left(scalar) {
                 out += "\\u" + hex4(scalar.value)
             } else {
                 out.unicodeScalars.append(scalar)
@@ -70,6 +71,12 @@ public enum SafeText {
             }
         }
         return out
+    }
+
+    /// What `jsonQuoted` writes as `\uXXXX`: controls and the JavaScript line breaks.
+    @inline(__always)
+    static func escapesInJSON(_ scalar: Unicode.Scalar) -> Bool {
+        isControl(scalar) || scalar == "\u{2028}" || scalar == "\u{2029}"
     }
 
     /// C0 controls, DEL and C1 controls.

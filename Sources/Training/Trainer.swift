@@ -58,9 +58,10 @@ public final class Trainer: @unchecked Sendable {
     private let optimizer: AdamW
     private var state: TrainerState
     private var resumedFrom: String?
-    // Checkpoint size: frozen tensors equal to MiniLM's are left out (found at the first save).
+    // Checkpoint size: frozen tensors equal to MiniLM's are left out. Found at the first save,
+    // after any resume has set the frozen layers; frozen parameters never change during a run.
     private let weights: WeightsFolder?
-    private var omittable: FrozenTensors??
+    private lazy var omittable: FrozenTensors? = weights.flatMap { try? FrozenTensors.miniLM(of: model, in: $0) }
     // Data order.
     private let pretrainPool: [Int]
     private let labelGroups: [[Int]]
@@ -464,12 +465,8 @@ public final class Trainer: @unchecked Sendable {
         let modelPath = store.modelPath(step: step), statePath = store.statePath(step: step)
         let metadata = CheckpointMetadata(config: model.config, tokenizer: identity.tokenizer,
                                           backbone: identity.backbone, step: step, data: identity.data)
-        if omittable == nil {
-            // Frozen parameters never change during a run, so this holds for every checkpoint of it.
-            omittable = .some(weights.flatMap { try? FrozenTensors.miniLM(of: model, in: $0) })
-        }
         do {
-            try Checkpoint.save(model, to: modelPath, metadata: metadata, omitting: omittable ?? nil)
+            try Checkpoint.save(model, to: modelPath, metadata: metadata, omitting: omittable)
         } catch {
             throw TrainingError.checkpointWrite(path: modelPath, reason: "\(error)")
         }

@@ -163,13 +163,13 @@ struct Train: ParsableCommand {
         if options.preset == "tiny" {
             model = CaptureModel(config: TrainingOptions.tinyConfig, seed: seed)
         } else if let initFrom {
-            model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: ComponentIdentity(network.identity),
+            model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: network.identity,
                                         weights: weights).0
         } else {
             model = try CaptureModel.pretrained(weights: weights, seed: seed)
         }
         let identity = CheckpointIdentity(tokenizer: try ComponentIdentity(.miniLMVocabulary, in: weights),
-                                          backbone: ComponentIdentity(network.identity),
+                                          backbone: network.identity,
                                           data: "\(dataset.name): " + splits.map(\.name).joined(separator: "+")
                                               + ", \(corpus.examples.count) pairs")
         let outDir: String

@@ -262,16 +262,7 @@ struct Canvas {
         } else {
             lines.append(("image: none found for this id", CellStyle(.warning)))
         }
-        var y = imageRect.maxY
-        for (i, (text, style)) in lines.enumerated() {
-            guard y < inner.maxY else { break }
-            if y == inner.maxY - 1 && i < lines.count - 1 {
-                frame.put("…", x: inner.x, y: y, style: CellStyle(.dim))
-                break
-            }
-            frame.put(text, x: inner.x, y: y, maxWidth: inner.width, style: style)
-            y += 1
-        }
+        drawLines(lines, from: imageRect.maxY, in: inner)
     }
 
     func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }

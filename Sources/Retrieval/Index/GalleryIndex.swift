@@ -201,14 +201,7 @@ public final class GalleryIndex: @unchecked Sendable {
             try prefix.withUnsafeBytes { (raw) throws in try append(raw) }
             for data in sections {
                 let bytes = data.rows.count * 4
-                try data.rows.withUnsafeBytes { (raw) throws in
-                    var done = 0
-                    while done < bytes {
-                        let n = min(1 << 26, bytes - done)
-                        try append(UnsafeRawBufferPointer(rebasing: raw[done..<(done + n)]))
-                        done += n
-                    }
-                }
+                try data.rows.withUnsafeBytes { (raw) throws in try append(raw) }
                 let padding = [UInt8](repeating: 0, count: roundUp64(bytes) - bytes)
                 try padding.withUnsafeBytes { (raw) throws in try append(raw) }
             }

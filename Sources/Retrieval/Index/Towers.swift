@@ -57,10 +57,9 @@ final class Towers: @unchecked Sendable {
             maxTextLength = CaptureConfig.default.maxTextLength
         case .model(let path):
             checkpointHash = try ContentHash.sha256(fileAt: path)
-            let metadata = try Checkpoint.readMetadata(path: path)
-            let expectedBackbone = ComponentIdentity(backbone.identity)
             // A fine-tuned checkpoint may leave the frozen MiniLM tensors out: they come from `weights`.
-            model = try Checkpoint.load(path: path, expectedBackbone: expectedBackbone, weights: weights).0
+            let (capture, metadata) = try Checkpoint.load(path: path, expectedBackbone: backbone.identity, weights: weights)
+            model = capture
             miniLM = nil
             maxTextLength = metadata.config.maxTextLength
         }

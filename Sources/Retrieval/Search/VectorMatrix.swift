@@ -218,12 +218,7 @@ public final class VectorMatrix: @unchecked Sendable {
         let dataBytes = count * dimension * elementType.byteCount
         try writeFileAtomically(to: path) { (append) throws in
             try prefix.withUnsafeBytes { (raw) throws in try append(raw) }
-            var offset = 0
-            while offset < dataBytes {  // in slices, so that a huge matrix is not one write call
-                let n = min(1 << 26, dataBytes - offset)
-                try append(UnsafeRawBufferPointer(start: base + offset, count: n))
-                offset += n
-            }
+            try append(UnsafeRawBufferPointer(start: base, count: dataBytes))
             try idsBlock.withUnsafeBytes { (raw) throws in try append(raw) }
         }
     }

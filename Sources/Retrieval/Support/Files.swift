@@ -74,7 +74,8 @@ func makeFolder(_ folder: String) throws {
 
 /// Writes a file atomically: the bytes go to a temporary file in the same folder, which is
 /// flushed to disk and renamed over `path`; readers see the old file or the new one, never a part.
-/// `produce` is called with a function that appends bytes; it may call it many times.
+/// `produce` is called with a function that appends bytes; it may call it many times, with
+/// buffers of any size (they are written in slices of at most 64 MiB).
 func writeFileAtomically(to path: String,
                          _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)
 throws {
@@ -86,7 +87,7 @@ throws {
         try produce { (chunk: UnsafeRawBufferPointer) throws in
             var offset = 0
             while offset < chunk.count {
-                let n = write(fd, chunk.baseAddress! + offset, chunk.count - offset)
+                let n = write(fd, chunk.baseAddress! + offset, min(chunk.count - offset, 1 << 26))
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw systemError(temporary, "write failed")
