@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Vitrine: a terminal explorer for cross-modal, instance-level product retrieval.
-// Module layout and import rules: see DESIGN.md (shared) and README.md.
+// Module layout and import rules: see docs/architecture.md §1 and README.md.
 import PackageDescription
 
 let package = Package(
@@ -27,7 +27,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
 
-        // Our modules; arrows point down only (DESIGN.md).
+        // Our modules; arrows point down only (docs/architecture.md §1).
         .target(name: "SafeText"),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
         .target(name: "Catalog", dependencies: ["Imaging"]),

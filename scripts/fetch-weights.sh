@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch Vitrine's two pretrained towers (MODEL.md, "Pretrained towers") into Weights/.
+# Fetch Vitrine's two pretrained towers (docs/model.md §2, "Pretrained towers") into Weights/.
 #
 #   scripts/fetch-weights.sh            fetch what is missing (a quick check when all is there)
 #   scripts/fetch-weights.sh --verify   also check every file against Weights/MANIFEST (SHA-256)

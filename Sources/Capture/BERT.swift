@@ -14,7 +14,7 @@ import Tensor
 // previous block's output buffer naturally is). Blocks are not reentrant: one
 // forward/backward at a time per instance.
 
-/// The widths of a BERT layer (MODEL.md: 384, 12 heads, FFN 1536, LayerNorm eps 1e-12).
+/// The widths of a BERT layer (docs/model.md §4.1: 384, 12 heads, FFN 1536, LayerNorm eps 1e-12).
 public struct BertDimensions: Sendable, Equatable, Codable {
     public var hidden: Int
     public var heads: Int

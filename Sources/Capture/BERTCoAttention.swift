@@ -3,7 +3,7 @@ import Tensor
 /// A co-attention (ViLBERT connection) layer: both streams are updated from the
 /// same inputs, the text side's queries attending to the image stream and the
 /// image side's queries attending to the text stream; each side has its own
-/// attention output and feed-forward sublayers (MODEL.md, "Architecture", 4).
+/// attention output and feed-forward sublayers (docs/model.md §4.5, "Co-attention").
 ///
 /// Names: `co.layer.N.text.` and `co.layer.N.image.` followed by BERT's layer
 /// sub-names (`attention.self.query.weight`, ..., `output.LayerNorm.bias`).

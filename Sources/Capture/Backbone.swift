@@ -8,7 +8,7 @@ import Imaging
 import Tensor
 
 /// The frozen image tower: EfficientNet-Lite0 (ImageNet weights), for inference, up to the
-/// output of its last MBConv block (block 15), a 320 x 7 x 7 map (MODEL.md, "Inputs").
+/// output of its last MBConv block (block 15), a 320 x 7 x 7 map (docs/model.md §3.2, "Image").
 ///
 /// The layers are those of the reference implementation (efficientnet-lite-pytorch 0.1.0):
 /// a 3 x 3 stride-2 stem (3 -> 32 channels), 16 MBConv blocks without squeeze-and-excitation

@@ -1,6 +1,6 @@
 import Tensor
 
-/// Where one caption's tokens look in one image (MODEL.md, "Attention summary of a match"),
+/// Where one caption's tokens look in one image (docs/model.md §7, "Attention summary of a match"),
 /// read from the attention probabilities of a forward pass over the pair.
 public struct TextImageAttention: Sendable, Equatable {
     /// The caption's token strings, `[CLS]` and `[SEP]` included (no padding).

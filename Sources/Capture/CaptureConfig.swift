@@ -1,4 +1,4 @@
-/// The model's shape: layer counts and widths (MODEL.md, "Architecture").
+/// The model's shape: layer counts and widths (docs/model.md §1, "Overview").
 /// Stored in every checkpoint's metadata; the defaults are what ships, small
 /// configurations are used by tests.
 public struct CaptureConfig: Sendable, Codable, Equatable {

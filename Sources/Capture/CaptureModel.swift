@@ -1,6 +1,6 @@
 import Tensor
 
-/// The three retrieval embeddings of a batch of pairs (MODEL.md, "Retrieval embeddings"),
+/// The three retrieval embeddings of a batch of pairs (docs/model.md §6, "Retrieval embeddings"),
 /// each `[batch][256]` unit vectors.
 public struct CaptureEmbeddings: Sendable, Equatable {
     /// Text: `normalize(clr.text(t[CLS]))` on the text stream's output.
@@ -11,11 +11,11 @@ public struct CaptureEmbeddings: Sendable, Equatable {
     public var fused: [[Float]]
 }
 
-/// CAPTURE (MODEL.md, "Architecture"): text stream, image stream, CLR projections,
+/// CAPTURE (docs/model.md §4, "Architecture"): text stream, image stream, CLR projections,
 /// co-attention, cross stream, fusion, and the MLM and MRM heads, with a forward and
 /// backward pass over the whole model for the pretraining losses.
 ///
-/// Parameter names are MODEL.md's checkpoint names. The MLM decoder is tied to
+/// Parameter names are the checkpoint names of docs/model.md §8.2. The MLM decoder is tied to
 /// `text.embeddings.word_embeddings.weight`. Not reentrant: one pass at a time; the
 /// `embed` functions replace the saved activations, so call `backward` right after a forward.
 public final class CaptureModel: @unchecked Sendable {
@@ -34,7 +34,7 @@ public final class CaptureModel: @unchecked Sendable {
     /// `mlm.bias`, `[vocabSize]`.
     public let mlmBias: Parameter
     public let mrm: LinearLayer
-    /// Every parameter, named as in MODEL.md.
+    /// Every parameter, named as in docs/model.md §8.2.
     public let parameters: ParameterSet
 
     // Forward state.
@@ -220,8 +220,8 @@ public final class CaptureModel: @unchecked Sendable {
 
     /// The fine-tuning losses of a masked batch (forward only; keeps what `backward` needs, which
     /// then differentiates `total`): the robust contrastive loss over `pairs` of the batch's fused
-    /// embeddings (indices are rows of the batch), plus CLR and MLM as regularisers (MODEL.md,
-    /// "Losses"). Pass an unmasked batch (no MLM targets) to leave MLM out.
+    /// embeddings (indices are rows of the batch), plus CLR and MLM as regularisers (docs/model.md
+    /// §5.2, "Fine-tuning"). Pass an unmasked batch (no MLM targets) to leave MLM out.
     public func forwardFineTuning(_ batch: MaskedPretrainingBatch, pairs: [EmbeddingPair],
                                   objective: FineTuningObjective, mode: ForwardMode) -> FineTuningLosses {
         weights = (objective.mlmWeight, 0, objective.clrWeight)

@@ -31,7 +31,7 @@ public struct ComponentIdentity: Sendable, Codable, Hashable, CustomStringConver
     }
 }
 
-/// What a checkpoint's `__metadata__` records besides its tensors (MODEL.md, "Checkpoint format").
+/// What a checkpoint's `__metadata__` records besides its tensors (docs/model.md §8.3, "Metadata").
 public struct CheckpointMetadata: Sendable, Equatable {
     public var config: CaptureConfig
     public var tokenizer: ComponentIdentity
@@ -60,7 +60,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String { "checkpoint \(path): \(reason)" }
 }
 
-/// Frozen tensors a checkpoint may leave out (MODEL.md, "Checkpoint format"): each equal, bit
+/// Frozen tensors a checkpoint may leave out (docs/model.md §8.4): each equal, bit
 /// for bit, to the same tensor of a pretrained file, which the checkpoint references by SHA-256.
 public struct FrozenTensors: Sendable, Equatable {
     public var source: ComponentIdentity
@@ -84,7 +84,7 @@ public struct FrozenTensors: Sendable, Equatable {
     }
 }
 
-/// Saving and loading a `CaptureModel` as one safetensors file with MODEL.md's tensor names
+/// Saving and loading a `CaptureModel` as one safetensors file with the tensor names of docs/model.md §8.2
 /// and metadata. Writes are atomic (a reader never sees a half-written file).
 public enum Checkpoint {
     /// The value of the `format` metadata key.

@@ -9,7 +9,7 @@ import Foundation
 import Imaging
 import Tensor
 
-/// The on-disk cache of backbone features (MODEL.md, "Inputs"): one block-15 map per image,
+/// The on-disk cache of backbone features (docs/data.md §6.1): one block-15 map per image,
 /// keyed by the SHA-256 of the image file's content and the SHA-256 of the backbone's weights.
 ///
 /// Layout: `<root>/<backbone name>-<first 16 digits of its SHA-256>/<2 digits>/<image SHA-256>.feat`,

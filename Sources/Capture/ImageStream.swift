@@ -2,7 +2,7 @@ import Tensor
 
 // MARK: - Image tokens
 
-/// The image tokens of MODEL.md ("Inputs"): a global token (the mean of the grid's
+/// The image tokens of docs/model.md §3.3 ("Image tokens"): a global token (the mean of the grid's
 /// cells) followed by the cells in row-major order, each with its box
 /// `(x1, y1, x2, y2, area)` in [0, 1] of the letterboxed image.
 public enum ImageTokens {
@@ -64,7 +64,7 @@ public enum ImageTokens {
 
 // MARK: - Image stream
 
-/// The image stream (MODEL.md, "Architecture", 2):
+/// The image stream (docs/model.md §4.3, "Image stream"):
 /// `v0 = LayerNorm(feat_proj(f) + box_proj(box))` (then dropout in training), followed
 /// by `imageLayers` BERT layers. Names: `image.feat_proj`, `image.box_proj`,
 /// `image.LayerNorm`, `image.encoder.layer.N.` + BERT's layer sub-names.

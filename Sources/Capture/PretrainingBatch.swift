@@ -13,7 +13,7 @@ public struct PretrainingBatch: Sendable {
     }
 }
 
-/// The special token ids and probabilities of MLM and MRM masking (MODEL.md, "Losses").
+/// The special token ids and probabilities of MLM and MRM masking (docs/model.md §5.1, "Pretraining").
 public struct PretrainingMasking: Sendable, Equatable, Codable {
     public var padID: Int32
     public var classID: Int32
@@ -39,7 +39,7 @@ public struct PretrainingMasking: Sendable, Equatable, Codable {
                   separatorID: Int32(tokenizer.separatorID), maskID: Int32(tokenizer.maskID))
     }
 
-    /// Masks a batch (MODEL.md): each non-special real text token is chosen with
+    /// Masks a batch (docs/model.md §5.1): each non-special real text token is chosen with
     /// probability `textProbability`; a chosen token becomes `[MASK]` (80 %), a
     /// uniformly random token (10 %) or stays (10 %), and is an MLM target. Each cell is
     /// chosen with probability `regionProbability`; a chosen cell's input feature is set
@@ -120,7 +120,7 @@ public struct MaskedPretrainingBatch: Sendable {
     public var batch: Int { tokens.batch }
 }
 
-/// The three pretraining losses of one batch (MODEL.md, "Losses"), summed with weight 1.
+/// The three pretraining losses of one batch (docs/model.md §5.1, "Pretraining"), summed with weight 1.
 public struct PretrainingLosses: Sendable, Equatable {
     public var mlm: Float
     public var mrm: Float
@@ -130,7 +130,7 @@ public struct PretrainingLosses: Sendable, Equatable {
     public init(mlm: Float, mrm: Float, clr: Float) { self.mlm = mlm; self.mrm = mrm; self.clr = clr }
 }
 
-/// The fine-tuning objective of MODEL.md: `L = L_robust + clrWeight * L_CLR + mlmWeight * L_MLM`,
+/// The fine-tuning objective of docs/model.md §5.2: `L = L_robust + clrWeight * L_CLR + mlmWeight * L_MLM`,
 /// with `L_robust = y max(0, d - positiveMargin)² + (1 - y) max(0, negativeMargin - d)²` over
 /// labelled pairs of fused embeddings (`d` their Euclidean distance, in [0, 2] for unit vectors).
 /// The margins and weights are configuration, chosen on the dev split.

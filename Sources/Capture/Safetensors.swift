@@ -9,7 +9,7 @@ import Foundation
 import SafeText
 
 // safetensors (https://github.com/huggingface/safetensors), the format of Vitrine's
-// checkpoints and of the pretrained towers (MODEL.md, "Checkpoint format"):
+// checkpoints and of the pretrained towers (docs/model.md §8.1, "The safetensors container"):
 //
 //   bytes 0..<8      N, the header's length, unsigned 64-bit little-endian
 //   bytes 8..<8+N    the header: a JSON object, UTF-8, starting with `{`, possibly padded

@@ -28,7 +28,7 @@ public struct TokenizerError: Error, Sendable, Equatable, CustomStringConvertibl
     public init(_ description: String) { self.description = description }
 }
 
-/// BERT's uncased WordPiece tokenizer (MODEL.md, "Inputs") on all-MiniLM-L6-v2's vocab.txt,
+/// BERT's uncased WordPiece tokenizer (docs/model.md §3.1, "Text") on all-MiniLM-L6-v2's vocab.txt,
 /// matching the model's own `tokenizer.json` as Hugging Face `tokenizers` runs it (what
 /// sentence-transformers uses: `BertNormalizer`, `BertPreTokenizer`, `WordPiece`):
 ///

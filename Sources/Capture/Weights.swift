@@ -7,7 +7,7 @@ import Darwin
 #endif
 import Foundation
 
-/// The files of the pretrained towers, relative to the weights folder (MODEL.md, "Pretrained
+/// The files of the pretrained towers, relative to the weights folder (docs/model.md §2, "Pretrained
 /// towers"). `scripts/fetch-weights.sh` puts them there; nothing is fetched at run time.
 public enum WeightsFile: String, Sendable, CaseIterable {
     /// all-MiniLM-L6-v2's BERT encoder (Hugging Face names, F32).

@@ -1,4 +1,4 @@
-/// The on-disk layouts `Dataset.load(from:options:)` recognises (DATA.md §1 and §3).
+/// The on-disk layouts `Dataset.load(from:options:)` recognises (docs/data.md §1 and §3).
 public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
     /// Product1M split files `product1m_{train,dev,test,gallery}_ossurl_v2.txt` and `images/<item_id>.jpg`.
     case product1m

@@ -49,6 +49,6 @@ public struct Sample: Sendable, Hashable {
         }
     }
 
-    /// A gallery item's identity: only its first label counts (DATA.md §1).
+    /// A gallery item's identity: only its first label counts (docs/data.md §1.2).
     public var product: String? { labels.first }
 }

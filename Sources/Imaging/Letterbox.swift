@@ -33,7 +33,7 @@ public struct LetterboxGeometry: Sendable, Equatable {
 }
 
 extension RGBImage {
-    /// The model's input framing (MODEL.md, "Inputs"): this image scaled to fit a
+    /// The model's input framing (docs/model.md §3.2, "Image"): this image scaled to fit a
     /// `side` x `side` square keeping its aspect ratio (antialiased bilinear resampling, see
     /// `resized(width:height:)`; upscaled when smaller), centred, and the borders filled with
     /// `fill` on all channels. An empty image gives a square of `fill` with zero-sized content.

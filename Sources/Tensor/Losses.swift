@@ -1,6 +1,6 @@
 import Foundation
 
-// The training losses of MODEL.md, each a forward function returning the
+// The training losses of docs/model.md §5, each a forward function returning the
 // scalar loss and a backward function taking dLoss (1 for a loss used alone,
 // its weight in a weighted sum). Losses are accumulated in Double.
 
@@ -218,7 +218,7 @@ public struct EmbeddingPair: Sendable, Hashable {
     }
 }
 
-/// The robust contrastive loss of MODEL.md, averaged over `pairs`:
+/// The robust contrastive loss of docs/model.md §5.2, averaged over `pairs`:
 /// `y * max(0, d - positiveMargin)² + (1 - y) * max(0, negativeMargin - d)²`,
 /// `d` the Euclidean distance between the pair's rows of `embeddings`
 /// (`[rows, width]`, unit vectors in the model). 0 for no pairs.

@@ -3,8 +3,8 @@ import Foundation
 /// One trainable tensor of a model: its checkpoint name, shape, values and
 /// gradient, and whether weight decay applies to it.
 ///
-/// Layers create their parameters with full checkpoint names (MODEL.md's
-/// table, e.g. `text.encoder.layer.0.attention.self.query.weight`) and read
+/// Layers create their parameters with full checkpoint names (docs/model.md
+/// §8.2, e.g. `text.encoder.layer.0.attention.self.query.weight`) and read
 /// and write `value` and `grad` through their pointers. Gradients are always
 /// accumulated by the backward kernels; `ParameterSet.zeroGradients()` clears
 /// them once per optimiser step.

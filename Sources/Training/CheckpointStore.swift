@@ -41,7 +41,7 @@ public struct CheckpointManifest: Sendable, Codable, Equatable {
 ///
 /// Layout of `directory`:
 ///
-///     step-000150.safetensors        the model (Checkpoint format, MODEL.md), loadable on its own
+///     step-000150.safetensors        the model (checkpoint format, docs/model.md §8), loadable on its own
 ///     step-000150.state.safetensors  the trainer state: AdamW moments (`m.<name>`, `v.<name>`),
 ///                                    and in its metadata `trainer` (JSON: step, optimiser step,
 ///                                    options, early-stopping state)

@@ -2,7 +2,7 @@ import Foundation
 
 /// What a training run reports as it goes: the one stream of typed events that the CLI
 /// renders as a progress bar, `vitrine train --json` prints as JSON lines, and the
-/// explorer's training pane reads back from a child process (DESIGN.md: long work reports
+/// explorer's training pane reads back from a child process (docs/architecture.md §4: long work reports
 /// progress as typed events).
 ///
 /// JSON form (one object per line): `{"event": "<case>", ...fields of the payload}`;

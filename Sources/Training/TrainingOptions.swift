@@ -3,7 +3,7 @@ import Capture
 import Tensor
 
 /// What a run trains: CAPTURE's pretraining tasks on captions and images, or instance-level
-/// fine-tuning on labelled and flagged pairs (MODEL.md, "Losses").
+/// fine-tuning on labelled and flagged pairs (docs/model.md §5, "Losses").
 public enum TrainingMode: String, Sendable, Codable, CaseIterable {
     /// MLM + MRM + CLR on the train split's pairs; labels are not used.
     case pretrain

@@ -4,7 +4,7 @@ import Foundation
 import Retrieval
 
 /// `vitrine eval`: Product1M's official retrieval metrics (mAP, Prec and mAR at 10, 50 and 100,
-/// DATA.md §2, quirks included) for a model checkpoint, the zero-shot towers and the baselines,
+/// docs/data.md §2, quirks included) for a model checkpoint, the zero-shot towers and the baselines,
 /// or for a ranking file made elsewhere.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(

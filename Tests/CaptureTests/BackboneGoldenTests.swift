@@ -12,7 +12,7 @@ import Testing
 /// image Fixtures/efficientnet_input.png normalised `(x - 127) / 128`; the header of
 /// Fixtures/efficientnet_reference.json says the same, with versions.
 ///
-/// Tolerance: MODEL.md asks for 1e-4 relative agreement. Each vector is held to
+/// Tolerance: docs/model.md §9 asks for 1e-4 relative agreement. Each vector is held to
 /// `||swift - torch|| <= 1e-4 * ||torch||` and every element to
 /// `|swift - torch| <= 1e-4 * max|torch|`. The float32 rounding floor (torch float32 against the
 /// same code in float64) is about 1e-5 absolute on values up to ~10, well inside both.

@@ -4,13 +4,13 @@ import Imaging
 import Tensor
 import Testing
 
-/// A Vitrine checkpoint loads in PyTorch and gives the same embeddings (MODEL.md, "Checkpoint
-/// format", last paragraph).
+/// A Vitrine checkpoint loads in PyTorch and gives the same embeddings (docs/model.md §8.5,
+/// "Loading a checkpoint in PyTorch").
 ///
 /// torch is not available where the tests run, so the PyTorch side was computed once and stored
 /// in `Fixtures/capture_portability.json`: `tools/reference/capture_portability.py` loaded the
 /// checkpoint that `portabilityCheckpoint()` writes with `tools/reference/capture_torch.py`'s
-/// `load_checkpoint` (a straightforward PyTorch implementation of MODEL.md, eval mode), ran
+/// `load_checkpoint` (a straightforward PyTorch implementation of docs/model.md, eval mode), ran
 /// `embed` on the inputs stored in the same file and recorded z_t, z_v and e, with the
 /// checkpoint's SHA-256 (the exact commands are in the fixture's "how" field). This test
 /// rebuilds the checkpoint, checks it is byte for byte the file the golden values describe

@@ -26,7 +26,7 @@ import Testing
             let q = try #require(loaded.parameters[p.name])
             #expect(p.value.array.map(\.bitPattern) == q.value.array.map(\.bitPattern), "\(p.name) differs")
         }
-        // The file holds MODEL.md's names in PyTorch's layout.
+        // The file holds the names of docs/model.md §8.2 in PyTorch's layout.
         let file = try SafetensorsFile.read(path: path)
         #expect(Set(file.names) == Set(saved.parameters.names))
         #expect(file.entry("fuse.weight")?.shape == [8, 32])

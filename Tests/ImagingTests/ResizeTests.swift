@@ -83,7 +83,7 @@ import Testing
 
     // MARK: letterbox
 
-    /// Geometry from MODEL.md: scale = side / max(w, h), content max(1, round(w * scale)) x
+    /// Geometry from docs/model.md §3.2: scale = side / max(w, h), content max(1, round(w * scale)) x
     /// max(1, round(h * scale)) (half to even), offsets floor((side - content) / 2).
     @Test(arguments: [
         (640, 480, 224, 0, 28, 224, 168),     // landscape

@@ -1,7 +1,7 @@
 import Retrieval
 import Testing
 
-/// A small ground truth where every quirk of the official protocol shows (DATA.md §2).
+/// A small ground truth where every quirk of the official protocol shows (docs/data.md §2.4).
 ///
 /// Gallery (first label counts): g1 g2 g3 → A, g4 g5 → B, g6 → C, g7 → D, g8 → E (its second
 /// label A does not count), g9 → F.

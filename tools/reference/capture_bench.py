@@ -2,11 +2,11 @@
 """PyTorch CPU side of Vitrine's model benchmark (bench/model/README.md).
 
 Times, with `torch.set_num_threads(2)` (the machine's cores) in eager mode, on
-tools/reference/capture_torch.py (a straightforward PyTorch implementation of MODEL.md):
+tools/reference/capture_torch.py (a straightforward PyTorch implementation of docs/model.md):
 
 * a pretraining step of the default model at batch 32: text length 36 (every row 36 real
   tokens, [CLS] ... [SEP]), 50 image tokens from cached backbone features (random 320 x 7 x 7
-  maps: the backbone is not part of the step), MLM + MRM + CLR masking drawn as MODEL.md says,
+  maps: the backbone is not part of the step), MLM + MRM + CLR masking drawn as docs/model.md §5.1 says,
   forward, backward, gradient clipping to norm 1 and an AdamW step (lr 1e-4, weight decay 0.01,
   none on biases, LayerNorms and mlm.bias), zero_grad. Dropout 0.1 as BERT (train mode).
   Variants:

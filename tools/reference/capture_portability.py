@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Golden values for Vitrine's checkpoint portability test (Tests/CaptureTests/CheckpointPortabilityTests.swift).
 
-MODEL.md: "A PyTorch user must be able to load the file with `safetensors` and get the same
-embeddings (to float32 rounding) from a straightforward PyTorch implementation of this page."
+docs/model.md §8.5: a checkpoint loads in PyTorch with `safetensors` and gives the same
+embeddings (to float32 rounding) from a straightforward PyTorch implementation of that page.
 torch is not available where Vitrine's tests run, so this script computes PyTorch's side once:
 it loads a checkpoint written by the Swift test with `capture_torch.load_checkpoint` (eval mode,
 no dropout), runs `CaptureTorch.embed` on fixed inputs (defined here by formulas, no random

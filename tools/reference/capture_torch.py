@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""CAPTURE as Vitrine's MODEL.md specifies it, in plain PyTorch: the portability reference.
+"""CAPTURE as Vitrine's docs/model.md specifies it, in plain PyTorch: the portability reference.
 
-This is a straightforward implementation of MODEL.md (Vitrine's model specification), written
-for reading, not for speed. Its parameter names are exactly the checkpoint names of MODEL.md,
+This is a straightforward implementation of docs/model.md (Vitrine's model documentation), written
+for reading, not for speed. Its parameter names are exactly the checkpoint names of docs/model.md §8.2,
 so a Vitrine checkpoint loads with
 
     model = CaptureTorch(config)
@@ -44,7 +44,7 @@ Losses (`pretraining_losses`), summed with weight 1:
 * CLR: NT-Xent over the 2B vectors [z_t; z_v], temperature 0.07: row i's positive is the other
   modality of the same pair, every other row except itself a negative (2B - 2 of them); the
   loss is the mean over all 2B rows.
-`mask_batch` draws the MLM and MRM masks as MODEL.md says (see its docstring for the details).
+`mask_batch` draws the MLM and MRM masks as docs/model.md §5.1 says (see its docstring for the details).
 
 Usage: `python3 tools/reference/capture_torch.py --help` (a self-check, an embedding of given
 inputs from a checkpoint, or a few training steps on random inputs). torch, numpy and
@@ -72,7 +72,7 @@ PAD_ID, CLS_ID, SEP_ID, MASK_ID = 0, 101, 102, 103
 
 @dataclasses.dataclass
 class CaptureConfig:
-    """Layer counts and widths; the defaults are what ships (MODEL.md, "Architecture")."""
+    """Layer counts and widths; the defaults are what ships (docs/model.md §1, "Overview")."""
 
     hidden: int = 384
     heads: int = 12
@@ -417,7 +417,7 @@ def nt_xent(z: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
 def mask_batch(ids: torch.Tensor, mask: torch.Tensor, cells: torch.Tensor, config: CaptureConfig,
                generator: Optional[torch.Generator] = None, text_probability: float = 0.15,
                region_probability: float = 0.15):
-    """MLM and MRM masking of a batch (MODEL.md, "Losses"), drawn as Vitrine's Swift side does.
+    """MLM and MRM masking of a batch (docs/model.md §5.1, "Pretraining"), drawn as Vitrine's Swift side does.
 
     * Text: each real token that is not [CLS], [SEP] or [PAD] is chosen independently with
       probability 0.15 (a Bernoulli draw per token, so the count varies); a chosen token
@@ -499,7 +499,7 @@ def load_checkpoint(path: str, text_weights: Optional[str] = None) -> CaptureTor
 # --------------------------------------------------------------------------- command line
 
 def self_check() -> None:
-    """Checks that the names are MODEL.md's and that a state dict round-trips through safetensors."""
+    """Checks that the names are those of docs/model.md §8.2 and that a state dict round-trips through safetensors."""
     import tempfile
     import os
     from safetensors.torch import save_file

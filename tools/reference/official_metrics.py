@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference implementation of Product1M's official retrieval metrics (DATA.md section 2).
+"""Reference implementation of Product1M's official retrieval metrics (docs/data.md section 2).
 
 A re-expression, written for Vitrine, of the logic of the official script
 `CAPTURE/evaluate_suit.py` in github.com/zhanxlin/Product1M (the version after the fix

@@ -1,4 +1,4 @@
-/// Loads the plain folder format (DATA.md §3): `captions.tsv` or `captions.jsonl` beside `images/`.
+/// Loads the plain folder format (docs/data.md §3): `captions.tsv` or `captions.jsonl` beside `images/`.
 ///
 /// The `split` column (or field) puts an item in `train`, `query` or `gallery`; an item without one is
 /// in both `query` and `gallery`. A malformed line is attributed to the split it names; a line without

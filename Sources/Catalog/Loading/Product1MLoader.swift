@@ -16,7 +16,7 @@ struct Product1MSplitSpec: Sendable {
     ]
 }
 
-/// Parses one Product1M split file (DATA.md §1):
+/// Parses one Product1M split file (docs/data.md §1):
 /// `item_id#####title#####url1#####url2#####labels`, labels joined by `#;#`.
 enum Product1MParser {
     /// Parses `bytes`, the whole file. Malformed lines become issues and are skipped; in strict mode

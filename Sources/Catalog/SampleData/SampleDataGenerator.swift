@@ -3,7 +3,7 @@ import Foundation
 import Imaging
 
 /// Generates SampleData: a synthetic cosmetics retrieval set in the exact
-/// Product1M layout (DATA.md §1 and §4), so the official evaluation tool runs
+/// Product1M layout (docs/data.md §1 and §4), so the official evaluation tool runs
 /// on it unchanged.
 ///
 /// Invented brands with product lines give a few hundred product instances;

@@ -12,7 +12,7 @@ public protocol RetrievalService: Sendable {
     /// The `top` best gallery matches of `query` that pass `filter`, best first. May throw
     /// `CancellationError` when `isCancelled` answers true (a newer search is waiting).
     func search(_ query: RetrievalQuery, top: Int, filter: RetrievalFilter, isCancelled: () -> Bool) throws -> SearchResult
-    /// Why `sampleID` matched `query` (MODEL.md, "Attention summary of a match").
+    /// Why `sampleID` matched `query` (docs/model.md §7, "Attention summary of a match").
     func attention(for query: RetrievalQuery, match sampleID: String) throws -> AttentionSummary
 }
 

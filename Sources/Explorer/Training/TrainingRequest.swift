@@ -1,5 +1,5 @@
 /// What a training run does: pretraining on unlabelled pairs, or fine-tuning
-/// for instance retrieval (MODEL.md).
+/// for instance retrieval (docs/model.md §5).
 public enum TrainingMode: String, Sendable, Equatable, CaseIterable {
     case finetune
     case pretrain

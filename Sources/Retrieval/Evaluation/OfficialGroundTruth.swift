@@ -5,7 +5,7 @@ import Darwin
 #endif
 import Catalog
 
-/// The labels the official Product1M evaluation scores against (DATA.md §2): the first label of
+/// The labels the official Product1M evaluation scores against (docs/data.md §2.2): the first label of
 /// every gallery item and the label list (repeats kept) of every query.
 ///
 /// It is built the way the official script `CAPTURE/evaluate_suit.py` builds its dictionaries:

@@ -12,7 +12,7 @@ public enum IndexSection: String, Sendable, CaseIterable, Codable {
     /// Zero-shot image tower: the mean over the 7x7 cells of EfficientNet-Lite0's block-15 map,
     /// L2-normalised (320-d). Zero for an item whose image is missing or unreadable.
     case pooled
-    /// The fused embedding `e` of (caption, image) (MODEL.md), 256-d unit vectors.
+    /// The fused embedding `e` of (caption, image) (docs/model.md §6), 256-d unit vectors.
     case fused = "e"
     /// The text embedding `z_t` of the caption, 256-d unit vectors.
     case text = "z_t"

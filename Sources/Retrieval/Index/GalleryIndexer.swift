@@ -20,7 +20,7 @@ public struct RetrievalOptions: Sendable, Equatable {
     /// Gallery items per forward pass while building.
     public var batchSize: Int
     /// With a checkpoint, a caption query scores `(1 - w) * cos(z_t, z_v) + w * cos(z_t, z_t')`
-    /// against each gallery item (MODEL.md: "optionally blended"); 0 uses z_v alone.
+    /// against each gallery item (docs/model.md §6: "optionally blended"); 0 uses z_v alone.
     public var captionTextWeight: Float
     /// Zero-shot pair queries (image and caption) score
     /// `w * cos(sentence, sentence') + (1 - w) * cos(pooled, pooled')`.

@@ -1,6 +1,6 @@
 import Catalog
 
-/// How a query is matched against the gallery (MODEL.md, "Retrieval embeddings").
+/// How a query is matched against the gallery (docs/model.md §6, "Retrieval embeddings").
 public enum QueryMode: String, Sendable, CaseIterable, Codable {
     /// Caption only: z_t against the gallery's z_v (optionally blended with its z_t).
     case caption
@@ -49,7 +49,7 @@ public struct SearchResult: Sendable, Equatable {
     public var query: RetrievalQuery
     public var matches: [RankedMatch]
     /// The query's average precision at the returned depth, with the official protocol's
-    /// definition (DATA.md §2), when the query has labels.
+    /// definition (docs/data.md §2.3), when the query has labels.
     public var averagePrecision: Double?
     /// Which vectors ranked it: "zero-shot" or the checkpoint's name.
     public var model: String
@@ -67,7 +67,7 @@ public struct TokenWeight: Sendable, Equatable, Hashable {
     public init(token: String, weight: Float) { self.token = token; self.weight = weight }
 }
 
-/// Why a match ranks where it does (MODEL.md, "Attention summary of a match").
+/// Why a match ranks where it does (docs/model.md §7, "Attention summary of a match").
 public struct AttentionSummary: Sendable, Equatable {
     /// The query tokens carrying the most attention, heaviest first (empty for an image query).
     public var tokens: [TokenWeight]

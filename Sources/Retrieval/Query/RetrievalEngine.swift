@@ -4,7 +4,7 @@ import Foundation
 
 /// Answers retrieval queries over one dataset's gallery: opens (or builds) the gallery index of
 /// a `RetrievalSystem`, encodes queries with the same towers, and ranks the gallery by cosine
-/// similarity with the exact search of `VectorIndex` (MODEL.md, "Retrieval embeddings").
+/// similarity with the exact search of `VectorIndex` (docs/model.md §6, "Retrieval embeddings").
 ///
 /// | query | with a checkpoint | zero-shot (no checkpoint) |
 /// |---|---|---|
@@ -150,7 +150,7 @@ public final class RetrievalEngine: @unchecked Sendable {
 
     // MARK: Attention
 
-    /// Why `match` ranks where it does for `query` (MODEL.md, "Attention summary of a match").
+    /// Why `match` ranks where it does for `query` (docs/model.md §7, "Attention summary of a match").
     ///
     /// - Caption and pair queries with a checkpoint: the model runs on (query caption, match
     ///   image); tokens are whole words (wordpieces merged, `[CLS]`/`[SEP]` left out) weighted by
