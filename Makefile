@@ -39,8 +39,11 @@ run: build
 
 # Unit, snapshot and end-to-end (tmux) tests, all built with optimisation.
 # Tests run with a UTF-8 locale so wcwidth measures CJK and emoji.
+# One configuration serves the binary and the tests: `swift test` is told not to rebuild every
+# module with testability (no test uses @testable import), so `make test`, `make run` and
+# `make bench` share one build folder and never rebuild each other's work.
 test: build
-	LC_ALL=C.UTF-8 VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) -j $(JOBS)
+	LC_ALL=C.UTF-8 VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports -j $(JOBS)
 
 sample-data: build
 	$(BIN) sample-data --out SampleData --overwrite

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import GRDB
 
@@ -75,11 +76,7 @@ public final class FlagStore: Sendable {
     public static func defaultPath() -> String {
         let env = ProcessInfo.processInfo.environment
         if let explicit = env["VITRINE_FLAGS"], !explicit.isEmpty { return explicit }
-        if let data = env["XDG_DATA_HOME"], !data.isEmpty, data.hasPrefix("/") {
-            return data + "/vitrine/flags.sqlite"
-        }
-        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.local/share/vitrine/flags.sqlite"
+        return UserFolders(environment: env).data + "/flags.sqlite"
     }
 
     /// The name verdicts are recorded under unless told otherwise: `$VITRINE_ANNOTATOR`,

@@ -1,3 +1,4 @@
+import Support
 import Tensor
 
 // BERT's building blocks over plain float buffers, in the llm.c style: each
@@ -67,11 +68,7 @@ public enum ForwardMode: Sendable, Equatable {
 }
 
 /// A stable 64-bit hash of a block's name (FNV-1a), mixed into dropout seeds.
-func stableHash(_ name: String) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-    return h
-}
+func stableHash(_ name: String) -> UInt64 { FNV1a.hash(name) }
 
 // MARK: - Dense and LayerNorm layers
 

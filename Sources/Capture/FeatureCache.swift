@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Support
 import Glibc
 #elseif canImport(Musl)
 import Musl
@@ -30,9 +31,9 @@ import Tensor
 /// | 8 | FNV-1a 64 of the payload |
 /// | rest | payload: the map `[channel][row][column]`, `channels * height * width` elements |
 ///
-/// Writes are atomic (a temporary file in the same folder, then `rename`), so readers and
-/// concurrent writers (threads or processes) only ever see whole entries. Nothing is fsynced:
-/// an entry torn by a power cut fails its checksum and is computed again. An entry whose
+/// Writes are atomic and durable (Vitrine's one file writer: a temporary file in the same folder,
+/// fsync, `rename`, fsync of the folder), so readers and concurrent writers (threads or processes)
+/// only ever see whole entries; an entry damaged any other way fails its checksum and is computed again. An entry whose
 /// version, backbone or image hash does not match is `stale`; one that cannot be parsed or
 /// fails its checksum is `corrupt`; both are recomputed and replaced by
 /// `features(forImagesAt:network:)`.
@@ -94,10 +95,7 @@ public struct FeatureCache: Sendable {
     /// `$VITRINE_CACHE/features`, else `$XDG_CACHE_HOME/vitrine/features`, else
     /// `$HOME/.cache/vitrine/features`.
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let custom = environment["VITRINE_CACHE"], !custom.isEmpty { return custom + "/features" }
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/vitrine/features" }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.cache/vitrine/features"
+        UserFolders(environment: environment).cache + "/features"
     }
 
     /// Elements in one entry.
@@ -333,13 +331,7 @@ public struct FeatureCache: Sendable {
         return bytes
     }
 
-    static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
+    static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 { FNV1a.hash(bytes) }
 
     static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
@@ -398,35 +390,14 @@ public struct FeatureCache: Sendable {
         }
     }
 
-    /// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
+    /// Writes `bytes` to `path` atomically and durably (docs/architecture.md §5), creating its folder.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FeatureCacheError) {
         let folder = String(path[..<path.lastIndex(of: "/")!])
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try makeFolder(folder)
+            try AtomicFile.write(bytes, to: path)
         } catch {
-            throw .unwritable(path: folder, reason: "cannot create the folder (\(error.localizedDescription))")
-        }
-        let temporary = "\(folder)/.tmp-\(getpid())-\(UInt64.random(in: 0 ... .max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
-        var failure: String?
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let wrote = write(descriptor, raw.baseAddress! + done, raw.count - done)
-                if wrote < 0, errno == EINTR { continue }
-                if wrote <= 0 {
-                    failure = wrote < 0 ? String(cString: strerror(errno)) : "the disk accepted no bytes"
-                    break
-                }
-                done += wrote
-            }
-        }
-        if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw .unwritable(path: path, reason: failure)
+            throw .unwritable(path: error.path, reason: error.message)
         }
     }
 }

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import Support
 import SafeText
 
 // safetensors (https://github.com/huggingface/safetensors), the format of Vitrine's
@@ -391,7 +392,7 @@ extension SafetensorsFile {
             throw fail(.unwritable("the header would be \(header.count) bytes, above the \(maxHeaderBytes)-byte limit"))
         }
 
-        try AtomicFile.write(path: path) { (sink: inout ChunkedWriter) throws(SafetensorsError) in
+        try writeAtomically(path: path) { (sink: inout ChunkedWriter) throws(SafetensorsError) in
             var prefix = [UInt8](repeating: 0, count: 8)
             for i in 0 ..< 8 { prefix[i] = UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64(i))) }
             try sink.append(prefix)
@@ -522,65 +523,48 @@ enum HalfPrecision {
 private final class FileBytes: @unchecked Sendable {
     let base: UnsafeRawPointer
     let count: Int
-    private let mapped: Bool
+    /// The mapping (guarded against truncation: Support's `MappedFile`); nil for an empty file.
+    private let mapping: MappedFile?
+    /// Where an empty file's zero bytes "are": a valid address never read.
+    nonisolated(unsafe) private static let empty = UnsafeRawPointer(bitPattern: 64)!
 
     init(path: String) throws(SafetensorsError) {
-        func fail(_ reason: String) -> SafetensorsError { SafetensorsError(path: path, kind: .unreadable(reason)) }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else { throw fail(String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw fail(String(cString: strerror(errno))) }
-        let type = status.st_mode & S_IFMT
-        guard type != S_IFDIR else { throw fail("it is a directory") }
-        guard type == S_IFREG else { throw fail("not a regular file") }
-        let size = Int(status.st_size)
-        count = size
-        if size == 0 {
-            base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))
-            mapped = false
-            return
-        }
-        if let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED {
-            base = UnsafeRawPointer(address)
-            mapped = true
-            return
-        }
-        // Fall back to reading (file systems without mmap).
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        var done = 0
-        while done < size {
-            let got = read(descriptor, buffer + done, size - done)
-            if got < 0, errno == EINTR { continue }
-            if got <= 0 {
-                let reason = got < 0 ? String(cString: strerror(errno)) : "the file shrank while being read"
-                buffer.deallocate()
-                throw fail(reason)
+        guard let (descriptor, size) = try? RegularFile.open(path, kind: "file", limit: Int.max) else {
+            do { _ = try RegularFile.open(path, kind: "file", limit: Int.max) } catch {
+                throw SafetensorsError(path: path, kind: .unreadable(error.message))
             }
-            done += got
+            throw SafetensorsError(path: path, kind: .unreadable("cannot open"))
         }
-        base = UnsafeRawPointer(buffer)
-        mapped = false
+        close(descriptor)
+        if size == 0 {
+            base = Self.empty
+            count = 0
+            mapping = nil
+            return
+        }
+        do {
+            let file = try MappedFile(path: path, kind: "file")
+            mapping = file
+            base = file.base
+            count = file.length
+        } catch {
+            throw SafetensorsError(path: path, kind: .unreadable(error.message))
+        }
     }
 
-    deinit {
-        if mapped {
-            munmap(UnsafeMutableRawPointer(mutating: base), count)
-        } else {
-            UnsafeMutableRawPointer(mutating: base).deallocate()
-        }
-    }
+    /// Whether the file was cut short after it was mapped (its tail then read as zeros).
+    var truncatedWhileMapped: Bool { mapping?.truncatedWhileMapped ?? false }
 }
 
-/// Buffers writes to a file descriptor in 1 MiB chunks.
+/// Buffers writes in 1 MiB chunks on their way to `sink`.
 struct ChunkedWriter {
-    let descriptor: Int32
     let path: String
+    let sink: (UnsafeRawBufferPointer) throws -> Void
     private var buffer: UnsafeMutableRawBufferPointer
     private var used = 0
 
-    init(descriptor: Int32, path: String) {
-        self.descriptor = descriptor
+    init(path: String, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) {
+        self.sink = sink
         self.path = path
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     }
@@ -624,61 +608,33 @@ struct ChunkedWriter {
     }
 
     mutating func flush() throws(SafetensorsError) {
-        var done = 0
-        while done < used {
-            let wrote = write(descriptor, buffer.baseAddress! + done, used - done)
-            if wrote < 0, errno == EINTR { continue }
-            if wrote <= 0 {
-                throw SafetensorsError(path: path, kind: .unwritable(wrote < 0 ? String(cString: strerror(errno)) : "the disk accepted no bytes"))
-            }
-            done += wrote
+        do {
+            try sink(UnsafeRawBufferPointer(rebasing: buffer[0 ..< used]))
+        } catch let error as SupportFileError {
+            throw SafetensorsError(path: path, kind: .unwritable(error.message))
+        } catch {
+            throw SafetensorsError(path: path, kind: .unwritable("\(error)"))
         }
         used = 0
     }
 }
 
-/// Atomic replacement of a file: temporary file in the same folder, fsync, rename, fsync the folder.
-enum AtomicFile {
-    static func write(path: String, _ body: (inout ChunkedWriter) throws(SafetensorsError) -> Void) throws(SafetensorsError) {
-        func fail(_ reason: String) -> SafetensorsError { SafetensorsError(path: path, kind: .unwritable(reason)) }
-        let folder: String
-        let baseName: String
-        if let slash = path.lastIndex(of: "/") {
-            folder = slash == path.startIndex ? "/" : String(path[..<slash])
-            baseName = String(path[path.index(after: slash)...])
-        } else {
-            folder = "."
-            baseName = path
+/// Writes `path` atomically (docs/architecture.md §5) through a `ChunkedWriter`.
+func writeAtomically(path: String, _ body: (inout ChunkedWriter) throws(SafetensorsError) -> Void) throws(SafetensorsError) {
+    do {
+        try AtomicFile.write(to: path) { append in
+            try withoutActuallyEscaping(append) { sink in
+                var writer = ChunkedWriter(path: path, sink: sink)
+                defer { writer.deallocate() }
+                try body(&writer)
+                try writer.flush()
+            }
         }
-        guard !baseName.isEmpty else { throw fail("the path names a folder, not a file") }
-        let temporary = "\(folder)/.\(baseName).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw fail("cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))")
-        }
-        var writer = ChunkedWriter(descriptor: descriptor, path: path)
-        defer { writer.deallocate() }
-        var closed = false
-        do throws(SafetensorsError) {
-            try body(&writer)
-            try writer.flush()
-            guard fsync(descriptor) == 0 else { throw fail("fsync failed: \(String(cString: strerror(errno)))") }
-            closed = true
-            guard close(descriptor) == 0 else { throw fail("close failed: \(String(cString: strerror(errno)))") }
-        } catch {
-            if !closed { close(descriptor) }
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw fail(reason)
-        }
-        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            _ = fsync(folderDescriptor)
-            close(folderDescriptor)
-        }
+    } catch let error as SafetensorsError {
+        throw error
+    } catch let error as SupportFileError {
+        throw SafetensorsError(path: path, kind: .unwritable(error.message))
+    } catch {
+        throw SafetensorsError(path: path, kind: .unwritable("\(error)"))
     }
 }

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 
 /// A caption turned into the text stream's input: `[CLS] wordpieces [SEP]`, then `[PAD]`s.
@@ -393,9 +394,9 @@ struct VocabularyTable: Sendable {
 
     /// FNV-1a over the code points, then a final mix.
     @inline(__always) private static func hash(_ code: ArraySlice<UInt32>, continuation: Bool) -> Int {
-        var h: UInt64 = continuation ? 0x9E37_79B9_7F4A_7C15 : 0xCBF2_9CE4_8422_2325
+        var h: UInt64 = continuation ? 0x9E37_79B9_7F4A_7C15 : FNV1a.offsetBasis
         for value in code {
-            h = (h ^ UInt64(value)) &* 0x0000_0100_0000_01B3
+            h = (h ^ UInt64(value)) &* FNV1a.prime
         }
         h ^= h >> 29
         h = h &* 0xBF58_476D_1CE4_E5B9

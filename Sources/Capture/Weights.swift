@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Support
 import Glibc
 #elseif canImport(Musl)
 import Musl
@@ -57,12 +58,14 @@ public struct WeightsFolder: Sendable, Equatable {
         self.path = path
     }
 
-    /// Finds the weights folder: `$VITRINE_WEIGHTS` when set (and then only there), otherwise a
-    /// `Weights/` folder in one of `starts` or their parents, in order (by default: the
-    /// executable's folder, then the current directory). Throws, naming the command that
-    /// fetches the weights, when none is found or the one found is incomplete.
+    /// Finds the weights folder: `$VITRINE_WEIGHTS` when set (and then only there), otherwise
+    /// `<root>/Weights` for the first of `roots` that has one (by default the installation's
+    /// roots, found from the executable: `Installation.roots`; never the working directory or
+    /// the folders above it). Throws, naming the command that fetches the weights, when none is
+    /// found or the one found is incomplete.
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
-                              searchingFrom starts: [String] = defaultSearchStarts()) throws(WeightsError) -> WeightsFolder {
+                              roots: [String]? = nil) throws(WeightsError) -> WeightsFolder {
+        let starts = roots ?? Installation.roots(environment: environment)
         if let override = environment[environmentVariable], !override.isEmpty {
             let folder = WeightsFolder(path: override)
             guard isDirectory(override) else {
@@ -74,36 +77,22 @@ public struct WeightsFolder: Sendable, Equatable {
         }
         var incomplete: WeightsFolder?
         for start in starts {
-            var directory = URL(fileURLWithPath: start).standardizedFileURL.path
-            for _ in 0 ..< 64 {
-                let candidate = (directory as NSString).appendingPathComponent(folderName)
-                if isDirectory(candidate) {
-                    let folder = WeightsFolder(path: candidate)
-                    if folder.isComplete { return folder }
-                    incomplete = incomplete ?? folder
-                }
-                let parent = (directory as NSString).deletingLastPathComponent
-                if parent.isEmpty || parent == directory { break }
-                directory = parent
+            let candidate = joinPath(URL(fileURLWithPath: start).standardizedFileURL.path, folderName)
+            if isDirectory(candidate) {
+                let folder = WeightsFolder(path: candidate)
+                if folder.isComplete { return folder }
+                incomplete = incomplete ?? folder
             }
         }
         if let incomplete {
             try incomplete.requireComplete()
         }
+        let looked = starts.isEmpty ? "in Vitrine's installation (no checkout or share/vitrine found from the executable; set VITRINE_HOME)"
+            : "in " + starts.joined(separator: " or ")
         throw WeightsError("the pretrained weights (MiniLM, EfficientNet-Lite0) are not installed: no \(folderName)/ folder "
-            + "in or above \(starts.joined(separator: " or ")). Fetch them (about 100 MB, once) with:\n"
+            + "\(looked). Fetch them (about 100 MB, once) with:\n"
             + "    \(WeightsError.fetchCommand)\n"
             + "or point \(environmentVariable) at a folder that has them.")
-    }
-
-    /// Where `locate` looks by default: the running executable's folder, then the current directory.
-    public static func defaultSearchStarts() -> [String] {
-        var starts: [String] = []
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            starts.append((executable as NSString).deletingLastPathComponent)
-        }
-        starts.append(FileManager.default.currentDirectoryPath)
-        return starts
     }
 
     /// The path of `file` inside the folder (whether or not it exists).

@@ -1,3 +1,4 @@
+import Support
 import Dispatch
 
 /// One split of a dataset: the samples of one file (Product1M) or of one `split` value (folder formats).
@@ -165,26 +166,6 @@ public struct Dataset: Sendable {
     }
 }
 
-/// Fixed slots that concurrent iterations fill, one slot each (distinct memory, so no locking); read
-/// after all iterations have finished.
-private final class Slots<Value>: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<Value?>
-
-    init(count: Int) {
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: nil)
-    }
-
-    deinit {
-        storage.deinitialize()
-        storage.deallocate()
-    }
-
-    subscript(i: Int) -> Value? {
-        get { storage[i] }
-        set { storage[i] = newValue }
-    }
-}
 
 // MARK: - Paths
 

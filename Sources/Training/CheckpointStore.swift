@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Capture
 import Foundation
+import Support
 import Tensor
 
 /// What a training run's checkpoints say they depend on (written into every model file's metadata).
@@ -128,53 +129,13 @@ public struct CheckpointStore: Sendable {
 
     // MARK: Atomic file operations
 
-    /// Writes `bytes` to `path` atomically: temporary file in the same folder, fsync, rename,
-    /// fsync of the folder.
+    /// Writes `bytes` to `path` atomically and durably (Support's `AtomicFile`).
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(TrainingError) {
-        func fail(_ what: String) -> TrainingError {
-            .checkpointWrite(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
-        }
-        let folder = (path as NSString).deletingLastPathComponent
-        let temporary = folder + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("cannot create \(temporary)") }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return fsync(fd) == 0
-        }
-        close(fd)
-        guard ok else { let e = fail("cannot write"); unlink(temporary); throw e }
-        guard rename(temporary, path) == 0 else { let e = fail("cannot rename"); unlink(temporary); throw e }
-        syncFolder(folder)
+        do { try AtomicFile.write(bytes, to: path) } catch { throw .checkpointWrite(path: error.path, reason: error.message) }
     }
 
     /// Makes `linkPath` a hard link to `target`, atomically (a reader sees the old or the new file).
-    /// Falls back to an atomic copy where the file system has no hard links.
     static func linkAtomically(_ target: String, as linkPath: String) throws(TrainingError) {
-        let folder = (linkPath as NSString).deletingLastPathComponent
-        let temporary = folder + "/." + (linkPath as NSString).lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        if link(target, temporary) == 0 {
-            guard rename(temporary, linkPath) == 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(temporary)
-                throw .checkpointWrite(path: linkPath, reason: "cannot rename: \(reason)")
-            }
-            syncFolder(folder)
-            return
-        }
-        guard let data = FileManager.default.contents(atPath: target) else {
-            throw .checkpointWrite(path: linkPath, reason: "cannot read \(target) to copy it")
-        }
-        try writeAtomically(Array(data), to: linkPath)
-    }
-
-    static func syncFolder(_ folder: String) {
-        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        do { try AtomicFile.link(target, as: linkPath) } catch { throw .checkpointWrite(path: error.path, reason: error.message) }
     }
 }

@@ -1,3 +1,4 @@
+import Support
 import Annotations
 import Capture
 import Catalog
@@ -389,8 +390,7 @@ public final class Trainer: @unchecked Sendable {
     private func ordered(_ stream: String, count: Int, index: Int) -> Int {
         let epoch = index / count
         if let cached = epochCache[stream], cached.epoch == epoch { return cached.order[index % count] }
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in stream.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let hash = FNV1a.hash(stream)
         var rng = SeededRNG(seed: options.seed ^ hash ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03))
         var order = Array(0..<count)
         for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }

@@ -1,3 +1,4 @@
+import Support
 import Annotations
 import Capture
 import Tensor
@@ -92,8 +93,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// Whether the query `id` of one of `queryPairSplits` gives fine-tuning pairs: the first
     /// `queryPairShare` of ids by their FNV-1a hash, the same on every machine and run.
     public func isPairQuery(id: String) -> Bool {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var hash = FNV1a.hash(id)
         hash ^= hash >> 33
         return Double(hash % 1_000_000) / 1_000_000 < queryPairShare
     }

@@ -1,3 +1,4 @@
+import Support
 import Annotations
 import ArgumentParser
 import Foundation
@@ -173,9 +174,9 @@ struct FlagsExport: ParsableCommand {
         if let out {
             let path = absolute(out)
             do {
-                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+                try AtomicFile.write([UInt8](data), to: path)
             } catch {
-                throw ValidationError("cannot write \(path): \(error.localizedDescription); check that its folder exists and is writable")
+                throw ValidationError("cannot write \(path): \(error.message); check that its folder exists and is writable")
             }
             FileHandle.standardError.write(Data("wrote \(flags.count) flag\(flags.count == 1 ? "" : "s") to \(path)\n".utf8))
         } else {

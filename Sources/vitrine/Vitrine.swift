@@ -1,3 +1,4 @@
+import Support
 import ArgumentParser
 import Catalog
 import Explorer
@@ -38,28 +39,10 @@ func absolute(_ path: String) -> String {
     return url.standardizedFileURL.path
 }
 
-/// Folders that ship with Vitrine (SampleData, Themes): found next to the
-/// executable's checkout (walking up from it) or from the current directory.
+/// Folders that ship with Vitrine (SampleData, Themes): found from the executable
+/// (`Installation`), never from the working directory.
 enum RepositoryFolder {
-    static func find(_ name: String) -> String? {
-        var starts: [URL] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            starts.append(URL(fileURLWithPath: exe).deletingLastPathComponent())
-        }
-        starts.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<6 {
-                let candidate = dir.appendingPathComponent(name)
-                var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue {
-                    return candidate.path
-                }
-                dir.deleteLastPathComponent()
-            }
-        }
-        return nil
-    }
+    static func find(_ name: String) -> String? { Installation.folder(name) }
 }
 
 struct Explore: ParsableCommand {

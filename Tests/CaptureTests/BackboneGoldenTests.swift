@@ -1,3 +1,4 @@
+import Support
 import Capture
 import Foundation
 import Imaging

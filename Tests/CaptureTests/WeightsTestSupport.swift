@@ -28,10 +28,10 @@ enum TestWeights {
 
     private static let shared: Result<WeightsFolder, any Error> = Result {
         let starts = [repositoryRoot]
-        if let found = try? WeightsFolder.locate(searchingFrom: starts) { return found }
+        if let found = try? WeightsFolder.locate(roots: starts) { return found }
         let output = try runFetchScript()
         do {
-            return try WeightsFolder.locate(searchingFrom: starts)
+            return try WeightsFolder.locate(roots: starts)
         } catch {
             throw FetchFailure(message: "scripts/fetch-weights.sh ran but the weights are still missing: \(error)\n\(output)")
         }

@@ -1,3 +1,4 @@
+import Support
 import Capture
 import Foundation
 import Testing
@@ -22,13 +23,16 @@ import Testing
         return root
     }
 
-    @Test func locatesACompleteFolderWalkingUp() throws {
+    /// Only `<root>/Weights` counts: a Weights/ folder above a root (or above the working
+    /// directory) is never picked up.
+    @Test func locatesACompleteFolderInARootOnly() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let root = try Self.fakeFolder(in: folder, manifest: true)
         let deep = folder.file("a/b/c")
         try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
-        let found = try WeightsFolder.locate(environment: [:], searchingFrom: [deep])
+        #expect(throws: WeightsError.self) { try WeightsFolder.locate(environment: [:], roots: [deep]) }
+        let found = try WeightsFolder.locate(environment: [:], roots: [folder.path])
         #expect(URL(fileURLWithPath: found.path).standardizedFileURL == URL(fileURLWithPath: root).standardizedFileURL)
         #expect(found.isComplete)
         #expect(found.path(of: .miniLMVocabulary).hasSuffix("Weights/minilm/vocab.txt"))
@@ -39,10 +43,10 @@ import Testing
     @Test func missingWeightsNameTheFetchCommand() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        // Nothing anywhere above an empty temporary folder (unless the machine has a /Weights).
-        if !FileManager.default.fileExists(atPath: "/Weights") {
+        // Nothing in an empty temporary folder.
+        do {
             do {
-                _ = try WeightsFolder.locate(environment: [:], searchingFrom: [folder.path])
+                _ = try WeightsFolder.locate(environment: [:], roots: [folder.path])
                 Issue.record("found weights in an empty folder")
             } catch {
                 #expect(error.description.contains("make weights") && error.description.contains("scripts/fetch-weights.sh"))
@@ -51,7 +55,7 @@ import Testing
         // An incomplete folder (no MANIFEST: an interrupted fetch) says so.
         _ = try Self.fakeFolder(in: folder, manifest: false)
         do {
-            _ = try WeightsFolder.locate(environment: [:], searchingFrom: [folder.path])
+            _ = try WeightsFolder.locate(environment: [:], roots: [folder.path])
             Issue.record("accepted a folder without MANIFEST")
         } catch {
             #expect(error.description.contains("no MANIFEST") && error.description.contains("make weights"))
@@ -77,9 +81,9 @@ import Testing
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let root = try Self.fakeFolder(in: folder, manifest: true)
-        #expect(try WeightsFolder.locate(environment: ["VITRINE_WEIGHTS": root], searchingFrom: []).path == root)
+        #expect(try WeightsFolder.locate(environment: ["VITRINE_WEIGHTS": root], roots: []).path == root)
         do {
-            _ = try WeightsFolder.locate(environment: ["VITRINE_WEIGHTS": folder.file("nowhere")], searchingFrom: [root])
+            _ = try WeightsFolder.locate(environment: ["VITRINE_WEIGHTS": folder.file("nowhere")], roots: [root])
             Issue.record("a VITRINE_WEIGHTS that does not exist was ignored")
         } catch {
             #expect(error.description.contains("VITRINE_WEIGHTS") && error.description.contains(folder.file("nowhere")))

@@ -1,3 +1,4 @@
+import Support
 import Capture
 import Catalog
 import Foundation
@@ -14,7 +15,7 @@ enum EngineFixture {
     /// The weights folder (`Weights/` or `$VITRINE_WEIGHTS`); the tests that need it fail with the
     /// fetch command when it is missing.
     static func weights() throws -> WeightsFolder {
-        try WeightsFolder.locate(searchingFrom: [repository])
+        try WeightsFolder.locate(roots: [repository])
     }
 
     /// A fresh temporary folder.

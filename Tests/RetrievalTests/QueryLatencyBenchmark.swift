@@ -1,3 +1,4 @@
+import Support
 import Capture
 import Catalog
 import Dispatch

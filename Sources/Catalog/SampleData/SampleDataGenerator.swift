@@ -1,3 +1,4 @@
+import Support
 import Dispatch
 import Foundation
 import Imaging
@@ -137,9 +138,9 @@ public struct SampleDataGenerator: Sendable {
 
     private static func write(_ bytes: [UInt8], to path: String) throws(SampleDataError) {
         do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            try AtomicFile.write(bytes, to: path)
         } catch {
-            throw SampleDataError.cannotWrite(path: path, reason: reason(error))
+            throw SampleDataError.cannotWrite(path: path, reason: error.message)
         }
     }
 

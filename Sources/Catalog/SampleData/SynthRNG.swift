@@ -1,3 +1,4 @@
+import Support
 /// The random number generator of the SampleData generator: xoshiro256**,
 /// seeded through SplitMix64.
 ///
@@ -32,14 +33,7 @@ struct SynthRNG: Sendable {
     }
 
     /// A key for a short ASCII tag such as "gallery" (FNV-1a, 64 bit).
-    static func key(_ tag: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in tag.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        return h
-    }
+    static func key(_ tag: String) -> UInt64 { FNV1a.hash(tag) }
 
     /// SplitMix64's finaliser: a bijective 64-bit mix.
     static func mix(_ x: UInt64) -> UInt64 {

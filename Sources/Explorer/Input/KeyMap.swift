@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import TOMLKit
 
@@ -36,9 +37,7 @@ public struct KeyMap: Sendable, Equatable {
 
     /// Where the user's key file is looked for when none is named.
     public static var defaultPath: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.config")
-        return base + "/vitrine/keys.toml"
+        UserFolders().config + "/keys.toml"
     }
 
     /// Parses a key file:

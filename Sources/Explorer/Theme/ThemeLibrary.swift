@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Imaging
 
@@ -6,9 +7,9 @@ import Imaging
 /// Themes are `<name>.toml` files in the search path, earlier folders first:
 /// 1. `$VITRINE_THEMES` (one folder, or several separated by `:`),
 /// 2. `$XDG_CONFIG_HOME/vitrine/themes` (default `~/.config/vitrine/themes`),
-/// 3. the `Themes/` folder of the Vitrine checkout (or `share/vitrine/themes`
-///    of an installation) found by walking up from the executable,
-/// 4. a `Themes/` folder found by walking up from the current directory.
+/// 3. the `Themes/` folder of Vitrine's installation, found from the executable
+///    (`Installation`: the checkout, or `<prefix>/share/vitrine/Themes`), never
+///    from the working directory.
 /// A theme in an earlier folder hides one of the same name in a later one,
 /// so users override a shipped theme by copying it to their config folder.
 public struct ThemeLibrary: Sendable {
@@ -20,17 +21,9 @@ public struct ThemeLibrary: Sendable {
         if let custom = env["VITRINE_THEMES"], !custom.isEmpty {
             paths += custom.split(separator: ":").map { String($0) }.filter { !$0.isEmpty }
         }
-        if let xdg = env["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
-            paths.append(xdg + "/vitrine/themes")
-        } else if let home = env["HOME"], !home.isEmpty {
-            paths.append(home + "/.config/vitrine/themes")
-        }
-        if let exe = executableDirectory(), let found = findUpwards(from: exe, candidates: ["Themes", "share/vitrine/themes"]) {
-            paths.append(found)
-        }
-        let cwd = FileManager.default.currentDirectoryPath
-        if !cwd.isEmpty, let found = findUpwards(from: cwd, candidates: ["Themes"]) {
-            paths.append(found)
+        paths.append(UserFolders(environment: env).config + "/themes")
+        if let shipped = Installation.folder("Themes", environment: env) {
+            paths.append(shipped)
         }
         var seen = Set<String>()
         return paths.map { ($0 as NSString).standardizingPath }.filter { seen.insert($0).inserted }
@@ -107,31 +100,5 @@ public struct ThemeLibrary: Sendable {
     static func themeNames(in dir: String) -> [String] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
         return entries.filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
-    }
-
-    /// The directory of the running executable (`/proc/self/exe`, else argv[0]).
-    static func executableDirectory() -> String? {
-        var path: String?
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            path = resolved
-        } else if let arg0 = CommandLine.arguments.first, arg0.contains("/") {
-            path = arg0.hasPrefix("/") ? arg0 : FileManager.default.currentDirectoryPath + "/" + arg0
-        }
-        guard let path else { return nil }
-        return ((path as NSString).resolvingSymlinksInPath as NSString).deletingLastPathComponent
-    }
-
-    /// The first `<ancestor>/<candidate>` folder holding at least one `.toml` file.
-    static func findUpwards(from start: String, candidates: [String]) -> String? {
-        var dir = (start as NSString).standardizingPath
-        while true {
-            for candidate in candidates {
-                let path = dir + (dir.hasSuffix("/") ? "" : "/") + candidate
-                if !themeNames(in: path).isEmpty { return path }
-            }
-            let parent = (dir as NSString).deletingLastPathComponent
-            if parent == dir || parent.isEmpty { return nil }
-            dir = parent
-        }
     }
 }

@@ -1,3 +1,4 @@
+import Support
 import Annotations
 import Dispatch
 import Foundation
@@ -51,7 +52,7 @@ public final class TrainingProcess: @unchecked Sendable {
 
     /// The running program: /proc/self/exe resolved (the explorer and `vitrine train` are one binary).
     public static var currentExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
+        Installation.executablePath() ?? "/proc/self/exe"
     }
 
     /// The started process: its id, folder, log and nice value.
@@ -167,7 +168,7 @@ public final class TrainingProcess: @unchecked Sendable {
         let file = folder + "/flags.jsonl"
         do {
             let store = try FlagStore(path: storePath)
-            try store.export(format: .jsonl, dataset: request.flagsDataset).write(to: URL(fileURLWithPath: file))
+            try AtomicFile.write([UInt8](store.export(format: .jsonl, dataset: request.flagsDataset)), to: file)
         } catch {
             throw TrainingProcessError("cannot export the flags of \(storePath) for training: \(error); turn \"use the annotators' flags\" off to train without them")
         }

@@ -1,3 +1,4 @@
+import Support
 import Catalog
 import Dispatch
 import Foundation

@@ -1,3 +1,4 @@
+import Support
 import Catalog
 import Tensor
 
@@ -39,11 +40,4 @@ public struct RandomRanker: Sendable {
 }
 
 /// 64-bit FNV-1a of the UTF-8 bytes: a hash that is the same in every run (Swift's `hashValue` is not).
-func fnv1a(_ text: String) -> UInt64 {
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in text.utf8 {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x0000_0100_0000_01B3
-    }
-    return hash
-}
+func fnv1a(_ text: String) -> UInt64 { FNV1a.hash(text) }

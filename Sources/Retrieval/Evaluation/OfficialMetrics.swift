@@ -1,3 +1,4 @@
+import Support
 /// Product1M's official retrieval metrics (docs/data.md §2), reproduced to the last bit of the
 /// official script `CAPTURE/evaluate_suit.py` (zhanxlin/Product1M, as fixed on 2022-04-20 in
 /// issue #3, where `label_ap = ...` became `label_ap += ...`), quirks included.

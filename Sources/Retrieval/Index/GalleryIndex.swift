@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Support
 
 /// The vectors a gallery index can hold, one matrix ("section") each, rows in gallery order.
 public enum IndexSection: String, Sendable, CaseIterable, Codable {
@@ -97,7 +98,7 @@ public final class GalleryIndex: @unchecked Sendable {
     /// Seconds the build took.
     public let buildSeconds: Double
     private let sections: [IndexSection: VectorMatrix]
-    private let mapping: FileMapping
+    private let mapping: MappedFile
 
     /// Number of rows (gallery items).
     public var count: Int { ids.count }
@@ -105,11 +106,16 @@ public final class GalleryIndex: @unchecked Sendable {
     /// The vectors of `section`, or nil when the index does not hold it.
     public func vectors(_ section: IndexSection) -> VectorMatrix? { sections[section] }
 
+    /// Whether the file was cut short while it was in use (another process truncated it in
+    /// place): the vectors past its new end read as zeros, so results from it are wrong and the
+    /// index must be rebuilt.
+    public var damagedWhileInUse: Bool { mapping.truncatedWhileMapped }
+
     /// The sections the index holds.
     public var sectionNames: [IndexSection] { IndexSection.allCases.filter { sections[$0] != nil } }
 
     private init(path: String, identity: IndexIdentity, ids: [String], missingImages: Int, buildSeconds: Double,
-                 sections: [IndexSection: VectorMatrix], mapping: FileMapping) {
+                 sections: [IndexSection: VectorMatrix], mapping: MappedFile) {
         self.path = path; self.identity = identity; self.ids = ids; self.missingImages = missingImages
         self.buildSeconds = buildSeconds; self.sections = sections; self.mapping = mapping
     }
@@ -227,16 +233,27 @@ public final class GalleryIndex: @unchecked Sendable {
         guard header.count >= 0, header.idsBytes >= 0, header.missingImages >= 0 else {
             throw bad("negative sizes in its header")
         }
+        // Every size is checked against the file's own length before it sizes anything, so no
+        // header value can overflow an offset or ask for memory.
+        guard header.count <= length, header.idsBytes <= length, header.sections.count <= IndexSection.allCases.count else {
+            throw bad("its header announces more than the file holds")
+        }
         var expectedEnd = roundUp64(16 + headerLength)
         for section in header.sections {
-            guard section.dimension > 0, section.offset == expectedEnd else {
+            guard (1 ... VectorMatrix.maxDimension).contains(section.dimension) else {
+                throw bad("section \(section.name.rawValue) has dimension \(section.dimension), outside 1...\(VectorMatrix.maxDimension)")
+            }
+            guard section.offset == expectedEnd else {
                 throw bad("section \(section.name.rawValue) is not where the format puts it")
             }
-            let (bytesNeeded, overflow) = header.count.multipliedReportingOverflow(by: section.dimension * 4)
-            guard !overflow else { throw bad("section \(section.name.rawValue) is impossibly large") }
+            // count ≤ length and dimension ≤ 65,536: the product cannot overflow.
+            let bytesNeeded = header.count * section.dimension * 4
+            guard bytesNeeded <= length - expectedEnd else {
+                throw bad("section \(section.name.rawValue) runs past the end of the file (truncated or damaged?)")
+            }
             expectedEnd += roundUp64(bytesNeeded)
         }
-        guard header.idsOffset == expectedEnd, expectedEnd + header.idsBytes == length else {
+        guard header.idsOffset == expectedEnd, header.idsBytes == length - expectedEnd else {
             throw bad("it is \(length) bytes long, but its header announces \(expectedEnd + header.idsBytes) (truncated or damaged?)")
         }
         let ids = try readIDLines(bytes[header.idsOffset..<length], count: header.count, bad: bad)
@@ -252,12 +269,21 @@ public final class GalleryIndex: @unchecked Sendable {
                 fields: ["section": section.name.rawValue, "checkpoint": header.identity.checkpoint],
                 maxNorm: maxNorm, path: path, owner: mapping)
         }
-        return GalleryIndex(path: path, identity: header.identity, ids: ids, missingImages: header.missingImages,
+        return try GalleryIndex(path: path, identity: header.identity, ids: ids, missingImages: header.missingImages,
                             buildSeconds: header.seconds, sections: sections, mapping: mapping)
+            .checkedIntact(bad)
     }
 }
 
 func roundUp64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+
+extension GalleryIndex {
+    /// Self, unless the file was truncated while it was being checked.
+    fileprivate func checkedIntact(_ bad: (String) -> RetrievalFileError) throws -> GalleryIndex {
+        guard !damagedWhileInUse else { throw bad("it was truncated while it was read") }
+        return self
+    }
+}
 
 extension VectorMatrix {
     /// Ids must not contain line breaks (they are stored one per line).

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Support
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -44,10 +45,7 @@ public struct RetrievalOptions: Sendable, Equatable {
 public enum IndexLocation {
     /// The default root folder of index files.
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let custom = environment["VITRINE_CACHE"], !custom.isEmpty { return custom + "/index" }
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/vitrine/index" }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.cache/vitrine/index"
+        UserFolders(environment: environment).cache + "/index"
     }
 
     /// The index file of `system` over the dataset at `datasetRoot`.

@@ -1,3 +1,4 @@
+import Support
 import CBLAS
 import Dispatch
 import Foundation
@@ -309,23 +310,3 @@ func topK(_ hits: inout [SearchHit], _ k: Int) -> [SearchHit] {
     return hits
 }
 
-/// Fixed slots that concurrent iterations fill, one slot each (distinct memory, no locking).
-final class Slots<Value>: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<Value?>
-
-    init(count: Int) {
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: nil)
-    }
-
-    deinit {
-        storage.deinitialize()
-        storage.deallocate()
-    }
-
-    subscript(i: Int) -> Value? {
-        get { storage[i] }
-        set { storage[i] = newValue }
-    }
-
-}

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Support
 
 /// How the elements of a `VectorMatrix` are stored.
 public enum VectorElementType: String, Sendable, Codable, CaseIterable {
@@ -236,16 +237,18 @@ public final class VectorMatrix: @unchecked Sendable {
                                                           bad: bad, header: Header.self)
         let length = mapping.length, bytes = mapping.bytes
         guard let type = VectorElementType(rawValue: header.dtype) else { throw bad("unknown dtype \"\(header.dtype)\"") }
-        guard header.count >= 0, header.dimension > 0, header.idsBytes >= 0 else {
-            throw bad("count \(header.count), dimension \(header.dimension)")
+        guard header.count >= 0, header.count <= length, (1 ... maxDimension).contains(header.dimension),
+              header.idsBytes >= 0, header.idsBytes <= length else {
+            throw bad("count \(header.count), dimension \(header.dimension) (the dimension must be 1...\(maxDimension))")
         }
         guard let maxNorm = Float(header.maxNorm), maxNorm.isFinite, maxNorm >= 0 else {
             throw bad("maxNorm \"\(header.maxNorm)\" is not a number")
         }
         let dataOffset = 16 + headerLength
         guard dataOffset % 64 == 0 else { throw bad("the data does not start on a 64-byte boundary") }
-        let (dataBytes, overflow) = header.count.multipliedReportingOverflow(by: header.dimension * type.byteCount)
-        guard !overflow, dataOffset + dataBytes + header.idsBytes == length else {
+        // count ≤ length and dimension ≤ 65,536: no product or sum here can overflow.
+        let dataBytes = header.count * header.dimension * type.byteCount
+        guard dataOffset + dataBytes + header.idsBytes == length else {
             throw bad("it is \(length) bytes long, but its header announces \(header.count) × \(header.dimension) \(type.rawValue) values and \(header.idsBytes) bytes of ids (truncated or damaged?)")
         }
         let ids = header.idsBytes > 0
@@ -254,6 +257,9 @@ public final class VectorMatrix: @unchecked Sendable {
                             fields: header.fields, maxNorm: maxNorm, path: path,
                             base: UnsafeRawPointer(mapping.base + dataOffset), storage: .view(owner: mapping))
     }
+
+    /// The largest vector dimension a file may declare (Vitrine's are 256 to 384).
+    public static let maxDimension = 1 << 16
 
     static func checkIDs(_ ids: [String]?, count: Int) throws(VectorMatrixError) {
         guard let ids else { return }

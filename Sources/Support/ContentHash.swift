@@ -1,12 +1,4 @@
-import Imaging
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// SHA-256 content hashes, as lower-case hexadecimal strings (what `sha256sum` prints).
 ///
