@@ -34,10 +34,10 @@ let package = Package(
         .target(name: "Support", dependencies: ["CSupport"]),
         .target(name: "SafeText"),
         .target(name: "Imaging", dependencies: ["CImageCodecs", "Support"]),
-        .target(name: "Catalog", dependencies: ["Imaging", "Support"]),
+        .target(name: "Catalog", dependencies: ["Imaging", "Support", "SafeText"]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Capture", dependencies: ["Tensor", "Imaging", "SafeText", "Support", "CBLAS"]),
-        .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "Support", "CBLAS"]),
+        .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "Support", "SafeText", "CBLAS"]),
         .target(name: "Annotations", dependencies: ["SafeText", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging", "SafeText", "Support"]),
         .target(name: "Explorer", dependencies: [

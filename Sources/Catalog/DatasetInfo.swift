@@ -1,3 +1,4 @@
+import SafeText
 import Foundation
 
 /// Counts for one split, as `vitrine info` shows them.
@@ -189,17 +190,6 @@ public struct DatasetInfo: Sendable, Codable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Text with control and format characters escaped (reasons quote data already; paths may not).
-    private func safe(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator:
-                out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    /// Text escaped by SafeText's one rule (reasons quote data already; paths may not).
+    private func safe(_ s: String) -> String { SafeText.terminal(s) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Capture
 import Foundation
+import SafeText
 import Imaging
 import Tensor
 
@@ -58,7 +59,7 @@ struct BenchModel: ParsableCommand {
         fields["load_average_after"] = loadAverage()
         fields["peak_rss_mib"] = peakRSSMiB()
         let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        Console.json(String(decoding: data, as: UTF8.self))
     }
 
     // MARK: Parts

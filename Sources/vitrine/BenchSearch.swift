@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SafeText
 import Retrieval
 import Tensor
 
@@ -73,7 +74,7 @@ struct BenchSearch: ParsableCommand {
             ("seconds", String(format: "%.4f", seconds)), ("qps", String(format: "%.1f", Double(queryRows.count) / seconds)),
             ("batch_ms_p50", String(format: "%.3f", percentile(0.5))), ("batch_ms_p99", String(format: "%.3f", percentile(0.99))),
         ]
-        print("{" + report.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        Console.json("{" + report.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     }
 
     private func readRaw(_ path: String) throws -> [Float] {

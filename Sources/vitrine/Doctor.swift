@@ -3,6 +3,7 @@ import CBLAS
 import Capture
 import Explorer
 import Foundation
+import SafeText
 
 /// `vitrine doctor`: what Vitrine finds on this machine, for bug reports and
 /// for "why are there no colours over SSH?".
@@ -11,7 +12,7 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
-        func row(_ k: String, _ v: String) { print(k.padding(toLength: 16, withPad: " ", startingAt: 0) + v) }
+        func row(_ k: String, _ v: String) { Console.out(k.padding(toLength: 16, withPad: " ", startingAt: 0) + SafeText.terminal(v)) }
         row("vitrine", Vitrine.configuration.version)
         if let cfg = openblas_get_config() {
             row("openblas", String(cString: cfg) + ", \(openblas_get_num_threads()) threads")

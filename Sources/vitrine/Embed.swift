@@ -1,6 +1,7 @@
 import ArgumentParser
 import Capture
 import Foundation
+import SafeText
 import Imaging
 
 /// `vitrine embed`: the numbers behind a caption and an image, as JSON, so an
@@ -54,7 +55,7 @@ struct Embed: ParsableCommand {
                 fields.append(("e", Self.numbers(capture.embed(tokens: TokenBatch([t]), imageFeatures: v).fused[0])))
             }
         }
-        print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        Console.json("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
     }
 
     /// Shortest round-trip decimal forms, as JSON numbers.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import SafeText
 import Retrieval
 
 /// `vitrine eval`: Product1M's official retrieval metrics (mAP, Prec and mAR at 10, 50 and 100,
@@ -91,10 +92,10 @@ struct Eval: ParsableCommand {
                 try report.results.write(toFolder: absolute(out))
             }
             if json {
-                print(report.results.jsonString())
+                Console.json(report.results.jsonString())
             } else {
-                print("\(dataset.name): \(path), \(count(report.lines.count, "line", "lines")), official Product1M protocol (fractions)\n")
-                print(table([((rankings as NSString).lastPathComponent, report.results)]))
+                Console.out("\(SafeText.terminal(dataset.name)): \(SafeText.terminal(path)), \(count(report.lines.count, "line", "lines")), official Product1M protocol (fractions)\n")
+                Console.out(table([(SafeText.terminal((rankings as NSString).lastPathComponent), report.results)]))
             }
             return
         }
@@ -145,7 +146,7 @@ struct Eval: ParsableCommand {
                     try report.results.write(toFolder: folder)
                 }
                 if json {
-                    print(report.results.jsonString())
+                    Console.json(report.results.jsonString())
                     return
                 }
             }
@@ -175,7 +176,7 @@ struct Eval: ParsableCommand {
         }
         if json && chosen == nil {
             if objects.count == 1 {
-                print(objects[0].1)
+                Console.json(objects[0].1)
             } else {
                 // {"bm25": {...}, ...}, each object indented like json.dump(indent=2) would nest it.
                 let members = objects.map { name, object in
@@ -183,11 +184,11 @@ struct Eval: ParsableCommand {
                         .enumerated().map { $0.offset == 0 ? String($0.element) : "  " + $0.element }
                         .joined(separator: "\n")
                 }
-                print("{\n" + members.joined(separator: ",\n") + "\n}")
+                Console.json("{\n" + members.joined(separator: ",\n") + "\n}")
             }
         } else {
-            print("\(dataset.name): \(queries.name) split, \(count(queries.samples.count, "query", "queries")), gallery of \(gallery.samples.count), official Product1M protocol (fractions)\n")
-            print(table(rows))
+            Console.out("\(SafeText.terminal(dataset.name)): \(SafeText.terminal(queries.name)) split, \(count(queries.samples.count, "query", "queries")), gallery of \(gallery.samples.count), official Product1M protocol (fractions)\n")
+            Console.out(table(rows))
         }
     }
 
@@ -239,7 +240,7 @@ struct Eval: ParsableCommand {
                 case .unknownGalleryID: kind = "gallery id not in the gallery"
                 case .noExpectedItems: kind = "more query labels than N (e_l = 0)"
                 }
-                counts[kind, default: ([], "line \(line.line) (\(line.queryID.isEmpty ? "blank" : line.queryID)): \(failure)")].lines.insert(line.line)
+                counts[kind, default: ([], "line \(line.line) (\(line.queryID.isEmpty ? "blank" : SafeText.quoted(line.queryID))): \(failure)")].lines.insert(line.line)
             }
         }
         let prefix = title.map { "\($0): " } ?? ""
@@ -249,7 +250,7 @@ struct Eval: ParsableCommand {
     }
 
     private func warn(_ message: String) {
-        FileHandle.standardError.write(("warning: " + message + "\n").data(using: .utf8)!)
+        Console.error("warning: " + SafeText.terminal(message))
     }
 }
 

@@ -29,19 +29,17 @@ struct FlagStoreOptions: ParsableArguments {
     func open() throws -> FlagStore { try FlagStore(path: path) }
 }
 
-/// Text from data made safe for a terminal: control characters shown as escapes (`SafeText.terminal`).
-func terminalSafe(_ s: String) -> String { SafeText.terminal(s) }
 
 private func verdictArgument(_ text: String) throws -> Verdict {
     guard let v = Verdict(rawValue: text.lowercased()) else {
-        throw ValidationError("--verdict must be \(Verdict.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(terminalSafe(text))\")")
+        throw ValidationError("--verdict must be \(Verdict.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(SafeText.terminal(text))\")")
     }
     return v
 }
 
 private func formatArgument(_ text: String) throws -> FlagFileFormat {
     guard let f = FlagFileFormat(rawValue: text.lowercased()) else {
-        throw ValidationError("--format must be csv or jsonl (got \"\(terminalSafe(text))\")")
+        throw ValidationError("--format must be csv or jsonl (got \"\(SafeText.terminal(text))\")")
     }
     return f
 }
@@ -75,17 +73,17 @@ struct FlagsList: ParsableCommand {
             rows = flags.map(Self.columns)
         }
         guard !rows.isEmpty else {
-            FileHandle.standardError.write(Data("no flags in \(store.path)\(dataset.map { " for dataset \(terminalSafe($0))" } ?? "")\n".utf8))
+            Console.error("no flags in \(SafeText.terminal(store.path))\(dataset.map { " for dataset \(SafeText.terminal($0))" } ?? "")")
             return
         }
         var header = ["ID", "TIME (UTC)", "VERDICT", "ANNOTATOR", "DATASET", "QUERY", "MATCH", "MODEL"]
         if history { header.append("STATUS") }
-        print(Self.table([header] + rows))
+        Console.out(Self.table([header] + rows))
     }
 
     static func columns(_ f: Annotations.Flag) -> [String] {
         [f.id.map(String.init) ?? "-", FlagTime.format(f.createdAt), f.verdict.rawValue,
-         terminalSafe(f.annotator), terminalSafe(f.dataset), terminalSafe(f.query), terminalSafe(f.match), terminalSafe(f.model)]
+         SafeText.terminal(f.annotator), SafeText.terminal(f.dataset), SafeText.terminal(f.query), SafeText.terminal(f.match), SafeText.terminal(f.model)]
     }
 
     /// Left-aligned columns, two spaces apart; the last column is not padded.
@@ -118,7 +116,7 @@ struct FlagsAdd: ParsableCommand {
     func validate() throws {
         _ = try verdictArgument(verdict)
         if let at, FlagTime.parse(at) == nil {
-            throw ValidationError("--at must be an ISO 8601 time such as 2026-11-21T08:11:58.123Z (got \"\(terminalSafe(at))\")")
+            throw ValidationError("--at must be an ISO 8601 time such as 2026-11-21T08:11:58.123Z (got \"\(SafeText.terminal(at))\")")
         }
     }
 
@@ -127,7 +125,7 @@ struct FlagsAdd: ParsableCommand {
         let flag = Annotations.Flag(dataset: dataset, query: query, match: match, model: model, verdict: try verdictArgument(verdict),
                         annotator: annotator ?? FlagStore.defaultAnnotator(), createdAt: at.flatMap(FlagTime.parse) ?? Date())
         let stored = try store.record(flag)
-        print(stored.id.map(String.init) ?? "")
+        Console.out(stored.id.map(String.init) ?? "")
     }
 }
 
@@ -141,9 +139,9 @@ struct FlagsUndo: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         if let restored = try store.undo(id: id) {
-            print("undid flag \(id); flag \(restored.id ?? 0) (\(restored.verdict.rawValue)) is current again")
+            Console.out("undid flag \(id); flag \(restored.id ?? 0) (\(restored.verdict.rawValue)) is current again")
         } else {
-            print("undid flag \(id)")
+            Console.out("undid flag \(id)")
         }
     }
 }
@@ -178,9 +176,9 @@ struct FlagsExport: ParsableCommand {
             } catch {
                 throw ValidationError("cannot write \(path): \(error.message); check that its folder exists and is writable")
             }
-            FileHandle.standardError.write(Data("wrote \(flags.count) flag\(flags.count == 1 ? "" : "s") to \(path)\n".utf8))
+            Console.error("wrote \(flags.count) flag\(flags.count == 1 ? "" : "s") to \(SafeText.terminal(path))")
         } else {
-            FileHandle.standardOutput.write(data)
+            Console.exportBytes([UInt8](data))
         }
     }
 }
@@ -208,13 +206,13 @@ struct FlagsImport: ParsableCommand {
         let store = try storeOptions.open()
         let path = absolute(file)
         let report = try store.importFile(path, format: try format.map(formatArgument), strict: strict)
-        print("\(path): \(report)")
+        Console.out("\(SafeText.terminal(path)): \(SafeText.terminal("\(report)"))")
         guard !report.malformed.isEmpty else { return }
         var message = ""
-        for line in report.malformed.prefix(50) { message += "  \(terminalSafe(line.description))\n" }
+        for line in report.malformed.prefix(50) { message += "  \(SafeText.terminal(line.description))\n" }
         if report.malformed.count > 50 { message += "  ... and \(report.malformed.count - 50) more\n" }
         message += "The other lines were imported. Fix these lines and import the file again: what is already in the store is skipped.\n"
-        FileHandle.standardError.write(Data(("malformed lines in \(path):\n" + message).utf8))
+        Console.error("malformed lines in \(SafeText.terminal(path)):\n" + message, terminator: "")
         throw ExitCode(1)
     }
 }
@@ -234,18 +232,18 @@ struct FlagsPairs: ParsableCommand {
     @Option(name: .long, help: "majority, latest or exclude.") var rule: String = DisagreementRule.majority.rawValue
 
     func validate() throws {
-        if DisagreementRule(rawValue: rule) == nil { throw ValidationError("--rule must be majority, latest or exclude (got \"\(terminalSafe(rule))\")") }
+        if DisagreementRule(rawValue: rule) == nil { throw ValidationError("--rule must be majority, latest or exclude (got \"\(SafeText.terminal(rule))\")") }
     }
 
     func run() throws {
         let store = try storeOptions.open()
         let pairs = try store.pairs(dataset: dataset, rule: DisagreementRule(rawValue: rule)!)
         let rows = pairs.map { p in
-            [p.isPositive ? "positive" : "negative", terminalSafe(p.query), terminalSafe(p.match),
+            [p.isPositive ? "positive" : "negative", SafeText.terminal(p.query), SafeText.terminal(p.match),
              "\(p.annotators)", p.contested ? "contested" : ""]
         }
-        if !rows.isEmpty { print(FlagsList.table([["PAIR", "QUERY", "MATCH", "ANNOTATORS", ""]] + rows)) }
+        if !rows.isEmpty { Console.out(FlagsList.table([["PAIR", "QUERY", "MATCH", "ANNOTATORS", ""]] + rows)) }
         let positives = pairs.filter(\.isPositive).count
-        FileHandle.standardError.write(Data("\(pairs.count) pair\(pairs.count == 1 ? "" : "s"): \(positives) positive, \(pairs.count - positives) negative, \(pairs.filter(\.contested).count) contested\n".utf8))
+        Console.error("\(pairs.count) pair\(pairs.count == 1 ? "" : "s"): \(positives) positive, \(pairs.count - positives) negative, \(pairs.filter(\.contested).count) contested")
     }
 }

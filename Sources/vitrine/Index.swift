@@ -68,14 +68,14 @@ struct IndexCommand: ParsableCommand {
                 fields.append("\"reason\":" + (r.reason.map(jsonString) ?? "null"))
                 return "{" + fields.joined(separator: ",") + "}"
             }
-            print("[" + objects.joined(separator: ",") + "]")
+            Console.json("[" + objects.joined(separator: ",") + "]")
         } else {
             for r in reports {
                 let state = r.built
                     ? String(format: "built in %.1f s, %.1f items/s (%@)", r.seconds, r.itemsPerSecond ?? 0, r.reason ?? "")
                     : "up to date"
-                print("\(r.system): \(r.items) items, \(state)\n  \(r.path)")
-                if r.missingImages > 0 { print("  \(r.missingImages) item(s) without a readable image (zero image vectors)") }
+                Console.out("\(SafeText.terminal(r.system)): \(r.items) items, \(SafeText.terminal(state))\n  \(SafeText.terminal(r.path))")
+                if r.missingImages > 0 { Console.out("  \(r.missingImages) item(s) without a readable image (zero image vectors)") }
             }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import SafeText
 import Retrieval
 
 /// `vitrine query`: ranks the gallery for a caption, an image file or a dataset sample, for scripts.
@@ -97,28 +98,29 @@ struct QueryCommand: ParsableCommand {
                     + "\"relevant\":" + (m.isRelevant.map { "\($0)" } ?? "null") + "}"
             }
             fields.append("\"matches\":[" + matches.joined(separator: ",") + "]")
-            print("{" + fields.joined(separator: ",") + "}")
+            Console.json("{" + fields.joined(separator: ",") + "}")
             return
         }
-        print("\(describe(query, json: false)), \(result.model), \(String(format: "%.1f ms", result.seconds * 1000))")
-        if let ap = result.averagePrecision { print(String(format: "AP@%d %.4f (official definition)", top, ap)) }
-        let idWidth = max(4, result.matches.map(\.sampleID.count).max() ?? 0)
-        for m in result.matches {
+        Console.out("\(describe(query, json: false)), \(SafeText.terminal(result.model)), \(String(format: "%.1f ms", result.seconds * 1000))")
+        if let ap = result.averagePrecision { Console.out(String(format: "AP@%d %.4f (official definition)", top, ap)) }
+        let ids = result.matches.map { SafeText.terminal($0.sampleID) }
+        let idWidth = max(4, ids.map(\.count).max() ?? 0)
+        for (m, id) in zip(result.matches, ids) {
             let mark = m.isRelevant.map { $0 ? "+ " : "- " } ?? ""
             let rank = String(repeating: " ", count: max(0, 4 - String(m.rank).count)) + String(m.rank)
-            print("\(rank)  \(mark)\(String(format: "%.4f", m.score))  \(m.sampleID.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(labels[m.sampleID] ?? "")")
+            Console.out("\(rank)  \(mark)\(String(format: "%.4f", m.score))  \(id.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(SafeText.terminal(labels[m.sampleID] ?? ""))")
         }
-        if result.matches.isEmpty { print("no gallery item matches the filter") }
+        if result.matches.isEmpty { Console.out("no gallery item matches the filter") }
     }
 
     private func describe(_ query: RetrievalQuery, json: Bool) -> String {
         switch query {
         case .caption(let text):
-            return json ? "{\"caption\":\(jsonString(text))}" : "caption \"\(text)\""
+            return json ? "{\"caption\":\(jsonString(text))}" : "caption \"\(SafeText.terminal(text))\""
         case .imageFile(let path):
-            return json ? "{\"image\":\(jsonString(path))}" : "image \(path)"
+            return json ? "{\"image\":\(jsonString(path))}" : "image \(SafeText.terminal(path))"
         case .sample(let id, let mode):
-            return json ? "{\"sample\":\(jsonString(id)),\"mode\":\(jsonString(mode.rawValue))}" : "sample \(id) as \(mode.rawValue)"
+            return json ? "{\"sample\":\(jsonString(id)),\"mode\":\(jsonString(mode.rawValue))}" : "sample \(SafeText.terminal(id)) as \(mode.rawValue)"
         }
     }
 }

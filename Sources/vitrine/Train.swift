@@ -4,6 +4,7 @@ import Capture
 import Catalog
 import Dispatch
 import Foundation
+import SafeText
 import Retrieval
 import Tensor
 import Training
@@ -88,7 +89,7 @@ struct Train: ParsableCommand {
         if let throttle { options.throttle = throttle }
         if let flagRule {
             guard let rule = DisagreementRule(rawValue: flagRule) else {
-                throw ValidationError("--flag-rule must be majority, latest or exclude (got \"\(terminalSafe(flagRule))\")")
+                throw ValidationError("--flag-rule must be majority, latest or exclude (got \"\(SafeText.terminal(flagRule))\")")
             }
             options.flagRule = rule
         }
@@ -305,7 +306,7 @@ final class EventOutput: @unchecked Sendable {
 
     /// A line for people (stderr in both modes, so stdout stays pure JSON with --json).
     func note(_ text: String) {
-        if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { bar.finish(text) }
+        if json { Console.error(SafeText.terminal(text)) } else { bar.finish(text) }
     }
 
     func event(_ event: TrainingEvent) {
@@ -316,7 +317,7 @@ final class EventOutput: @unchecked Sendable {
             lastPreparing = now
         }
         if json {
-            FileHandle.standardOutput.write(Data((event.jsonLine() + "\n").utf8))
+            Console.json(event.jsonLine())
             return
         }
         switch event {

@@ -1,3 +1,4 @@
+import SafeText
 import Support
 import ArgumentParser
 import Catalog
@@ -15,6 +16,22 @@ struct Vitrine: ParsableCommand {
         subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, IndexCommand.self, QueryCommand.self, Train.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self],
         defaultSubcommand: Explore.self
     )
+
+    /// Runs the command; every message (help, usage errors, errors that quote data) goes out
+    /// through `Console`, so no byte of data reaches the terminal as a control sequence.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success { Console.out(message) } else { Console.error(message) }
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Options shared by the commands that open a dataset.
@@ -133,7 +150,7 @@ struct Info: ParsableCommand {
     func run() throws {
         let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
         let info = DatasetInfo(dataset)
-        print(json ? info.jsonString() : info.table())
+        if json { Console.json(info.jsonString()) } else { Console.out(info.table(), terminator: "") }
     }
 }
 
@@ -187,14 +204,14 @@ struct Keys: ParsableCommand {
 
     func run() throws {
         let map = try KeyMap.load(path: keys)
-        if markdown { print(map.markdownTable(), terminator: ""); return }
+        if markdown { Console.out(map.markdownTable(), terminator: ""); return }
         for ctx in ActionContext.allCases {
             let actions = ActionRegistry.all.filter { $0.context == ctx }
             guard !actions.isEmpty else { continue }
-            print(ctx.title)
+            Console.out(ctx.title)
             for a in actions {
                 let k = map.keys(for: a.id).map { KeyName.format($0) }.joined(separator: " ")
-                print("  " + k.padding(toLength: max(k.count, 22), withPad: " ", startingAt: 0) + "  " + a.description)
+                Console.out("  " + k.padding(toLength: max(k.count, 22), withPad: " ", startingAt: 0) + "  " + a.description)
             }
         }
     }
@@ -203,8 +220,8 @@ struct Keys: ParsableCommand {
 struct Themes: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the colour themes and where they are looked for.")
     func run() throws {
-        for name in ThemeLibrary.available() { print(name) }
-        print("\nsearched: " + ThemeLibrary.searchPaths().joined(separator: ", "))
+        for name in ThemeLibrary.available() { Console.out(SafeText.terminal(name)) }
+        Console.out("\nsearched: " + ThemeLibrary.searchPaths().map(SafeText.terminal).joined(separator: ", "))
     }
 }
 
@@ -228,11 +245,11 @@ final class ProgressLine: @unchecked Sendable {
             let width = 30, filled = Int(f * Double(width))
             line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + text
         }
-        FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
+        Console.progress(line, terminal: true)
     }
 
     func finish(_ text: String) {
         guard enabled else { return }
-        FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + text + "\n").data(using: .utf8)!)
+        Console.finishProgress(text, terminal: tty)
     }
 }

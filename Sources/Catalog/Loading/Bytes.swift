@@ -1,3 +1,4 @@
+import SafeText
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -279,26 +280,9 @@ struct StringInterner {
 
 // MARK: - Messages
 
-/// Data quoted in a message: at most `limit` characters, control and format characters escaped, so a
+/// Data quoted in a message: at most `limit` characters, escaped by SafeText's one rule, so a
 /// file's bytes never reach a terminal as control sequences through an error message.
-func quoted(_ s: String, limit: Int = 40) -> String {
-    var out = "'"
-    var n = 0
-    for scalar in s.unicodeScalars {
-        if n == limit {
-            out += "…"
-            break
-        }
-        switch scalar.properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned, .privateUse:
-            out += "\\u{" + String(scalar.value, radix: 16) + "}"
-        default:
-            out.unicodeScalars.append(scalar)
-        }
-        n += 1
-    }
-    return out + "'"
-}
+func quoted(_ s: String, limit: Int = 40) -> String { SafeText.quoted(s, limit: limit) }
 
 /// Quoted raw bytes that may not be valid UTF-8 (invalid sequences shown as U+FFFD).
 func quoted(_ text: ByteText, _ r: ByteRange, limit: Int = 40) -> String {

@@ -1,10 +1,12 @@
+import SafeText
+
 /// Draws the training dialog centred in `screen` (the whole frame, usually),
 /// over whatever is there, like the help overlay. Sets the frame's cursor
 /// in the steps and data fields.
 public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: TrainingSettings, in screen: Rect, unicode: Bool,
                                  keys: TrainingKeyLabels? = nil, frame: inout Frame) {
     let keys = keys ?? TrainingKeyLabels(unicode: unicode)
-    let clean = { (s: String) in Sanitize.display(s, ascii: !unicode) }
+    let clean = { (s: String) in SafeText.inert(s, ascii: !unicode) }
     let text = { (s: String) in unicode ? s : TrainingPaneLayout.ascii(s) }
     let w = min(screen.width, 72)
     let h = min(screen.height, 12)

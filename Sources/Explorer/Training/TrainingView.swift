@@ -1,3 +1,4 @@
+import SafeText
 import Foundation
 import Training
 
@@ -68,7 +69,7 @@ public func trainingPanePreferredHeight(_ state: TrainingUIState, width: Int) ->
 /// The run in one line of at most `width` columns: for narrow panes, the
 /// footer, or a status bar.
 public func trainingSummaryLine(_ run: TrainingPaneState, width: Int, unicode: Bool) -> [TrainingSpan] {
-    let clean = { (s: String) in Sanitize.display(s, ascii: !unicode) }
+    let clean = { (s: String) in SafeText.inert(s, ascii: !unicode) }
     var spans: [TrainingSpan] = [TrainingSpan("train ", CellStyle(.title, bold: true))]
     switch run.status {
     case .failed(let message):
@@ -128,7 +129,7 @@ struct PaneLine {
 }
 
 private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys: TrainingKeyLabels) -> [PaneLine] {
-    let clean = { (s: String) in Sanitize.display(s, ascii: !unicode) }
+    let clean = { (s: String) in SafeText.inert(s, ascii: !unicode) }
     let dot = unicode ? " · " : " | "
     var lines: [PaneLine] = []
 

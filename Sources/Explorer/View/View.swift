@@ -1,3 +1,4 @@
+import SafeText
 import Catalog
 import Imaging
 
@@ -24,7 +25,7 @@ struct Canvas {
     }
 
     /// Data text made safe for the terminal.
-    func clean(_ s: String) -> String { Sanitize.display(s, ascii: !unicode) }
+    func clean(_ s: String) -> String { SafeText.inert(s, ascii: !unicode) }
 
     mutating func draw() {
         if layout.tooSmall { drawTooSmall(); return }

@@ -1,3 +1,4 @@
+import SafeText
 /// The official ranking file, `retrieval_id_list.txt`: one line per query,
 /// `query_id,gallery_id_0,gallery_id_1,...` (up to 100 ids, best first).
 public enum RankingFile {
@@ -52,7 +53,7 @@ public enum RankingFile {
 
     private static func check(_ id: String, what: String, line: Int, isFirst: Bool, isLast: Bool) throws {
         func fail(_ reason: String) -> RetrievalFileError {
-            RetrievalFileError(path: fileName, message: "line \(line): \(what) \"\(id)\" \(reason), so the file would not read back the same")
+            RetrievalFileError(path: fileName, message: "line \(line): \(what) \(SafeText.quoted(id)) \(reason), so the file would not read back the same")
         }
         for scalar in id.unicodeScalars where scalar == "," || scalar == "\n" || scalar == "\r" {
             throw fail("contains a comma or a line break")

@@ -92,6 +92,7 @@ public final class RetrievalEngine: @unchecked Sendable {
     public func search(_ query: RetrievalQuery, top: Int, filter: RetrievalFilter = .none,
                        isCancelled: () -> Bool = { false }) throws -> SearchResult {
         guard top > 0 else { throw RetrievalError.invalidArgument("top must be positive, got \(top)") }
+        let top = min(top, max(1, gallery.count))  // AP@N is the same for every N at or above the gallery's size
         let start = DispatchTime.now()
         let plan = try self.plan(query)
         if isCancelled() { throw CancellationError() }
@@ -123,6 +124,7 @@ public final class RetrievalEngine: @unchecked Sendable {
     public func rankings(for queries: [Sample], mode: QueryMode, top: Int = 100,
                          progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> (rankings: [Ranking], problems: [String]) {
         guard top > 0 else { throw RetrievalError.invalidArgument("top must be positive, got \(top)") }
+        let top = min(top, max(1, gallery.count))  // AP@N is the same for every N at or above the gallery's size
         var vectors: [[Float]?] = []
         var problems: [String] = []
         let batchSize = max(1, options.batchSize)

@@ -102,6 +102,7 @@ public struct VectorIndex: Sendable {
         try check(query)
         checkFilter(filter)
         guard k > 0, count > 0 else { return [] }
+        let k = min(k, count)  // never more than the rows there are, whatever was asked
         return query.withUnsafeBufferPointer { q in searchOne(q.baseAddress!, k: k, filter: filter) }
     }
 
@@ -110,6 +111,7 @@ public struct VectorIndex: Sendable {
         for query in queries { try check(query) }
         checkFilter(filter)
         guard k > 0, count > 0 else { return queries.map { _ in [] } }
+        let k = min(k, count)
         if queries.count == 1 { return [try search(queries[0], k: k, filter: filter)] }
         let flat = queries.flatMap { $0 }
         return flat.withUnsafeBufferPointer { searchMany($0.baseAddress!, count: queries.count, k: k, filter: filter) }
