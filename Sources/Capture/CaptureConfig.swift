@@ -30,4 +30,52 @@ public struct CaptureConfig: Sendable, Codable, Equatable {
     public static let `default` = CaptureConfig()
 
     public var headDim: Int { hidden / heads }
+
+    /// The most parameters a configuration may ask for (the default has 37.6 million): a
+    /// checkpoint's configuration is data, and it must not make Vitrine allocate without bound.
+    public static let maxParameters = 400_000_000
+
+    /// What is wrong with this configuration, or nil when every value is in its range and the
+    /// values agree with each other (docs/model.md §8). Every number read from a checkpoint is
+    /// checked here before it sizes anything.
+    public var problem: String? {
+        func outside(_ name: String, _ value: Int, _ range: ClosedRange<Int>) -> String? {
+            range.contains(value) ? nil : "\(name) is \(value), outside \(range.lowerBound)...\(range.upperBound)"
+        }
+        let ranges: [(String, Int, ClosedRange<Int>)] = [
+            ("hidden", hidden, 1 ... 4096), ("heads", heads, 1 ... 64), ("intermediate", intermediate, 1 ... 16384),
+            ("vocabSize", vocabSize, 8 ... 1_000_000), ("maxPositions", maxPositions, 3 ... 8192),
+            ("typeVocabSize", typeVocabSize, 1 ... 16), ("textLayers", textLayers, 1 ... 48),
+            ("imageLayers", imageLayers, 1 ... 48), ("coLayers", coLayers, 1 ... 48), ("crossLayers", crossLayers, 1 ... 48),
+            ("clrDim", clrDim, 1 ... 4096), ("fusedDim", fusedDim, 1 ... 4096),
+            ("regionFeatureDim", regionFeatureDim, 1 ... 4096), ("boxDim", boxDim, 5 ... 5),
+            ("imageTokens", imageTokens, 2 ... 1025), ("maxTextLength", maxTextLength, 3 ... 8192),
+        ]
+        for (name, value, range) in ranges {
+            if let message = outside(name, value, range) { return message }
+        }
+        guard hidden % heads == 0 else { return "hidden (\(hidden)) is not a multiple of heads (\(heads))" }
+        let cells = imageTokens - 1, side = Int(Double(cells).squareRoot().rounded())
+        guard side * side == cells else { return "imageTokens (\(imageTokens)) is not 1 + a square number of cells" }
+        guard maxTextLength <= maxPositions else {
+            return "maxTextLength (\(maxTextLength)) is above maxPositions (\(maxPositions))"
+        }
+        guard layerNormEps.isFinite, layerNormEps > 0, layerNormEps < 1 else { return "layerNormEps is \(layerNormEps), outside (0, 1)" }
+        guard estimatedParameters <= Self.maxParameters else {
+            return "it describes about \(estimatedParameters / 1_000_000) million parameters, above the \(Self.maxParameters / 1_000_000) million Vitrine loads"
+        }
+        return nil
+    }
+
+    /// About how many parameters the model has (within a few percent): what sizes its memory.
+    /// Only meaningful once each value is within its range (no overflow then).
+    public var estimatedParameters: Int {
+        let h = hidden, layer = 4 * h * h + 2 * h * intermediate
+        let embeddings = (vocabSize + maxPositions + typeVocabSize) * h
+        let image = (regionFeatureDim + boxDim) * h + imageLayers * layer
+        let co = coLayers * 2 * (layer + 4 * h * h)
+        let cross = crossLayers * layer
+        let heads = 2 * h * clrDim + 3 * h * fusedDim + vocabSize * h + h * regionFeatureDim
+        return embeddings + textLayers * layer + image + co + cross + heads
+    }
 }

@@ -1,3 +1,4 @@
+import SafeText
 import Support
 import Foundation
 import Tensor
@@ -152,11 +153,18 @@ public enum Checkpoint {
         let omitted = Set(metadata.omittedTensors)
         var values: [(Parameter, [Float])] = []
         for p in model.parameters where !(omitted.contains(p.name) && !file.contains(p.name)) {
-            values.append((p, try file.tensor(p.name, shape: p.shape)))
+            let tensor = try file.tensor(p.name, shape: p.shape)
+            // NaN or infinity would flow into every embedding and out as invalid JSON.
+            guard tensor.allSatisfy(\.isFinite) else {
+                throw CheckpointError(path: path, reason: "tensor \(SafeText.quoted(p.name, limit: 200)) holds a value that is "
+                    + "not finite (NaN or infinity): the checkpoint is damaged or comes from a run that diverged; "
+                    + "use an earlier checkpoint of the run")
+            }
+            values.append((p, tensor))
         }
         let known = Set(model.parameters.names)
         if let extra = file.names.first(where: { !known.contains($0) }) {
-            throw CheckpointError(path: path, reason: "it holds tensor \"\(extra)\", which this model does not have")
+            throw CheckpointError(path: path, reason: "it holds tensor \(SafeText.quoted(extra, limit: 200)), which this model does not have")
         }
         if !omitted.isEmpty {
             values += try frozenValues(omitted.filter { !file.contains($0) }, of: model, recorded: metadata.frozenSource,
@@ -230,7 +238,7 @@ public enum Checkpoint {
         guard let f = meta["format"] else {
             throw fail("it is a safetensors file but not a Vitrine checkpoint (no \"format\" in its metadata)")
         }
-        guard f == format else { throw fail("its format is \"\(f)\"; this version reads \"\(format)\"") }
+        guard f == format else { throw fail("its format is \(SafeText.quoted(f)); this version reads \"\(format)\"") }
         func field<T: Decodable>(_ key: String, as type: T.Type) throws -> T {
             guard let text = meta[key] else { throw fail("its metadata has no \"\(key)\"") }
             do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
@@ -241,7 +249,12 @@ public enum Checkpoint {
             throw fail("its metadata has no valid \"step\"")
         }
         let frozen: Frozen? = meta["frozen"] == nil ? nil : try field("frozen", as: Frozen.self)
-        return CheckpointMetadata(config: try field("config", as: CaptureConfig.self),
+        let config = try field("config", as: CaptureConfig.self)
+        if let problem = config.problem {
+            throw fail("its configuration is not one Vitrine can build: \(problem)")
+        }
+        guard step >= 0 else { throw fail("its metadata's \"step\" is negative (\(step))") }
+        return CheckpointMetadata(config: config,
                                   tokenizer: try field("tokenizer", as: ComponentIdentity.self),
                                   backbone: try field("backbone", as: ComponentIdentity.self),
                                   step: step, data: meta["data"] ?? "", frozenSource: frozen?.source,

@@ -89,6 +89,8 @@ public struct SafetensorsError: Error, Sendable, Equatable, CustomStringConverti
         self.kind = kind
     }
 
+    /// Quotes data from the file (tensor names, dtypes) by SafeText's rule: a hostile header
+    /// cannot put control sequences into an error message.
     public var description: String {
         switch kind {
         case .unreadable(let reason):
@@ -101,18 +103,18 @@ public struct SafetensorsError: Error, Sendable, Equatable, CustomStringConverti
         case .corruptHeader(let reason):
             "\(path) has a corrupt safetensors header: \(reason)"
         case .invalidEntry(let tensor, let reason):
-            "\(path): tensor \"\(tensor)\" is invalid: \(reason)"
+            "\(path): tensor \"\(SafeText.terminal(tensor))\" is invalid: \(reason)"
         case .missingTensor(let tensor, let shape):
-            "\(path) has no tensor \"\(tensor)\""
+            "\(path) has no tensor \"\(SafeText.terminal(tensor))\""
                 + (shape.map { " (expected shape \(Self.format($0)))" } ?? "")
                 + "; is it the right file for this model?"
         case .wrongShape(let tensor, let expected, let actual):
-            "\(path): tensor \"\(tensor)\" has shape \(Self.format(actual)), expected \(Self.format(expected)); "
+            "\(path): tensor \"\(SafeText.terminal(tensor))\" has shape \(Self.format(actual)), expected \(Self.format(expected)); "
                 + "the file was made for another model configuration"
         case .wrongDType(let tensor, let actual, let expected):
-            "\(path): tensor \"\(tensor)\" has dtype \(actual), expected \(expected)"
+            "\(path): tensor \"\(SafeText.terminal(tensor))\" has dtype \(SafeText.terminal(actual)), expected \(expected)"
         case .invalidTensor(let tensor, let reason):
-            "cannot write \(path): tensor \"\(tensor)\" \(reason)"
+            "cannot write \(path): tensor \"\(SafeText.terminal(tensor))\" \(reason)"
         case .unwritable(let reason):
             "cannot write \(path): \(reason)"
         }

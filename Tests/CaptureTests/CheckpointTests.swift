@@ -174,3 +174,57 @@ import Testing
         #expect(untouched.parameters.parameters.map(\.value.array) == before)
     }
 }
+
+/// Checkpoints are data: every number in one is checked before it sizes anything, so a mutated or
+/// hostile checkpoint is a clear error, never a trap, an abort or a huge allocation.
+@Suite struct HostileCheckpointTests {
+    /// The tiny model's checkpoint rewritten with its configuration's `key` set to `value`.
+    static func mutated(_ key: String, _ value: Any, in folder: TemporaryFolder) throws -> String {
+        let config = TinyCapture.config()
+        let path = folder.file("base.safetensors")
+        try Checkpoint.save(CaptureModel(config: config, seed: 1), to: path, metadata: CheckpointTests.metadata(config))
+        let file = try SafetensorsFile.read(path: path)
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(file.metadata["config"]!.utf8)) as? [String: Any])
+        json[key] = value
+        var metadata = file.metadata
+        metadata["config"] = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+        let tensors = try file.names.map { name in
+            let (shape, values) = try file.tensor(name)
+            return SafetensorsTensor(name: name, shape: shape, values: values)
+        }
+        let out = folder.file("\(key)-\(value).safetensors")
+        try SafetensorsFile.write(path: out, tensors: tensors, metadata: metadata)
+        return out
+    }
+
+    @Test(arguments: [("heads", 0), ("heads", 3), ("hidden", 0), ("hidden", -32), ("boxDim", 4), ("imageTokens", 0),
+                      ("imageTokens", 7), ("coLayers", 100_000), ("hidden", 1 << 40), ("intermediate", 1 << 30),
+                      ("vocabSize", 1 << 40), ("maxTextLength", 0), ("maxTextLength", 1), ("textLayers", -1),
+                      ("maxPositions", 2), ("clrDim", 0)])
+    func impossibleConfigurationsAreClearErrors(_ key: String, _ value: Int) throws {
+        let folder = try TemporaryFolder(); defer { folder.remove() }
+        let path = try Self.mutated(key, value, in: folder)
+        do {
+            _ = try Checkpoint.load(path: path, expectedBackbone: CheckpointTests.backbone)
+            Issue.record("a checkpoint with \(key) = \(value) loaded")
+        } catch let error as CheckpointError {
+            #expect(error.description.contains("configuration"), "\(error)")
+        }
+    }
+
+    @Test func nonFiniteWeightsAreRefusedAtLoad() throws {
+        let folder = try TemporaryFolder(); defer { folder.remove() }
+        let config = TinyCapture.config()
+        let model = CaptureModel(config: config, seed: 1)
+        let name = try #require(model.parameters.names.first { $0.hasPrefix("fuse") })
+        model.parameters[name]!.value[0] = .nan
+        let path = folder.file("nan.safetensors")
+        try Checkpoint.save(model, to: path, metadata: CheckpointTests.metadata(config))
+        do {
+            _ = try Checkpoint.load(path: path, expectedBackbone: CheckpointTests.backbone)
+            Issue.record("a checkpoint holding NaN loaded")
+        } catch let error as CheckpointError {
+            #expect(error.description.contains("not finite"), "\(error)")
+        }
+    }
+}
