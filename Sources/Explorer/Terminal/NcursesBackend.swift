@@ -104,7 +104,10 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         pairs = PairPool(limit: mode == .none ? 0 : Int(vt_color_pairs()))
 
         var mouseOn = false
-        if mouse { mouseOn = vt_mouse_enable() != 0 }
+        if mouse {
+            mouseOn = vt_mouse_enable() != 0
+            if mouseOn { Self.reportEveryButtonEvent() }
+        }
         vt_guard_arm(mouseOn ? 1 : 0)
 
         capabilities = TerminalCapabilities(colorMode: mode, unicode: unicode, mouse: mouseOn)
@@ -120,6 +123,31 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         var rows: Int32 = 0, cols: Int32 = 0
         vt_getmaxyx(window, &rows, &cols)
         return (Int(cols), Int(rows))
+    }
+
+    /// Widens the mouse mask to every press, release and click of buttons 1 to 5.
+    ///
+    /// ncurses' `wget_wch`, having read a mouse event that the mask leaves out (a button's
+    /// release when only presses are asked for), does not return: it reads on, with a
+    /// *blocking* read on the terminal, until an event the mask lets through arrives, whatever
+    /// `nodelay` says. A click is a press and, a moment later, a release, so after every click
+    /// the UI thread sat in that read until the next key or click: a thumbnail decoded in the
+    /// meantime (or search results, training progress, a signal) reached the screen only then.
+    /// With releases in the mask they come back as events of their own (which `keyCodeEvent`
+    /// ignores), and with clicks in it a press and release read together still come back as one
+    /// click (a mask of presses and releases alone would report only the release).
+    /// The masks of buttons 2 to 5 are those of button 1 moved to the button's place, as
+    /// ncurses' `NCURSES_MOUSE_MASK` lays them out.
+    private static func reportEveryButtonEvent() {
+        let unit = mmask_t(VT_BUTTON1_PRESSED)
+        let released = mmask_t(VT_BUTTON1_RELEASED), clicked = mmask_t(VT_BUTTON1_CLICKED)
+        var mask: mmask_t = 0
+        for (pressed, clicks) in [(VT_BUTTON1_PRESSED, true), (VT_BUTTON2_PRESSED, true), (VT_BUTTON3_PRESSED, true),
+                                  (VT_BUTTON4_PRESSED, false), (VT_BUTTON5_PRESSED, false)] {
+            let place = mmask_t(pressed) / unit
+            mask |= mmask_t(pressed) | released * place | (clicks ? clicked * place : 0)
+        }
+        _ = mousemask(mask, nil)
     }
 
     // MARK: - Drawing
