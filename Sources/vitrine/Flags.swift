@@ -86,16 +86,42 @@ struct FlagsList: ParsableCommand {
          SafeText.terminal(f.annotator), SafeText.terminal(f.dataset), SafeText.terminal(f.query), SafeText.terminal(f.match), SafeText.terminal(f.model)]
     }
 
-    /// Left-aligned columns, two spaces apart; the last column is not padded.
+    /// The widest a cell is shown (characters): the list is for reading; `vitrine flags export`
+    /// gives every field whole.
+    static let cellLimit = 60
+
+    /// Left-aligned columns, two spaces apart; the last column is not padded. Each cell is cut to
+    /// `cellLimit` characters with an ellipsis, so one huge field costs its row, not the table:
+    /// time and size are linear in the input.
     static func table(_ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(cut) }
         let count = rows.map(\.count).max() ?? 0
         var widths = [Int](repeating: 0, count: count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
-            }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
-        }.joined(separator: "\n")
+        var out = ""
+        for (r, row) in rows.enumerated() {
+            var line = ""
+            for (i, cell) in row.enumerated() {
+                if i > 0 { line += "  " }
+                line += cell
+                if i < row.count - 1 { line += String(repeating: " ", count: widths[i] - cell.count) }
+            }
+            while line.last == " " { line.removeLast() }
+            out += line
+            if r < rows.count - 1 { out += "\n" }
+        }
+        return out
+    }
+
+    static func cut(_ cell: String) -> String {
+        var end = cell.startIndex
+        var n = 0
+        while end < cell.endIndex {
+            if n == cellLimit { return String(cell[..<cell.index(before: end)]) + "…" }
+            end = cell.index(after: end)
+            n += 1
+        }
+        return cell
     }
 }
 

@@ -72,6 +72,22 @@ struct Train: ParsableCommand {
         if flags != nil && noFlags { throw ValidationError("--flags and --no-flags do not go together") }
         if noQueryPairs && !queryPairs.isEmpty { throw ValidationError("--query-pairs and --no-query-pairs do not go together") }
         if resume != nil && initFrom != nil { throw ValidationError("--resume continues a run; --init-from starts a new one: give one") }
+        // An option the preset or mode cannot use is an error, never silently ignored.
+        if preset == "tiny", initFrom != nil {
+            throw ValidationError("--preset tiny trains a small model from random weights; it cannot start from --init-from (choose the sample, small or full preset)")
+        }
+        if noFlags, flagRule != nil { throw ValidationError("--flag-rule settles disagreeing flags; with --no-flags there are none") }
+        if mode == TrainingMode.pretrain.rawValue {
+            let fineTuningOnly: [(String, Bool)] = [
+                ("--positive-margin", positiveMargin != nil), ("--negative-margin", negativeMargin != nil),
+                ("--clr-weight", clrWeight != nil), ("--mlm-weight", mlmWeight != nil),
+                ("--query-pairs", !queryPairs.isEmpty), ("--no-query-pairs", noQueryPairs),
+                ("--query-pair-share", queryPairShare != nil), ("--flags", flags != nil), ("--flag-rule", flagRule != nil),
+            ]
+            if let (option, _) = fineTuningOnly.first(where: \.1) {
+                throw ValidationError("\(option) is a fine-tuning option; pretraining (--mode pretrain) does not use it")
+            }
+        }
     }
 
     func run() throws {

@@ -194,4 +194,27 @@ struct FolderFormatTests {
         let dataset = try Dataset.load(from: folder.path)
         #expect(dataset.issues.first?.reason.contains("nesting deeper than 64 levels") == true)
     }
+
+    /// An image field cannot name a file outside the dataset folder: absolute paths and `..` are
+    /// reported, counted lines, never opened, so a data file cannot show /etc/passwd or reveal
+    /// whether /etc/shadow exists (through the missing-image count).
+    @Test func imagesOutsideTheFolderAreRefused() throws {
+        let folder = try CatalogTempFolder()
+        try folder.write("captions.tsv", """
+            id\timage\tcaption\tlabels\tsplit
+            g1\timages/g1.jpg\tinside\tA\tgallery
+            g2\t/etc/passwd\tabsolute\tA\tgallery
+            g3\t../outside.jpg\tclimbs\tA\tgallery
+            g4\timages/../../outside.jpg\tclimbs later\tA\tgallery
+            g5\t/etc/shadow-that-does-not-exist\tabsolute missing\tA\tgallery
+            """ + "\n")
+        try folder.touch("images/g1.jpg")
+        let dataset = try Dataset.load(from: folder.path)
+        let gallery = try #require(dataset.gallery)
+        #expect(gallery.samples.map(\.id) == ["g1"])
+        #expect(gallery.missingImages == 0)
+        #expect(gallery.issues.map(\.line) == [3, 4, 5, 6])
+        #expect(gallery.issues.allSatisfy { $0.reason.contains("inside the dataset folder only") })
+        #expect(gallery.issues[0].reason.contains("absolute") && gallery.issues[1].reason.contains(".."))
+    }
 }

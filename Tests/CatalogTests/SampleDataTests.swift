@@ -258,15 +258,47 @@ struct SampleDataTests {
         try Data("mine".utf8).write(to: URL(fileURLWithPath: root + "/images/cover.png"))
         var other = Self.small
         other.seed = 99
-        try SampleDataGenerator(options: other).generate(into: root)
+        // Without --overwrite a non-empty folder is refused, even one Vitrine wrote.
+        #expect(throws: SampleDataError.directoryNotEmpty(root)) { try SampleDataGenerator(options: other).generate(into: root) }
+        try SampleDataGenerator(options: other).generate(into: root, overwrite: true)
         let manifest = try Self.text(root + "/MANIFEST.sha256")
         let pictures = Self.files(under: root).filter { $0.hasPrefix("images/") && $0.hasSuffix(".jpg") }
         #expect(pictures.allSatisfy { manifest.contains($0) }, "pictures of the old set are left over")
         #expect(FileManager.default.fileExists(atPath: root + "/images/cover.png"), "files it did not write are kept")
         // And back to captions only: the pictures of the previous set are removed.
         other.writeImages = false
-        try SampleDataGenerator(options: other).generate(into: root)
+        try SampleDataGenerator(options: other).generate(into: root, overwrite: true)
         #expect(Self.files(under: root + "/images") == ["cover.png"])
+    }
+
+    /// The data-loss case: a user's dataset made from SampleData, with their own image (named
+    /// like a generated one) and a generated image they edited. Nothing of theirs is deleted.
+    @Test("files Vitrine did not write, or that changed since, are never deleted or replaced")
+    func neverTouchesTheUsersFiles() throws {
+        let root = Self.makeFolder()
+        defer { Self.cleanUp(root) }
+        try SampleDataGenerator(options: Self.small).generate(into: root)
+        let images = Self.files(under: root + "/images")
+        let before = Self.files(under: root).count
+        // Without --overwrite: refused, nothing deleted.
+        #expect(throws: SampleDataError.directoryNotEmpty(root)) { try SampleDataGenerator(options: Self.small).generate(into: root) }
+        #expect(Self.files(under: root).count == before)
+        // An edited picture stops an overwrite before anything is removed.
+        let edited = root + "/images/" + images[0]
+        try Data("edited by hand".utf8).write(to: URL(fileURLWithPath: edited))
+        #expect(throws: SampleDataError.modifiedSinceWritten(edited)) {
+            try SampleDataGenerator(options: Self.small).generate(into: root, overwrite: true)
+        }
+        #expect(Self.files(under: root).count == before)
+        // A file of the user's where a new one would go (not in the manifest) is not replaced.
+        try FileManager.default.removeItem(atPath: edited)
+        let manifest = try Self.text(root + "/MANIFEST.sha256")
+        try manifest.split(separator: "\n").filter { !$0.hasSuffix(images[1]) }.map { $0 + "\n" }.joined()
+            .write(toFile: root + "/MANIFEST.sha256", atomically: true, encoding: .utf8)
+        #expect(throws: SampleDataError.wouldReplace(root + "/images/" + images[1])) {
+            try SampleDataGenerator(options: Self.small).generate(into: root, overwrite: true)
+        }
+        #expect(try Self.bytes(root + "/images/" + images[1]).count > 0, "the user's file is still there")
     }
 
     @Test("a file in the way, and invalid options, are reported")

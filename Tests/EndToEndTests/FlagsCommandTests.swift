@@ -218,4 +218,26 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("\(lines - queries.count) added, \(queries.count) duplicate"), "\(resumed.stdout)")
     }
+
+    /// One huge field (1 MB, imported from a file) costs its own row and no more: `flags list`
+    /// stays linear (it was quadratic in the longest field: 145 s for 100 KB) and its cells are
+    /// cut with an ellipsis, while `flags export` still gives the field whole.
+    @Test func aHugeFieldDoesNotStallTheList() throws {
+        let scratch = try Scratch()
+        let huge = String(repeating: "商品 ", count: 350_000)
+        var csv = "dataset,query,match,model,verdict,annotator,createdAt\r\n"
+        csv += "ds,\"caption:\(huge)\",m1,zero-shot,wrong,ana,2026-11-21T08:11:58.123Z\r\n"
+        csv += "ds,q2,m2,zero-shot,confirmed,ben,2026-11-21T08:11:59.123Z\r\n"
+        let file = try scratch.write("huge.csv", csv)
+        #expect(try vitrine(["flags", "import", file, "--store", scratch.store], in: scratch).status == 0)
+        let start = Date()
+        let list = try vitrine(["flags", "list", "--store", scratch.store], in: scratch)
+        let seconds = Date().timeIntervalSince(start)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(seconds < 20, "flags list took \(seconds) s")
+        #expect(list.stdout.utf8.count < 2_000, "the list holds \(list.stdout.utf8.count) bytes")
+        #expect(list.stdout.contains("…") && list.stdout.contains("q2"))
+        let export = try vitrine(["flags", "export", "--store", scratch.store, "--format", "csv"], in: scratch)
+        #expect(export.stdout.contains(huge))
+    }
 }

@@ -267,6 +267,10 @@ struct RowAssembler {
                                   "duplicate id \(quoted(id))\(where_) (first on line \(firstLine))")
             }
         }
+        if let problem = ImageResolver.escapes(image) {
+            return try reject(line: line, attribution: split.map { .split($0) } ?? .noSplit,
+                              "image \(quoted(image)) \(problem): images are read from inside the dataset folder only")
+        }
         let sample = Sample(id: id, caption: caption, imagePath: images.resolve(image), labels: labels, line: line)
         for role in targets {
             indexes[role, default: [:]][id] = samples[role, default: []].count

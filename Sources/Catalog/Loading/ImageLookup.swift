@@ -45,7 +45,22 @@ struct ImageFolder: Sendable {
 
 /// Resolves the image references of the folder formats (`images/x.jpg`, relative to the dataset folder).
 /// Each folder that images are referenced in is listed once; lookups after that touch no disk.
+///
+/// A reference names a file inside the dataset folder: an absolute path or one that climbs out with
+/// `..` is refused (`escapes`), so a data file cannot make Vitrine read, show or even test the
+/// existence of a file elsewhere on the machine. Symbolic links inside the folder are followed: they
+/// are the folder owner's choice (an `images/` on another disk), not the data file's
+/// (docs/data.md §3).
 struct ImageResolver {
+    /// Why `reference` would leave the dataset folder, or nil when it stays inside.
+    static func escapes(_ reference: String) -> String? {
+        if reference.hasPrefix("/") { return "is an absolute path" }
+        if reference.hasPrefix("~") { return "starts with ~" }
+        if reference.split(separator: "/", omittingEmptySubsequences: false).contains("..") { return "climbs out with .." }
+        if reference.utf8.contains(0) { return "holds a NUL byte" }
+        return nil
+    }
+
     let root: String
     private var listings: [String: Set<String>] = [:]
 
@@ -54,8 +69,8 @@ struct ImageResolver {
     /// Absolute path of an existing image for the reference, or nil. A bare file name that is not in the
     /// dataset folder itself is also looked for in `images/`.
     mutating func resolve(_ reference: String) -> String? {
-        if reference.isEmpty { return nil }
-        let full = reference.hasPrefix("/") ? reference : root + "/" + reference
+        if reference.isEmpty || Self.escapes(reference) != nil { return nil }
+        let full = root + "/" + reference
         if exists(full) { return full }
         if !reference.contains("/") {
             let inImages = root + "/images/" + reference

@@ -1,3 +1,4 @@
+import SafeText
 import Support
 import Dispatch
 import Foundation
@@ -31,9 +32,11 @@ public struct SampleDataGenerator: Sendable {
         self.options = options
     }
 
-    /// Writes the dataset into `directory` (created if needed). A folder that holds a previous
-    /// SampleData set is cleaned of that set's files first; any other non-empty folder is refused
-    /// unless `overwrite` is true (files of the same names are then replaced, others are left alone).
+    /// Writes the dataset into `directory` (created if needed). Vitrine never deletes or replaces
+    /// a file it did not write: a non-empty folder is refused unless `overwrite` is true, and then
+    /// only the files listed in the folder's `MANIFEST.sha256` (what an earlier run wrote), still
+    /// holding the bytes it wrote, are removed; any other file where a new one would go is an
+    /// error, and every other file is left alone.
     ///
     /// Files: the four `product1m_*_ossurl_v2.txt` splits, `images/<item_id>.jpg` (unless
     /// `writeImages` is false), `README.txt`, and `MANIFEST.sha256` with the SHA-256 of every other
@@ -41,9 +44,11 @@ public struct SampleDataGenerator: Sendable {
     public func generate(into directory: String, overwrite: Bool = false,
                          progress: @Sendable (SampleDataProgress) -> Void = { _ in }) throws {
         try options.validate()
-        try prepare(directory, overwrite: overwrite)
         let catalogue = SynthCatalogue(seed: options.seed, brandCount: options.brands, drawings: options.writeImages)
         let plan = SynthPlan(catalogue: catalogue, options: options)
+        var targets = [Self.readmeName, Self.manifestName] + plan.files.map(\.split.fileName)
+        if options.writeImages { targets += plan.jobs.map { Self.imagesFolder + "/" + $0.id + ".jpg" } }
+        try prepare(directory, overwrite: overwrite, targets: targets)
         progress(.planned(images: plan.jobs.count))
 
         var written: [(path: String, hash: String, bytes: Int)] = []
@@ -148,55 +153,72 @@ public struct SampleDataGenerator: Sendable {
         (error as NSError).localizedDescription
     }
 
-    /// Whether `directory` holds a SampleData set (its README starts with the marker line).
-    static func holdsSampleData(_ directory: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + readmeName) else { return false }
-        return data.starts(with: Array(readmeMarker.utf8))
-    }
-
-    private func prepare(_ directory: String, overwrite: Bool) throws(SampleDataError) {
+    /// Makes `directory` ready: created when missing; refused when not empty unless `overwrite`;
+    /// then the previous set's files removed (`removePreviousSet`) and every target checked to be
+    /// free, so that no file Vitrine did not write is replaced.
+    private func prepare(_ directory: String, overwrite: Bool, targets: [String]) throws(SampleDataError) {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw .notADirectory(directory) }
-            let contents: [String]
-            do { contents = try fm.contentsOfDirectory(atPath: directory) } catch {
-                throw .cannotCreateDirectory(path: directory, reason: Self.reason(error))
-            }
-            if contents.isEmpty { return }
-            if Self.holdsSampleData(directory) {
-                try removePreviousSet(in: directory)
-            } else if !overwrite {
-                throw .directoryNotEmpty(directory)
-            }
-        } else {
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
                 throw .cannotCreateDirectory(path: directory, reason: Self.reason(error))
             }
+            return
+        }
+        guard isDirectory.boolValue else { throw .notADirectory(directory) }
+        let contents: [String]
+        do { contents = try fm.contentsOfDirectory(atPath: directory) } catch {
+            throw .cannotCreateDirectory(path: directory, reason: Self.reason(error))
+        }
+        if contents.isEmpty { return }
+        guard overwrite else { throw .directoryNotEmpty(directory) }
+        try removePreviousSet(in: directory)
+        for target in targets {
+            var status = stat()
+            if lstat(directory + "/" + target, &status) == 0 { throw .wouldReplace(directory + "/" + target) }
         }
     }
 
-    /// Removes the files a previous SampleData run wrote (and only those): the split files, the
-    /// README and manifest, and `images/<digits>.jpg`; then `images/` itself if that leaves it empty.
+    /// Removes what a previous run wrote here, and only that: the files its `MANIFEST.sha256`
+    /// lists, each only if it still holds the bytes that were written (a file changed since is
+    /// the user's and stops the run), then the manifest, then `images/` if that leaves it empty.
+    /// Nothing is removed until every listed file has been checked.
     private func removePreviousSet(in directory: String) throws(SampleDataError) {
-        let fm = FileManager.default
-        func remove(_ path: String) throws(SampleDataError) {
-            guard fm.fileExists(atPath: path) else { return }
-            do { try fm.removeItem(atPath: path) } catch {
-                throw .cannotRemove(path: path, reason: Self.reason(error))
-            }
+        let manifestPath = directory + "/" + Self.manifestName
+        let bytes: [UInt8]
+        do {
+            guard let read = try RegularFile.read(manifestPath, kind: "manifest", limit: 256 << 20, missingIsNil: true) else { return }
+            bytes = read
+        } catch {
+            throw .cannotRemove(path: manifestPath, reason: error.message)
         }
-        for split in SynthSplit.allCases { try remove(directory + "/" + split.fileName) }
-        try remove(directory + "/" + Self.manifestName)
-        let folder = directory + "/" + Self.imagesFolder
-        if let names = try? fm.contentsOfDirectory(atPath: folder) {
-            for name in names where name.hasSuffix(".jpg") && name.dropLast(4).allSatisfy({ $0.isASCII && $0.isNumber })
-                && name.count > 4 {
-                try remove(folder + "/" + name)
+        var remove: [String] = []
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            // `sha256sum` lines: 64 hex digits, two spaces, a path relative to the folder.
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0].count == 64, parts[1].hasPrefix(" ") else {
+                throw .cannotRemove(path: manifestPath, reason: "a line is not \"<sha256>  <path>\"; remove the old files yourself")
             }
-            if (try? fm.contentsOfDirectory(atPath: folder))?.isEmpty == true { try remove(folder) }
+            let relative = String(parts[1].dropFirst())
+            let components = relative.split(separator: "/", omittingEmptySubsequences: false)
+            guard !relative.hasPrefix("/"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+                throw .cannotRemove(path: manifestPath, reason: "it lists \(SafeText.quoted(relative)), which is not a file inside the folder")
+            }
+            let path = directory + "/" + relative
+            let current: [UInt8]
+            do {
+                guard let read = try RegularFile.read(path, kind: "file", limit: 1 << 30, missingIsNil: true) else { continue }  // already gone
+                current = read
+            } catch {
+                throw .cannotRemove(path: path, reason: "\(error.message); it is not a file Vitrine wrote")
+            }
+            guard SHA256.hex(current) == parts[0].lowercased() else { throw .modifiedSinceWritten(path) }
+            remove.append(path)
         }
-        try remove(directory + "/" + Self.readmeName)
+        for path in remove + [manifestPath] where unlink(path) != 0 && errno != ENOENT {
+            throw .cannotRemove(path: path, reason: String(cString: strerror(errno)))
+        }
+        rmdir(directory + "/" + Self.imagesFolder)  // only when empty
     }
 
     // MARK: README

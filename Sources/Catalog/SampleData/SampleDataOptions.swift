@@ -106,6 +106,10 @@ public enum SampleDataError: Error, Equatable, CustomStringConvertible {
     case cannotWrite(path: String, reason: String)
     case cannotRemove(path: String, reason: String)
     case imageEncoding(path: String, reason: String)
+    /// A file of the previous set was changed since Vitrine wrote it: it is the user's now.
+    case modifiedSinceWritten(String)
+    /// A file Vitrine did not write is where a new one would go.
+    case wouldReplace(String)
 
     public var description: String {
         switch self {
@@ -114,8 +118,13 @@ public enum SampleDataError: Error, Equatable, CustomStringConvertible {
         case let .notADirectory(path):
             return "\(path) exists and is not a folder; choose another output path"
         case let .directoryNotEmpty(path):
-            return "\(path) is not empty and does not hold a previous SampleData set; "
-                + "choose an empty or new folder, or pass --overwrite to write into it anyway"
+            return "\(path) is not empty; choose an empty or new folder, or pass --overwrite to replace "
+                + "the SampleData set written there before (only files listed in its MANIFEST.sha256 are touched)"
+        case let .modifiedSinceWritten(path):
+            return "\(path) was changed since Vitrine wrote it, so it is not replaced; move it away (or delete it) and run again"
+        case let .wouldReplace(path):
+            return "\(path) exists and Vitrine did not write it (it is not in MANIFEST.sha256), so it is not replaced; "
+                + "move it away or choose another folder"
         case let .cannotCreateDirectory(path, reason):
             return "cannot create folder \(path): \(reason)"
         case let .cannotWrite(path, reason):

@@ -73,6 +73,10 @@ public struct TrainingRunRequest: Sendable, Equatable {
         if let steps { args += ["--steps", String(steps)] }
         args += ["--data", dataPath, "--out", outputDirectory]
         if usesFlags, let flagsFile { args += ["--flags", flagsFile] } else { args.append("--no-flags") }
-        return args + extraArguments
+        var extra = extraArguments
+        // The tiny preset starts from random weights: the model being shown is not its start
+        // (`vitrine train` refuses --init-from with it rather than ignore it).
+        if preset == .tiny, let i = extra.firstIndex(of: "--init-from"), i + 1 < extra.count { extra.removeSubrange(i ... i + 1) }
+        return args + extra
     }
 }
