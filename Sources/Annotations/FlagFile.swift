@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import SafeText
 
@@ -349,9 +350,9 @@ extension FlagStore {
         if isDirectory.boolValue { throw FlagStoreError.unreadableFile(path: filePath, reason: "it is a folder, not a file") }
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: filePath))
+            data = Data(try RegularFile.read(filePath, kind: "flags file", limit: 4 << 30)!)
         } catch {
-            throw FlagStoreError.unreadableFile(path: filePath, reason: "it cannot be read (\(error.localizedDescription))")
+            throw FlagStoreError.unreadableFile(path: filePath, reason: error.message)
         }
         let contents = try FlagFile.decode(data, format: format, source: filePath)
         if strict && !contents.malformed.isEmpty {

@@ -76,9 +76,9 @@ public struct WordPieceTokenizer: Sendable {
     public init(vocabularyPath path: String) throws(TokenizerError) {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = Data(try RegularFile.read(path, kind: "vocabulary", limit: 64 << 20)!)
         } catch {
-            throw TokenizerError("cannot read the vocabulary \(path): \(error.localizedDescription)")
+            throw TokenizerError("cannot read the vocabulary \(path): \(error.message)")
         }
         // One token per line; "\n" or "\r\n" line ends, as Hugging Face's loaders accept.
         var lines: [String] = []

@@ -132,7 +132,8 @@ public struct WeightsFolder: Sendable, Equatable {
     /// checkpoint metadata (the tokenizer's and backbone's identities); reads only the MANIFEST.
     public func recordedSHA256(of file: WeightsFile) -> String? {
         let manifest = (path as NSString).appendingPathComponent("MANIFEST")
-        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else { return nil }
+        guard let bytes = try? RegularFile.read(manifest, kind: "MANIFEST", limit: 1 << 20),
+              let text = String(validating: bytes, as: UTF8.self) else { return nil }
         for line in text.split(separator: "\n") {
             // `sha256sum` format: 64 hex digits, two spaces (or " *"), the relative path.
             let parts = line.split(separator: " ", maxSplits: 1)

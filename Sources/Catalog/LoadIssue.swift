@@ -14,10 +14,28 @@ public struct LoadOptions: Sendable, Equatable {
     public var strict: Bool
     /// Titles (captions) longer than this many UTF-8 bytes make their line malformed.
     public var maxTitleBytes: Int
+    /// A label longer than this many UTF-8 bytes makes its line malformed (Product1M's are under 100).
+    public var maxLabelBytes: Int
+    /// A line with more labels than this is malformed (a Product1M query lists a few to a few dozen):
+    /// one field must not cost the explorer seconds a frame.
+    public var maxLabels: Int
+    /// Ids and image references longer than this many UTF-8 bytes make their line malformed.
+    public var maxIDBytes: Int
 
-    public init(strict: Bool = false, maxTitleBytes: Int = 4096) {
+    public init(strict: Bool = false, maxTitleBytes: Int = 4096, maxLabelBytes: Int = 1024, maxLabels: Int = 256,
+                maxIDBytes: Int = 1024) {
         self.strict = strict
         self.maxTitleBytes = maxTitleBytes
+        self.maxLabelBytes = maxLabelBytes
+        self.maxLabels = maxLabels
+        self.maxIDBytes = maxIDBytes
+    }
+
+    /// Why a line's labels are over the limits, or nil.
+    func labelProblem(count: Int, longest: Int) -> String? {
+        if count > maxLabels { return "\(count > maxLabels + 1 ? "more than \(maxLabels)" : "\(count)") labels, over the limit of \(maxLabels)" }
+        if longest > maxLabelBytes { return "a label is \(longest) bytes long, over the limit of \(maxLabelBytes) bytes" }
+        return nil
     }
 }
 

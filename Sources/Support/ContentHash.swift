@@ -16,15 +16,12 @@ public enum ContentHash {
 
     /// The SHA-256 of the file at `path`.
     public static func sha256(fileAt path: String) throws(ContentHashError) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 {
-            throw ContentHashError(path: path, reason: String(cString: strerror(errno)))
+        // Only a regular file: a FIFO would block, a device (/dev/zero) would never end.
+        let descriptor: Int32
+        do { descriptor = try RegularFile.open(path, kind: "file", limit: Int.max).descriptor } catch {
+            throw ContentHashError(path: path, reason: error.message)
         }
         defer { close(descriptor) }
-        var info = stat()
-        if fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-            throw ContentHashError(path: path, reason: "it is a directory")
-        }
         var hasher = SHA256Hasher()
         let pieceSize = 1 << 20
         let piece = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: pieceSize)

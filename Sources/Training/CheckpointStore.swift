@@ -79,8 +79,8 @@ public struct CheckpointStore: Sendable {
 
     /// The manifest, or nil when there is none yet (or it cannot be read).
     public func manifest() -> CheckpointManifest? {
-        guard let data = FileManager.default.contents(atPath: manifestPath) else { return nil }
-        return try? JSONDecoder().decode(CheckpointManifest.self, from: data)
+        guard let bytes = try? RegularFile.read(manifestPath, kind: "run manifest", limit: 16 << 20) else { return nil }
+        return try? JSONDecoder().decode(CheckpointManifest.self, from: Data(bytes))
     }
 
     /// The model file of the last complete checkpoint, or nil when the run has none yet.

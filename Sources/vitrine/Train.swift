@@ -1,3 +1,4 @@
+import Support
 import Annotations
 import ArgumentParser
 import Capture
@@ -261,8 +262,9 @@ struct Train: ParsableCommand {
         }
         let path = absolute(flags)
         if let format = FlagFileFormat(path: path) {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ValidationError("--flags: cannot read \(path)")
+            let data: Data
+            do { data = Data(try RegularFile.read(path, kind: "flags file", limit: 4 << 30)!) } catch {
+                throw ValidationError("--flags: \(error)")
             }
             let contents = try FlagFile.decode(data, format: format, source: path)
             if !contents.malformed.isEmpty {

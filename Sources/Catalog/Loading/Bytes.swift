@@ -1,3 +1,4 @@
+import Support
 import SafeText
 #if canImport(Glibc)
 import Glibc
@@ -11,42 +12,18 @@ import Darwin
 // label interning and safe quoting of data in messages. Everything here works on raw UTF-8 bytes so a
 // file is never turned into one big String.
 
-/// Reads a whole file into memory in one go.
+/// The largest split or captions file read (Product1M's largest is under 300 MB).
+let maxDatasetFileBytes = 8 << 30
+
+/// Reads a whole dataset file into memory in one go. Only a regular file is read (a FIFO or a
+/// symbolic link to /dev/zero is refused at once, never waited on or read without end), and at
+/// most `maxDatasetFileBytes`.
 func readFileBytes(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw unreadable(path, errno) }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw unreadable(path, errno) }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        throw CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): it is a folder, not a file")
+    do {
+        return try RegularFile.read(path, kind: "dataset file", limit: maxDatasetFileBytes)!
+    } catch {
+        throw CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): \(error.message)")
     }
-    let expected = max(Int(info.st_size), 0)
-    var bytes = try [UInt8](unsafeUninitializedCapacity: expected) { buffer, initialized in
-        initialized = 0
-        guard let base = buffer.baseAddress else { return }
-        while initialized < buffer.count {
-            let n = read(fd, base + initialized, buffer.count - initialized)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw unreadable(path, errno)
-            }
-            if n == 0 { break }
-            initialized += n
-        }
-    }
-    // The size from fstat is a hint: a file that grew, or one without a size (a pipe), is read to its end.
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw unreadable(path, errno)
-        }
-        if n == 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return bytes
 }
 
 private func unreadable(_ path: String, _ code: Int32) -> CatalogError {

@@ -92,6 +92,9 @@ enum FolderLoader {
             while labelStart <= all.end {
                 let semicolon = text.find(ASCII.semicolon, from: labelStart, to: all.end)
                 let label = text.trimmed(ByteRange(start: labelStart, end: semicolon))
+                if let problem = assembler.options.labelProblem(count: labelList.count + 1, longest: label.count) {
+                    return try reject(problem)
+                }
                 if !label.isEmpty {
                     guard let shared = labels.intern(text, label) else { return try reject("invalid UTF-8 in the labels") }
                     labelList.append(shared)
@@ -266,6 +269,13 @@ struct RowAssembler {
                 return try reject(line: line, attribution: split.map { .split($0) } ?? .noSplit,
                                   "duplicate id \(quoted(id))\(where_) (first on line \(firstLine))")
             }
+        }
+        let attribution: Attribution = split.map { .split($0) } ?? .noSplit
+        if let problem = options.labelProblem(count: labels.count, longest: labels.map(\.utf8.count).max() ?? 0) {
+            return try reject(line: line, attribution: attribution, problem)
+        }
+        if id.utf8.count > options.maxIDBytes || image.utf8.count > options.maxIDBytes {
+            return try reject(line: line, attribution: attribution, "the id or image reference is over the limit of \(options.maxIDBytes) bytes")
         }
         if let problem = ImageResolver.escapes(image) {
             return try reject(line: line, attribution: split.map { .split($0) } ?? .noSplit,

@@ -64,6 +64,7 @@ enum Product1MParser {
 
                 let idRange = fields[0]
                 if idRange.isEmpty { return reject("empty item_id") }
+                if idRange.count > options.maxIDBytes { return reject("item_id is \(idRange.count) bytes long, over the limit of \(options.maxIDBytes)") }
                 guard text.allDigits(idRange) else {
                     return reject("item_id \(quoted(text, idRange)) is not a number (digits only)")
                 }
@@ -97,6 +98,9 @@ enum Product1MParser {
                     while labelStart <= all.end {
                         let sep = text.findLabelSeparator(from: labelStart, to: all.end)
                         let label = text.trimmed(ByteRange(start: labelStart, end: sep))
+                        if let problem = options.labelProblem(count: lineLabels.count + 1, longest: label.count) {
+                            return reject(problem)
+                        }
                         if !label.isEmpty {
                             // Separators and trimmed bytes are ASCII, so valid pieces make a valid field.
                             guard let shared = labels.intern(text, label) else {

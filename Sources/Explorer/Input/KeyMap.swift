@@ -91,7 +91,11 @@ public struct KeyMap: Sendable, Equatable {
             if path != nil { throw KeyMapError(file: p, message: "no such file") }
             return KeyMap()
         }
-        guard let data = FileManager.default.contents(atPath: p), let text = String(data: data, encoding: .utf8) else {
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(p, kind: "key file", limit: 1 << 20)! } catch {
+            throw KeyMapError(file: p, message: error.message)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw KeyMapError(file: p, message: "cannot read it as UTF-8 text")
         }
         return try parse(toml: text, file: p)

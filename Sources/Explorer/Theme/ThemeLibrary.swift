@@ -87,12 +87,14 @@ public struct ThemeLibrary: Sendable {
     // MARK: - Helpers
 
     static func loadFile(_ path: String) throws(ThemeError) -> Theme {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = try RegularFile.read(path, kind: "theme file", limit: 1 << 20)!
         } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "no such file"
-            throw ThemeError(file: path, message: reason)
+            throw ThemeError(file: path, message: error.message)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ThemeError(file: path, message: "cannot be read as UTF-8 text")
         }
         return try Theme.parse(toml: text, file: path)
     }

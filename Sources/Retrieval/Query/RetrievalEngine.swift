@@ -103,6 +103,7 @@ public final class RetrievalEngine: @unchecked Sendable {
                                 seconds: seconds(since: start))
         }
         let hits = try searcher.search(plan.vector, k: top, filter: rowFilter)
+        try checkIndexIntact()
         if isCancelled() { throw CancellationError() }
         let wanted = plan.labels.map(Set.init)
         let matches = hits.enumerated().map { i, hit in
@@ -142,6 +143,7 @@ public final class RetrievalEngine: @unchecked Sendable {
         let excluded = queries.map { galleryRows[$0.id] }
         let extra = excluded.contains { $0 != nil } ? 1 : 0
         let hits = try searcher.search(batch: present.map(\.1), k: top + extra)
+        try checkIndexIntact()
         var rankings = queries.map { Ranking(queryID: $0.id, galleryIDs: []) }
         for (k, (i, _)) in present.enumerated() {
             let kept = hits[k].filter { $0.row != excluded[i] }.prefix(top)
@@ -338,6 +340,16 @@ public final class RetrievalEngine: @unchecked Sendable {
         guard options.captionTextWeight > 0 else { return z }
         let a = (1 - options.captionTextWeight).squareRoot(), b = options.captionTextWeight.squareRoot()
         return z.map { $0 * a } + z.map { $0 * b }
+    }
+
+    /// Throws when the index file was cut short by another program while mapped: what was read
+    /// past its new end was zeros, so the results are wrong. The damaged file fails its checks
+    /// when it is opened again, and is rebuilt then.
+    func checkIndexIntact() throws {
+        if index.damagedWhileInUse {
+            throw RetrievalFileError(path: index.path, message: "the gallery index was cut short by another program while in use, "
+                + "so these results cannot be trusted; open the dataset again to rebuild it")
+        }
     }
 
     /// The search index of a target, built on first use.
