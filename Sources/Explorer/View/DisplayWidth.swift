@@ -41,6 +41,22 @@ public enum DisplayWidth {
         return out + ellipsis
     }
 
+    /// The longest suffix of `s` that fits `columns`, with "…" before it when cut: for text whose
+    /// end matters most (a line being typed, with the cursor after it).
+    public static func truncateLeading(_ s: String, to columns: Int, ellipsis: String = "…") -> String {
+        guard columns > 0 else { return "" }
+        if of(s) <= columns { return s }
+        let ew = of(ellipsis)
+        var kept: [Character] = []
+        var used = 0
+        for ch in s.reversed() {
+            let w = of(ch)
+            if used + w > columns - ew { break }
+            kept.append(ch); used += w
+        }
+        return ellipsis + String(kept.reversed())
+    }
+
     /// Pads with spaces (or cuts) to exactly `columns`.
     public static func pad(_ s: String, to columns: Int) -> String {
         let t = truncate(s, to: columns)

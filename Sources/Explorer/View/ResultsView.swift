@@ -28,14 +28,15 @@ extension Canvas {
         guard inner.width > 10, inner.height > 2 else { return }
 
         // Line 1: the query.
-        var x = frame.put(" query ", x: inner.x, y: inner.y, style: CellStyle(.dim, bold: true))
-        x += frame.put(queryText(res.query), x: inner.x + x, y: inner.y, maxWidth: inner.width - x, style: CellStyle(.accent, bold: true))
+        let x = frame.put(" query ", x: inner.x, y: inner.y, style: CellStyle(.dim, bold: true))
+        frame.put(DisplayWidth.truncate(queryText(res.query), to: inner.width - x), x: inner.x + x, y: inner.y,
+                  maxWidth: inner.width - x, style: CellStyle(.accent, bold: true))
         // Line 2: model, AP, timing, or what is going on.
         let y2 = inner.y + 1
         if res.searching {
-            frame.put(" " + searchingText(), x: inner.x, y: y2, maxWidth: inner.width, style: CellStyle(.placeholder))
+            putLine([(" " + searchingText(), CellStyle(.placeholder))], x: inner.x, y: y2, maxX: inner.maxX)
         } else if let error = res.error {
-            frame.put(" " + clean(error), x: inner.x, y: y2, maxWidth: inner.width, style: CellStyle(.error))
+            putLine([(" " + clean(error), CellStyle(.error))], x: inner.x, y: y2, maxX: inner.maxX)
         } else if res.query != nil {
             var parts: [(String, CellStyle)] = []
             if inspect.active, let session = inspect.session {
@@ -52,8 +53,7 @@ extension Canvas {
                 parts.append((res.averagePrecision.map { format($0) } ?? "– (no labels)", CellStyle(res.averagePrecision == nil ? .dim : .accent, bold: true)))
                 parts.append(("  \(format(res.seconds * 1000, digits: 1)) ms", CellStyle(.dim)))
             }
-            var px = inner.x
-            for (text, style) in parts { px += frame.put(text, x: px, y: y2, maxWidth: inner.maxX - px, style: style) }
+            putLine(parts, x: inner.x, y: y2, maxX: inner.maxX)
         }
 
         guard !res.rows.isEmpty else {
@@ -106,13 +106,13 @@ extension Canvas {
                 drawThumbnail(sample, in: Rect(x: thumbX, y: y, width: thumbW, height: rowH))
             }
             let label = sample?.product.map { clean($0) } ?? (sample == nil ? "not in the dataset" : "no label")
-            frame.put(label, x: textX, y: y, maxWidth: textW, style: CellStyle(selected ? .selection : (sample?.product == nil ? .dim : .label), bold: selected))
+            frame.put(DisplayWidth.truncate(label, to: textW), x: textX, y: y, maxWidth: textW, style: CellStyle(selected ? .selection : (sample?.product == nil ? .dim : .label), bold: selected))
             if rowH == 3 {
                 let idLine = clean(row.sampleID) + (sample.map { " · " + clean($0.caption) } ?? "")
-                frame.put(idLine, x: textX, y: y + 1, maxWidth: textW, style: CellStyle(selected ? .selection : .dim))
+                frame.put(DisplayWidth.truncate(idLine, to: textW), x: textX, y: y + 1, maxWidth: textW, style: CellStyle(selected ? .selection : .dim))
                 if let verdict = state.retrieval.flags.verdicts[row.sampleID] {
                     let text = verdict == .wrong ? "\(flaggedMark) flagged wrong" : "\(confirmedMark) confirmed right"
-                    frame.put(text, x: textX, y: y + 2, maxWidth: textW, style: CellStyle(selected ? .selection : (verdict == .wrong ? .warning : .accent)))
+                    frame.put(DisplayWidth.truncate(text, to: textW), x: textX, y: y + 2, maxWidth: textW, style: CellStyle(selected ? .selection : (verdict == .wrong ? .warning : .accent)))
                 }
             }
         }
@@ -289,10 +289,28 @@ extension Canvas {
                 frame.put("…", x: inner.x, y: y, style: CellStyle(.dim))
                 break
             }
-            frame.put(text, x: inner.x, y: y, maxWidth: inner.width, style: style)
+            frame.put(DisplayWidth.truncate(text, to: inner.width), x: inner.x, y: y, maxWidth: inner.width, style: style)
             y += 1
         }
         return y
+    }
+
+    /// Draws pieces of one line from `x`, the piece that does not fit before `maxX` cut with "…"
+    /// (and the rest left out).
+    mutating func putLine(_ parts: [(String, CellStyle)], x: Int, y: Int, maxX: Int) {
+        let fits = parts.reduce(0) { $0 + DisplayWidth.of($1.0) } <= maxX - x
+        var px = x
+        for (text, style) in parts {
+            // Cut: one column stays free for the "…" until the piece that ends the line.
+            let room = maxX - px - (fits ? 0 : 1)
+            let w = DisplayWidth.of(text)
+            if w <= room {
+                px += frame.put(text, x: px, y: y, style: style)
+                continue
+            }
+            frame.put(DisplayWidth.truncate(text, to: room + 1), x: px, y: y, maxWidth: maxX - px, style: style)
+            break
+        }
     }
 
     // MARK: Footer pieces
@@ -307,9 +325,8 @@ extension Canvas {
         if let p = bar.historyPosition { hint = "  \(p + 1)/\(bar.history.count)" + hint }
         if DisplayWidth.of(hint) > r.width / 2 { hint = "" }
         let room = r.width - x - DisplayWidth.of(hint) - 1
-        let shown = clean(bar.text)
-        var visible = shown
-        while DisplayWidth.of(visible) > room, !visible.isEmpty { visible.removeFirst() }
+        // The end of the text stays in view (the cursor is there); a cut start shows "…".
+        let visible = DisplayWidth.truncateLeading(clean(bar.text), to: room)
         x += frame.put(visible, x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
         frame.cursor = (x, r.y)
         if !hint.isEmpty { frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer)) }

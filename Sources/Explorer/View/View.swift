@@ -110,36 +110,7 @@ struct Canvas {
         guard r.width >= 2, r.height >= 2 else { return }
         frame.drawBorder(r, unicode: unicode)
         if !title.isEmpty, r.width > 6 {
-            frame.put(" \(title) ", x: r.x + 2, y: r.y, maxWidth: r.width - 4, style: CellStyle(.title, bold: focused))
-        }
-    }
-
-    mutating func drawHeader() {
-        let r = layout.header
-        frame.fill(x: 0, y: r.y, width: r.width, height: 1, style: CellStyle(.header))
-        var x = frame.put(" Vitrine ", x: 0, y: r.y, style: CellStyle(.header, bold: true))
-        guard let loaded = state.loaded else { return }
-        let d = loaded.dataset
-        x += frame.put(" \(clean(d.name)) · \(d.format.rawValue)  ", x: x, y: r.y, maxWidth: r.width - x, style: CellStyle(.headerDim))
-        for (i, split) in d.splits.enumerated() {
-            let label = " \(clean(split.name)) \(split.samples.count) "
-            let style = i == state.splitIndex ? CellStyle(.accent, bold: true, reverse: true) : CellStyle(.header)
-            if x + DisplayWidth.of(label) + 1 > r.width { break }
-            x += frame.put(label, x: x, y: r.y, style: style)
-            x += frame.put(" ", x: x, y: r.y, style: CellStyle(.header))
-        }
-        if let split = state.split {
-            var parts: [String] = []
-            let counts = loaded.kindCounts[state.splitIndex]
-            parts.append("\(counts.single) single · \(counts.multi) multi")
-            if split.missingImages > 0 { parts.append(plural(split.missingImages, "missing image")) }
-            if !split.issues.isEmpty { parts.append(plural(split.issues.count, "malformed line")) }
-            let text = parts.joined(separator: " · ") + " "
-            let w = DisplayWidth.of(text)
-            if x + w + 1 <= r.width {
-                let role: Role = split.missingImages > 0 || !split.issues.isEmpty ? .warning : .headerDim
-                frame.put(text, x: r.width - w, y: r.y, style: CellStyle(role == .warning ? .header : .headerDim, bold: role == .warning))
-            }
+            frame.put(" \(DisplayWidth.truncate(title, to: r.width - 6)) ", x: r.x + 2, y: r.y, maxWidth: r.width - 4, style: CellStyle(.title, bold: focused))
         }
     }
 
@@ -308,8 +279,8 @@ struct Canvas {
             var x = frame.put(" / ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
             let hint = "  enter keep · esc clear "
             let room = r.width - x - DisplayWidth.of(hint) - 1
-            let shown = clean(state.filter)
-            let visible = DisplayWidth.of(shown) > room ? String(shown.suffix(max(0, room - 1))) : shown
+            // The end of the filter stays in view (the cursor is there); a cut start shows "…".
+            let visible = DisplayWidth.truncateLeading(clean(state.filter), to: room)
             x += frame.put(visible, x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
             frame.cursor = (x, r.y)
             frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
@@ -338,7 +309,7 @@ struct Canvas {
             x += frame.put("  ", x: x, y: r.y, style: CellStyle(.footer))
         }
         if let status = state.status {
-            let text = DisplayWidth.truncate(clean(status.text), to: min(right - 2, r.width / 2))
+            let text = DisplayWidth.truncate(clean(status.text), to: min(right - x - 2, r.width / 2))
             x += frame.put(text, x: x, y: r.y, style: CellStyle(status.role == .dim ? .footer : status.role, bold: status.role != .dim))
             x += frame.put("  ", x: x, y: r.y, style: CellStyle(.footer))
         }
