@@ -63,6 +63,45 @@ def last_json(text: str) -> dict:
     raise ValueError("no JSON object in the output:\n" + text[-2000:])
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo), empty when they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the vector extensions that choose Vitrine's kernels."""
+    name = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    flags = cpu_flags()
+    vector = [f for f in ("avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512_bf16") if f in flags]
+    return f"{name}; {' '.join(vector) or 'no AVX2'}"
+
+
+def default_coretype_variant() -> str:
+    """An OpenBLAS kernel family this CPU can run: forcing SkylakeX on a CPU without AVX-512
+    dies with SIGILL, so the variant follows the CPU's own flags."""
+    flags = cpu_flags()
+    if "avx512f" in flags:
+        return "SkylakeX"
+    if "avx2" in flags and "fma" in flags:
+        return "Haswell"
+    return ""
+
+
 def vitrine(binary: str, part: str, args: list[str], coretype: str | None = None,
             gemm: str | None = None) -> dict:
     env = dict(os.environ)
@@ -117,8 +156,9 @@ def main() -> int:
     parser.add_argument("--bin", default=os.path.join(REPO, ".build", "release", "vitrine"))
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--coretype-variant", default="SkylakeX",
-                        help='OPENBLAS_CORETYPE for the extra, labelled rows ("" for none)')
+    parser.add_argument("--coretype-variant", default=default_coretype_variant(),
+                        help='OPENBLAS_CORETYPE for the extra, labelled rows ("" for none); default: '
+                             'SkylakeX on a CPU with AVX-512F, Haswell on one with AVX2 only, none otherwise')
     parser.add_argument("--no-torch", action="store_true", help="Vitrine's side only")
     parser.add_argument("--json-out", default=os.path.join(REPO, ".build", "bench-model.json"))
     args = parser.parse_args()
@@ -127,6 +167,7 @@ def main() -> int:
 
     results: dict = {"load_average_start": load_average(), "cpu_count": os.cpu_count(),
                      "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", ""),
+                     "cpu": cpu_description(),
                      "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     print(f"bench/model: load average at start {results['load_average_start']}", file=sys.stderr)
     steps = ["--warmup", str(args.warmup), "--steps", str(args.steps)]
@@ -208,6 +249,7 @@ def main() -> int:
     print(f"Model benchmark, {results['started']}; 2 threads each side; Vitrine {os.path.relpath(args.bin, REPO)}, "
           f"PyTorch {t.get('torch', 'not run')} eager; OPENBLAS_CORETYPE in the environment: {env_core}")
     print(f"load average: start {results['load_average_start']}, end {results['load_average_end']}")
+    print(f"CPU: {results['cpu']}")
     header = ("what", "Vitrine", "PyTorch", "ratio (>1: Vitrine ahead)", "load 1-min before->after")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
     line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
