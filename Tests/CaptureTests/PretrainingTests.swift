@@ -101,44 +101,4 @@ import Testing
             print("toy pretraining: \(name) \(before) -> \(after)")
         }
     }
-
-    /// Time of one training step (forward and backward, all three losses, dropout on) of the
-    /// DEFAULT model at batch 32, text length 36, 50 image tokens: a benchmark, not a test.
-    /// Runs only with `VITRINE_BENCH=1`.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["VITRINE_BENCH"] == "1"))
-    func defaultModelTrainingStepTime() {
-        let config = CaptureConfig.default
-        let B = 32, L = 36, cells = config.imageTokens - 1, D = config.regionFeatureDim
-        var rng = SeededRNG(seed: 1)
-        let sequences = (0..<B).map { _ in [101] + (0..<(L - 2)).map { _ in 1000 + rng.below(29_000) } + [102] }
-        let features = (0..<(B * cells * D)).map { _ in max(0, rng.normal()) }
-        let batch = PretrainingBatch(tokens: TokenBatch(sequences: sequences, length: L), cellFeatures: features)
-        let model = CaptureModel(config: config, seed: 1)
-        let masked = PretrainingMasking.bert.mask(batch, config: config, rng: &rng)
-        let optimizer = AdamW(parameters: model.parameters)
-        for frozen in [false, true] {
-            if frozen {
-                // Text embeddings (and so the tied MLM decoder) and text layers 0-3 frozen.
-                model.parameters.setTrainable(false, prefix: "text.embeddings.")
-                for i in 0..<4 { model.parameters.setTrainable(false, prefix: "text.encoder.layer.\(i).") }
-            }
-            var times: [Double] = [], optimizerTimes: [Double] = []
-            for step in 0..<4 {
-                model.parameters.zeroGradients()
-                let start = DispatchTime.now().uptimeNanoseconds
-                let losses = model.forwardBackward(masked, mode: .training(TrainingDropout(seed: UInt64(step))))
-                let middle = DispatchTime.now().uptimeNanoseconds
-                model.parameters.clipGradientNorm(maxNorm: 1)
-                optimizer.step(learningRate: 1e-5)
-                let end = DispatchTime.now().uptimeNanoseconds
-                times.append(Double(middle - start) / 1e9); optimizerTimes.append(Double(end - middle) / 1e9)
-                print("default model, batch 32\(frozen ? ", text 0-3 frozen" : ""): step \(step) "
-                      + "forward+backward \(String(format: "%.3f", times.last!)) s, clip+AdamW "
-                      + "\(String(format: "%.3f", optimizerTimes.last!)) s, losses \(losses)")
-            }
-            print("default model training step\(frozen ? " (text embeddings and layers 0-3 frozen)" : ""), batch 32, "
-                  + "best of 3 after warm-up: forward+backward \(String(format: "%.3f", times.dropFirst().min()!)) s, "
-                  + "clip+AdamW \(String(format: "%.3f", optimizerTimes.dropFirst().min()!)) s")
-        }
-    }
 }
