@@ -234,7 +234,7 @@ public final class Trainer: @unchecked Sendable {
     public func run(events: (TrainingEvent) -> Void) -> TrainingSummary {
         let started = Date()
         let startStep = state.step
-        events(.started(TrainingPlan(mode: options.mode.rawValue, preset: options.preset, totalSteps: options.steps,
+        events(.started(TrainingPlan(mode: options.mode, preset: options.preset, totalSteps: options.steps,
                                      batchSize: options.batchSize, startStep: startStep, seed: options.seed,
                                      dataset: identity.data, outputDirectory: store?.directory ?? "",
                                      flagPairs: flagPairs.count)))
@@ -244,7 +244,7 @@ public final class Trainer: @unchecked Sendable {
                 state.devMAP10Before = value
                 try recordEvaluation(value, events: events)
             }
-            var outcome = "completed"
+            var outcome = TrainingOutcome.completed
             var timing = ThroughputMeter()
             while state.step < options.steps {
                 if control.isPaused {
@@ -252,7 +252,7 @@ public final class Trainer: @unchecked Sendable {
                     control.waitWhilePaused()
                     if !control.isCancelled { events(.resumed(step: state.step)) }
                 }
-                if control.isCancelled { outcome = "cancelled"; break }
+                if control.isCancelled { outcome = .cancelled; break }
                 let stepStart = Date()
                 let (losses, rows) = trainStep(state.step + 1)
                 state.step += 1
@@ -278,14 +278,14 @@ public final class Trainer: @unchecked Sendable {
                         stop = true
                     }
                 }
-                if control.isCancelled { outcome = "cancelled" } else if stop { outcome = "early-stopped" }
+                if control.isCancelled { outcome = .cancelled } else if stop { outcome = .earlyStopped }
                 if improved || last || stop || control.isCancelled || state.step % options.checkpointInterval == 0 {
                     try saveCheckpoint(isBest: improved, events: events)
                 }
-                if outcome != "completed" { break }
+                if outcome != .completed { break }
                 control.idle(seconds: idle)
             }
-            if outcome == "cancelled", let store, store.manifest()?.latestStep != state.step, state.step > startStep {
+            if outcome == .cancelled, let store, store.manifest()?.latestStep != state.step, state.step > startStep {
                 try saveCheckpoint(isBest: false, events: events)
             }
             let summary = finish(outcome: outcome, started: started)
@@ -293,11 +293,11 @@ public final class Trainer: @unchecked Sendable {
             return summary
         } catch {
             events(.failed(message: "\(error)"))
-            return finish(outcome: "failed", started: started)
+            return finish(outcome: .failed, started: started)
         }
     }
 
-    private func finish(outcome: String, started: Date) -> TrainingSummary {
+    private func finish(outcome: TrainingOutcome, started: Date) -> TrainingSummary {
         var checkpoint: String?
         var after = state.lastDevMAP10
         if let store, let manifest = store.manifest() {

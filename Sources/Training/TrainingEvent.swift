@@ -30,9 +30,8 @@ public enum TrainingEvent: Sendable, Equatable {
 
 /// The shape of a run, sent once at the start.
 public struct TrainingPlan: Sendable, Equatable, Codable {
-    /// "pretrain" or "finetune".
-    public var mode: String
-    public var preset: String
+    public var mode: TrainingMode
+    public var preset: TrainingPreset
     public var totalSteps: Int
     public var batchSize: Int
     public var startStep: Int
@@ -40,7 +39,7 @@ public struct TrainingPlan: Sendable, Equatable, Codable {
     public var dataset: String
     public var outputDirectory: String
     public var flagPairs: Int
-    public init(mode: String, preset: String, totalSteps: Int, batchSize: Int, startStep: Int, seed: UInt64,
+    public init(mode: TrainingMode, preset: TrainingPreset, totalSteps: Int, batchSize: Int, startStep: Int, seed: UInt64,
                 dataset: String, outputDirectory: String, flagPairs: Int) {
         self.mode = mode; self.preset = preset; self.totalSteps = totalSteps; self.batchSize = batchSize
         self.startStep = startStep; self.seed = seed; self.dataset = dataset
@@ -84,7 +83,7 @@ public struct CheckpointReport: Sendable, Equatable, Codable {
 
 public struct TrainingSummary: Sendable, Equatable, Codable {
     /// "completed", "early-stopped" or "cancelled".
-    public var outcome: String
+    public var outcome: TrainingOutcome
     public var steps: Int
     public var wallSeconds: Double
     /// Dev mAP@10 before the first step and at the end (nil when no dev split).
@@ -92,7 +91,7 @@ public struct TrainingSummary: Sendable, Equatable, Codable {
     public var devMAP10After: Double?
     /// The checkpoint to use from now on (the best one when early stopping kept one).
     public var checkpoint: String?
-    public init(outcome: String, steps: Int, wallSeconds: Double, devMAP10Before: Double?,
+    public init(outcome: TrainingOutcome, steps: Int, wallSeconds: Double, devMAP10Before: Double?,
                 devMAP10After: Double?, checkpoint: String?) {
         self.outcome = outcome; self.steps = steps; self.wallSeconds = wallSeconds
         self.devMAP10Before = devMAP10Before; self.devMAP10After = devMAP10After; self.checkpoint = checkpoint

@@ -6,10 +6,49 @@ import Tensor
 /// What a run trains: CAPTURE's pretraining tasks on captions and images, or instance-level
 /// fine-tuning on labelled and flagged pairs (docs/model.md §5, "Losses").
 public enum TrainingMode: String, Sendable, Codable, CaseIterable {
-    /// MLM + MRM + CLR on the train split's pairs; labels are not used.
-    case pretrain
     /// `L_robust + a * L_CLR + b * L_MLM` on pairs from labels and annotators' flags.
     case finetune
+    /// MLM + MRM + CLR on the train split's pairs; labels are not used.
+    case pretrain
+
+    /// As shown in the explorer's dialog and pane.
+    public var title: String {
+        switch self {
+        case .finetune: return "fine-tune"
+        case .pretrain: return "pretrain"
+        }
+    }
+}
+
+/// The size of a run (`vitrine train --preset`, the explorer's dialog): `TrainingOptions.preset`.
+public enum TrainingPreset: String, Sendable, Codable, CaseIterable {
+    case sample
+    case small
+    case full
+    /// A small random model: seconds, for trying the pane and for tests.
+    case tiny
+
+    /// A few words on what the preset is for.
+    public var note: String {
+        switch self {
+        case .sample: return "SampleData, minutes on 2 cores"
+        case .small: return "a subset, under an hour"
+        case .full: return "the whole train split, hours"
+        case .tiny: return "a small random model, for tests"
+        }
+    }
+}
+
+/// How a run ended (the `finished` event's `outcome`).
+public enum TrainingOutcome: String, Sendable, Codable, CaseIterable {
+    /// Every step ran.
+    case completed
+    /// Patience ran out: the dev mAP@10 stopped improving.
+    case earlyStopped = "early-stopped"
+    /// Stopped by the user (SIGINT, SIGTERM, the explorer's cancel): a checkpoint was written.
+    case cancelled
+    /// An error ended the run (the `failed` event says which).
+    case failed
 }
 
 /// Every setting of a training run. Start from a preset (`TrainingOptions.preset(_:mode:)`)
@@ -17,7 +56,7 @@ public enum TrainingMode: String, Sendable, Codable, CaseIterable {
 public struct TrainingOptions: Sendable, Codable, Equatable {
     public var mode: TrainingMode
     /// The preset these options started from (reported in events; informative only).
-    public var preset: String
+    public var preset: TrainingPreset
     /// Optimiser steps of the whole run (a resumed run counts from its checkpoint's step).
     public var steps: Int
     /// Pairs per step. In fine-tuning, `batchSize / viewsPerLabel` labels of `viewsPerLabel`
@@ -69,7 +108,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// interactive program sharing the cores stays responsive.
     public var throttle: Double
 
-    public init(mode: TrainingMode, preset: String, steps: Int, batchSize: Int, learningRate: Float,
+    public init(mode: TrainingMode, preset: TrainingPreset, steps: Int, batchSize: Int, learningRate: Float,
                 warmupSteps: Int, weightDecay: Float = 0.01, maxGradientNorm: Float = 1, dropout: Float = 0.1,
                 seed: UInt64 = 0, frozenTextLayers: Int, evaluationInterval: Int, patience: Int,
                 checkpointInterval: Int, keepCheckpoints: Int = 2,
@@ -104,9 +143,6 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public static let defaultObjective = FineTuningObjective(positiveMargin: 0.3, negativeMargin: 1.0,
                                                              clrWeight: 0.5, mlmWeight: 0.1)
 
-    /// The names `preset(_:mode:)` knows.
-    public static let presetNames = ["sample", "small", "full", "tiny"]
-
     /// A named preset:
     /// - `sample`: SampleData on a 2-core laptop in minutes: fine-tuning freezes the whole text
     ///   tower and trains the image stream, co-attention, cross stream and heads.
@@ -114,38 +150,34 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// - `full`: Product1M-sized runs (every layer trains).
     /// - `tiny`: a very small model from random initialisation (no MiniLM), for tests and
     ///   smoke checks; see `tinyConfig`.
-    ///
-    /// - Returns: nil for an unknown name.
-    public static func preset(_ name: String, mode: TrainingMode) -> TrainingOptions? {
+    public static func preset(_ name: TrainingPreset, mode: TrainingMode) -> TrainingOptions {
         switch (name, mode) {
-        case ("sample", .finetune):
+        case (.sample, .finetune):
             return TrainingOptions(mode: mode, preset: name, steps: 150, batchSize: 16, learningRate: 2e-4,
                                    warmupSteps: 10, frozenTextLayers: 6, evaluationInterval: 50, patience: 2,
                                    checkpointInterval: 50,
                                    objective: FineTuningObjective(positiveMargin: 0.4, negativeMargin: 1.0,
                                                                   clrWeight: 0.2, mlmWeight: 0),
                                    viewsPerLabel: 2, queryPairSplits: ["dev"], queryPairShare: 0.5)
-        case ("sample", .pretrain):
+        case (.sample, .pretrain):
             return TrainingOptions(mode: mode, preset: name, steps: 150, batchSize: 16, learningRate: 1e-4,
                                    warmupSteps: 10, frozenTextLayers: 6, evaluationInterval: 0, patience: 0,
                                    checkpointInterval: 50)
-        case ("small", _):
+        case (.small, _):
             return TrainingOptions(mode: mode, preset: name, steps: 1_000, batchSize: 24, learningRate: 1e-4,
                                    warmupSteps: 50, frozenTextLayers: 4, evaluationInterval: 200,
                                    patience: mode == .finetune ? 3 : 0, checkpointInterval: 200,
                                    viewsPerLabel: 2)
-        case ("full", _):
+        case (.full, _):
             return TrainingOptions(mode: mode, preset: name, steps: 20_000, batchSize: 32, learningRate: 5e-5,
                                    warmupSteps: 1_000, frozenTextLayers: 0, evaluationInterval: 1_000,
                                    patience: mode == .finetune ? 5 : 0, checkpointInterval: 1_000, keepCheckpoints: 3,
                                    viewsPerLabel: 2)
-        case ("tiny", _):
+        case (.tiny, _):
             return TrainingOptions(mode: mode, preset: name, steps: 40, batchSize: 8, learningRate: 1e-3,
                                    warmupSteps: 2, dropout: 0, frozenTextLayers: 0, evaluationInterval: 0,
                                    patience: 0, checkpointInterval: 10, viewsPerLabel: 2,
                                    flagPairsPerBatch: 2)
-        default:
-            return nil
         }
     }
 

@@ -23,9 +23,12 @@ struct BenchModel: ParsableCommand {
         """,
         shouldDisplay: false)
 
-    @Option(name: .long, help: "train, caption, backbone or sgemm.") var part: String = "train"
+    enum Part: String, CaseIterable, ExpressibleByArgument { case train, caption, backbone, sgemm }
+    enum Variant: String, CaseIterable, ExpressibleByArgument { case all, frozen0to3 = "frozen0-3" }
+
+    @Option(name: .long, help: "What to measure.") var part: Part = .train
     @Option(name: .long, help: "Training variant: all (everything trainable) or frozen0-3 (text embeddings and layers 0-3 frozen).")
-    var variant: String = "all"
+    var variant: Variant = .all
     @Option(name: .long, help: "Batch size of the training step.") var batch: Int = 32
     @Option(name: .long, help: "Text length of the training step.") var length: Int = 36
     @Option(name: .long, help: "Untimed warm-up steps.") var warmup: Int = 2
@@ -35,26 +38,20 @@ struct BenchModel: ParsableCommand {
     @Flag(name: .long, help: "Print JSON (the only output format; accepted for scripts).") var json = false
 
     func validate() throws {
-        guard ["train", "caption", "backbone", "sgemm"].contains(part) else {
-            throw ValidationError("--part must be train, caption, backbone or sgemm, not \(part)")
-        }
-        guard ["all", "frozen0-3"].contains(variant) else {
-            throw ValidationError("--variant must be all or frozen0-3, not \(variant)")
-        }
         guard batch > 0, length >= 2, steps > 0, warmup >= 0, captionTokens >= 2, captionRuns > 0 else {
             throw ValidationError("--batch, --steps and --caption-runs must be positive, --length and --caption-tokens at least 2")
         }
     }
 
     func run() throws {
-        var fields: [String: Any] = ["part": part, "threads": Parallel.workerCount,
+        var fields: [String: Any] = ["part": part.rawValue, "threads": Parallel.workerCount,
                                      "openblas_coretype": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "",
                                      "load_average_before": loadAverage()]
         switch part {
-        case "train": try train(into: &fields)
-        case "caption": try caption(into: &fields)
-        case "backbone": try backbone(into: &fields)
-        default: sgemmCeiling(into: &fields)
+        case .train: try train(into: &fields)
+        case .caption: try caption(into: &fields)
+        case .backbone: try backbone(into: &fields)
+        case .sgemm: sgemmCeiling(into: &fields)
         }
         fields["load_average_after"] = loadAverage()
         fields["peak_rss_mib"] = peakRSSMiB()
@@ -74,7 +71,7 @@ struct BenchModel: ParsableCommand {
             model = CaptureModel(config: config, seed: 1)
             textSource = "random"
         }
-        if variant == "frozen0-3" {
+        if variant == .frozen0to3 {
             model.parameters.setTrainable(false, prefix: "text.embeddings.")
             for i in 0..<4 { model.parameters.setTrainable(false, prefix: "text.encoder.layer.\(i).") }
         }
@@ -128,7 +125,7 @@ struct BenchModel: ParsableCommand {
         kernels["other (not instrumented)"] = round4(max(0, profiledStep - accounted))
         let trainable = model.parameters.trainable.reduce(0) { $0 + $1.count }
         let median = medianOf(totals)
-        fields["variant"] = variant
+        fields["variant"] = variant.rawValue
         fields["text_stream"] = textSource
         fields["batch"] = B; fields["text_length"] = L; fields["image_tokens"] = config.imageTokens
         fields["parameters"] = model.parameters.scalarCount; fields["trainable_parameters"] = trainable

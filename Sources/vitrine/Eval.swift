@@ -29,8 +29,8 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Score this ranking file (query_id,gallery_id,... per line) instead of computing rankings.", valueName: "FILE"))
     var rankings: String?
 
-    @Option(name: .long, help: ArgumentHelp("Which baseline: bm25, colour, random or all.", valueName: "METHOD"))
-    var baseline: String = "all"
+    @Option(name: .long, help: ArgumentHelp("Which baseline.", valueName: "METHOD"))
+    var baseline: BaselineChoice = .all
 
     @Option(name: .long, help: ArgumentHelp("Write metric_results.json, and the computed retrieval_id_list.txt, into this folder.", valueName: "DIR"))
     var out: String?
@@ -45,7 +45,7 @@ struct Eval: ParsableCommand {
     var zeroShot = false
 
     @Option(name: .long, help: ArgumentHelp("How the model and zero-shot towers use a query: pair (image and caption, the Product1M protocol), caption or image.", valueName: "MODE"))
-    var mode: String = "pair"
+    var mode: QueryMode = .pair
 
     @Option(name: .long, help: "Seed of the random baseline.")
     var seed: UInt64 = 0
@@ -54,14 +54,11 @@ struct Eval: ParsableCommand {
     var quiet = false
 
     private var methods: [BaselineMethod] {
-        baseline == "all" ? BaselineMethod.allCases : [BaselineMethod(rawValue: baseline)!]
+        baseline.methods
     }
 
     func validate() throws {
-        guard baseline == "all" || BaselineMethod(rawValue: baseline) != nil else {
-            throw ValidationError("--baseline must be bm25, colour, random or all (got \"\(baseline)\")")
-        }
-        if rankings != nil && baseline != "all" {
+        if rankings != nil && baseline != .all {
             throw ValidationError("--baseline and --rankings do not go together: --rankings scores the file as it is")
         }
         if model != nil && zeroShot {
@@ -70,7 +67,6 @@ struct Eval: ParsableCommand {
         if rankings != nil && (model != nil || zeroShot) {
             throw ValidationError("--rankings scores a file as it is; it does not go with --model or --zero-shot")
         }
-        guard QueryMode(rawValue: mode) != nil else { throw ValidationError("--mode must be pair, caption or image (got \"\(mode)\")") }
     }
 
     func run() throws {
@@ -106,7 +102,7 @@ struct Eval: ParsableCommand {
         }
         var rows: [(String, OfficialMetricResults)] = []
         var objects: [(String, String)] = []
-        let queryMode = QueryMode(rawValue: mode)!
+        let queryMode = mode
         let chosen: RetrievalSystem? = model.map { .model(checkpoint: absolute($0)) } ?? (zeroShot ? .zeroShot : nil)
         // The table compares every system; --json and --out report the chosen one alone.
         var systems: [RetrievalSystem] = []

@@ -30,20 +30,6 @@ struct FlagStoreOptions: ParsableArguments {
 }
 
 
-private func verdictArgument(_ text: String) throws -> Verdict {
-    guard let v = Verdict(rawValue: text.lowercased()) else {
-        throw ValidationError("--verdict must be \(Verdict.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(SafeText.terminal(text))\")")
-    }
-    return v
-}
-
-private func formatArgument(_ text: String) throws -> FlagFileFormat {
-    guard let f = FlagFileFormat(rawValue: text.lowercased()) else {
-        throw ValidationError("--format must be csv or jsonl (got \"\(SafeText.terminal(text))\")")
-    }
-    return f
-}
-
 struct FlagsList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list",
         abstract: "Show the current verdicts (with --history, every verdict ever recorded, with its status).")
@@ -135,12 +121,11 @@ struct FlagsAdd: ParsableCommand {
     @Option(name: .long, help: "The query: a sample id, or caption:<text>.") var query: String
     @Option(name: .long, help: "The matched gallery sample's id.") var match: String
     @Option(name: .long, help: "The model that ranked it: zero-shot or a checkpoint's SHA-256.") var model: String = "zero-shot"
-    @Option(name: .long, help: "wrong or confirmed.") var verdict: String
+    @Option(name: .long, help: "The verdict.") var verdict: Verdict
     @Option(name: .long, help: "Who says so. Default: $VITRINE_ANNOTATOR, else $USER.") var annotator: String?
     @Option(name: .long, help: ArgumentHelp("When (ISO 8601, e.g. 2026-11-21T08:11:58.123Z). Default: now.", valueName: "TIME")) var at: String?
 
     func validate() throws {
-        _ = try verdictArgument(verdict)
         if let at, FlagTime.parse(at) == nil {
             throw ValidationError("--at must be an ISO 8601 time such as 2026-11-21T08:11:58.123Z (got \"\(SafeText.terminal(at))\")")
         }
@@ -148,7 +133,7 @@ struct FlagsAdd: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let flag = Annotations.Flag(dataset: dataset, query: query, match: match, model: model, verdict: try verdictArgument(verdict),
+        let flag = Annotations.Flag(dataset: dataset, query: query, match: match, model: model, verdict: verdict,
                         annotator: annotator ?? FlagStore.defaultAnnotator(), createdAt: at.flatMap(FlagTime.parse) ?? Date())
         let stored = try store.record(flag)
         Console.out(stored.id.map(String.init) ?? "")
@@ -182,16 +167,12 @@ struct FlagsExport: ParsableCommand {
             """)
 
     @OptionGroup var storeOptions: FlagStoreOptions
-    @Option(name: .long, help: "csv or jsonl. Default: from --out's extension, else csv.") var format: String?
+    @Option(name: .long, help: "The format. Default: from --out's extension, else csv.") var format: FlagFileFormat?
     @Option(name: .long, help: ArgumentHelp("The file to write (replaced atomically). Default: standard output.", valueName: "FILE")) var out: String?
     @Option(name: .long, help: "Only this dataset.") var dataset: String?
 
-    func validate() throws {
-        if let format { _ = try formatArgument(format) }
-    }
-
     func run() throws {
-        let chosen = try format.map(formatArgument) ?? out.flatMap { FlagFileFormat(path: $0) } ?? .csv
+        let chosen = format ?? out.flatMap { FlagFileFormat(path: $0) } ?? .csv
         let store = try storeOptions.open()
         let flags = try store.allFlags(dataset: dataset)
         let data = FlagFile.encode(flags, format: chosen)
@@ -221,17 +202,13 @@ struct FlagsImport: ParsableCommand {
 
     @OptionGroup var storeOptions: FlagStoreOptions
     @Argument(help: ArgumentHelp("The file to import (.csv, .jsonl).", valueName: "FILE")) var file: String
-    @Option(name: .long, help: "csv or jsonl. Default: from the file's extension.") var format: String?
+    @Option(name: .long, help: "The format. Default: from the file's extension.") var format: FlagFileFormat?
     @ArgumentParser.Flag(name: .long, help: "Import nothing if any line is malformed.") var strict = false
-
-    func validate() throws {
-        if let format { _ = try formatArgument(format) }
-    }
 
     func run() throws {
         let store = try storeOptions.open()
         let path = absolute(file)
-        let report = try store.importFile(path, format: try format.map(formatArgument), strict: strict)
+        let report = try store.importFile(path, format: format, strict: strict)
         Console.out("\(SafeText.terminal(path)): \(SafeText.terminal("\(report)"))")
         guard !report.malformed.isEmpty else { return }
         var message = ""
@@ -255,15 +232,11 @@ struct FlagsPairs: ParsableCommand {
 
     @OptionGroup var storeOptions: FlagStoreOptions
     @Option(name: .long, help: "The dataset.") var dataset: String
-    @Option(name: .long, help: "majority, latest or exclude.") var rule: String = DisagreementRule.majority.rawValue
-
-    func validate() throws {
-        if DisagreementRule(rawValue: rule) == nil { throw ValidationError("--rule must be majority, latest or exclude (got \"\(SafeText.terminal(rule))\")") }
-    }
+    @Option(name: .long, help: "How disagreeing annotators are settled.") var rule: DisagreementRule = .majority
 
     func run() throws {
         let store = try storeOptions.open()
-        let pairs = try store.pairs(dataset: dataset, rule: DisagreementRule(rawValue: rule)!)
+        let pairs = try store.pairs(dataset: dataset, rule: rule)
         let rows = pairs.map { p in
             [p.isPositive ? "positive" : "negative", SafeText.terminal(p.query), SafeText.terminal(p.match),
              "\(p.annotators)", p.contested ? "contested" : ""]

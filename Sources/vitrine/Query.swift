@@ -28,7 +28,7 @@ struct QueryCommand: ParsableCommand {
     var sample: String?
 
     @Option(name: .long, help: ArgumentHelp("How a --sample is used: caption, image or pair.", valueName: "MODE"))
-    var mode: String = "pair"
+    var mode: QueryMode = .pair
 
     @Option(name: .long, help: "Number of matches.")
     var top: Int = 10
@@ -37,7 +37,7 @@ struct QueryCommand: ParsableCommand {
     var label: String?
 
     @Option(name: .long, help: ArgumentHelp("Only single-product or only multi-product gallery items: single or multi.", valueName: "KIND"))
-    var kind: String?
+    var kind: KindChoice?
 
     @OptionGroup var dataOptions: DataOptions
 
@@ -53,18 +53,13 @@ struct QueryCommand: ParsableCommand {
     func validate() throws {
         let given = [caption != nil, image != nil, sample != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of: a caption, --image PATH or --sample ID") }
-        guard QueryMode(rawValue: mode) != nil else { throw ValidationError("--mode must be caption, image or pair (got \"\(mode)\")") }
-        _ = try kindFilter()
+        _ = kindFilter()
         guard top > 0 else { throw ValidationError("--top must be positive") }
     }
 
     /// `--kind` as a sample kind (nil: no filter).
-    private func kindFilter() throws -> SampleKind? {
-        guard let kind else { return nil }
-        guard let k = SampleKind(rawValue: kind), k != .unknown else {
-            throw ValidationError("--kind must be single or multi (got \"\(kind)\")")
-        }
-        return k
+    private func kindFilter() -> SampleKind? {
+        kind.map { $0 == .single ? .single : .multi }
     }
 
     func run() throws {
@@ -85,9 +80,9 @@ struct QueryCommand: ParsableCommand {
         } else if let image {
             query = .imageFile(path: absolute(image))
         } else {
-            query = .sample(id: sample!, mode: QueryMode(rawValue: mode)!)
+            query = .sample(id: sample!, mode: mode)
         }
-        let result = try engine.search(query, top: top, filter: RetrievalFilter(label: label, kind: try kindFilter()))
+        let result = try engine.search(query, top: top, filter: RetrievalFilter(label: label, kind: kindFilter()))
         let labels = Dictionary(engine.gallery.map { ($0.id, $0.product ?? "") }, uniquingKeysWith: { a, _ in a })
         if json {
             var fields = ["\"query\":" + describe(query, json: true), "\"model\":\(jsonString(result.model))",

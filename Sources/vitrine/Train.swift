@@ -25,10 +25,10 @@ struct Train: ParsableCommand {
         stdout: {"event": "started"|"step"|"evaluation"|"checkpoint"|"paused"|"resumed"|"finished"|"failed", ...}.
         """)
 
-    @Option(name: .long, help: ArgumentHelp("Preset: sample, small, full or tiny (a small random model, for tests).", valueName: "NAME"))
-    var preset: String = "sample"
-    @Option(name: .long, help: ArgumentHelp("pretrain or finetune.", valueName: "MODE"))
-    var mode: String = "finetune"
+    @Option(name: .long, help: ArgumentHelp("Preset (tiny: a small random model, for tests).", valueName: "NAME"))
+    var preset: TrainingPreset = .sample
+    @Option(name: .long, help: ArgumentHelp("What to train.", valueName: "MODE"))
+    var mode: TrainingMode = .finetune
     @OptionGroup var dataOptions: DataOptions
     @Option(name: .long, help: ArgumentHelp("Run folder for checkpoints. Default: the --resume folder, else ./vitrine-runs/<mode>-<time>.", valueName: "DIR"))
     var out: String?
@@ -45,7 +45,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Stop after N evaluations without a better dev mAP@10 (0: never).") var patience: Int?
     @Option(name: .long, help: "Checkpoint every N steps.") var checkpointEvery: Int?
     @Option(name: .long, help: "Checkpoints kept besides the best.") var keep: Int?
-    @Option(name: .long, help: "Fine-tuning: how disagreeing flags on one pair are settled: majority (default), latest or exclude (see vitrine flags pairs).") var flagRule: String?
+    @Option(name: .long, help: "Fine-tuning: how disagreeing flags on one pair are settled (default majority; see vitrine flags pairs).") var flagRule: DisagreementRule?
     @Option(name: .long, help: "Fraction of time to idle between steps, 0 to 0.9 (keeps other programs responsive).") var throttle: Double?
     @Option(name: .long, help: "Fine-tuning: positive margin m_pos.") var positiveMargin: Float?
     @Option(name: .long, help: "Fine-tuning: negative margin m_neg.") var negativeMargin: Float?
@@ -66,19 +66,15 @@ struct Train: ParsableCommand {
     @ArgumentParser.Flag(name: .long, help: "Events as JSON lines on stdout instead of a progress bar.") var json = false
 
     func validate() throws {
-        guard TrainingMode(rawValue: mode) != nil else { throw ValidationError("--mode must be pretrain or finetune (got \"\(mode)\")") }
-        guard TrainingOptions.presetNames.contains(preset) else {
-            throw ValidationError("--preset must be one of \(TrainingOptions.presetNames.joined(separator: ", ")) (got \"\(preset)\")")
-        }
         if flags != nil && noFlags { throw ValidationError("--flags and --no-flags do not go together") }
         if noQueryPairs && !queryPairs.isEmpty { throw ValidationError("--query-pairs and --no-query-pairs do not go together") }
         if resume != nil && initFrom != nil { throw ValidationError("--resume continues a run; --init-from starts a new one: give one") }
         // An option the preset or mode cannot use is an error, never silently ignored.
-        if preset == "tiny", initFrom != nil {
+        if preset == .tiny, initFrom != nil {
             throw ValidationError("--preset tiny trains a small model from random weights; it cannot start from --init-from (choose the sample, small or full preset)")
         }
         if noFlags, flagRule != nil { throw ValidationError("--flag-rule settles disagreeing flags; with --no-flags there are none") }
-        if mode == TrainingMode.pretrain.rawValue {
+        if mode == .pretrain {
             let fineTuningOnly: [(String, Bool)] = [
                 ("--positive-margin", positiveMargin != nil), ("--negative-margin", negativeMargin != nil),
                 ("--clr-weight", clrWeight != nil), ("--mlm-weight", mlmWeight != nil),
@@ -92,8 +88,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let trainingMode = TrainingMode(rawValue: mode)!
-        var options = TrainingOptions.preset(preset, mode: trainingMode)!
+        let trainingMode = mode
+        var options = TrainingOptions.preset(preset, mode: trainingMode)
         options.seed = seed
         if let steps { options.steps = steps }
         if let batch { options.batchSize = batch }
@@ -104,12 +100,7 @@ struct Train: ParsableCommand {
         if let checkpointEvery { options.checkpointInterval = checkpointEvery }
         if let keep { options.keepCheckpoints = keep }
         if let throttle { options.throttle = throttle }
-        if let flagRule {
-            guard let rule = DisagreementRule(rawValue: flagRule) else {
-                throw ValidationError("--flag-rule must be majority, latest or exclude (got \"\(SafeText.terminal(flagRule))\")")
-            }
-            options.flagRule = rule
-        }
+        if let flagRule { options.flagRule = flagRule }
         if !queryPairs.isEmpty { options.queryPairSplits = queryPairs }
         if noQueryPairs { options.queryPairSplits = [] }
         if let queryPairShare { options.queryPairShare = queryPairShare }
@@ -134,7 +125,7 @@ struct Train: ParsableCommand {
         if trainingMode == .pretrain { splits += dataset.splits(role: .train) }
         if let gallery = dataset.gallery { splits.append(gallery) }
         splits += dataset.splits(role: .query)
-        let maxText = options.preset == "tiny" ? TrainingOptions.tinyConfig.maxTextLength : CaptureConfig.default.maxTextLength
+        let maxText = options.preset == .tiny ? TrainingOptions.tinyConfig.maxTextLength : CaptureConfig.default.maxTextLength
         let started = Date()
         let corpus = TrainingCorpus.build(dataset: dataset, splits: splits, tokenizer: tokenizer, maxTextLength: maxText,
                                           cache: cache, network: network) { p in
@@ -178,7 +169,7 @@ struct Train: ParsableCommand {
 
         // Model.
         let model: CaptureModel
-        if options.preset == "tiny" {
+        if options.preset == .tiny {
             model = CaptureModel(config: TrainingOptions.tinyConfig, seed: seed)
         } else if let initFrom {
             model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: network.identity,
@@ -198,7 +189,7 @@ struct Train: ParsableCommand {
                 ? path : (path as NSString).deletingLastPathComponent
         } else {
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-            outDir = absolute("vitrine-runs/\(mode)-\(stamp)")
+            outDir = absolute("vitrine-runs/\(mode.rawValue)-\(stamp)")
         }
         let store = try CheckpointStore(directory: outDir)
         let flagList = try loadFlags(dataset: dataset, output: output)
@@ -206,7 +197,7 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(model: model, corpus: corpus, options: options, store: store, identity: identity,
                                   flags: flagList, masking: PretrainingMasking(tokenizer),
                                   evaluate: dev.map { e -> (CaptureModel) throws -> Double in { try e.fusedMAP10($0) } },
-                                  control: control, weights: options.preset == "tiny" ? nil : weights)
+                                  control: control, weights: options.preset == .tiny ? nil : weights)
         if let delay = ProcessInfo.processInfo.environment["VITRINE_TRAIN_WRITE_DELAY_MS"], let ms = Double(delay) {
             trainer.checkpointWriteDelay = ms / 1000
         }
@@ -230,7 +221,7 @@ struct Train: ParsableCommand {
             let value = try evaluator(split: testSplit).fusedMAP10(best)
             output.note("\(testSplit) mAP@10 of \(checkpoint): \(Self.fixed(value))")
         }
-        if summary.outcome == "failed" { throw ExitCode(1) }
+        if summary.outcome == .failed { throw ExitCode(1) }
     }
 
     static func fixed(_ value: Double) -> String { String(format: "%.4f", value) }
@@ -343,7 +334,7 @@ final class EventOutput: @unchecked Sendable {
             bar.update("features \(p.done)/\(p.total) (cached \(p.cached), computed \(p.computed))",
                        fraction: Double(p.done) / Double(max(1, p.total)))
         case .started(let plan):
-            note("\(plan.mode) (\(plan.preset)): steps \(plan.startStep + 1)...\(plan.totalSteps), batch \(plan.batchSize), "
+            note("\(plan.mode.rawValue) (\(plan.preset.rawValue)): steps \(plan.startStep + 1)...\(plan.totalSteps), batch \(plan.batchSize), "
                  + "seed \(plan.seed), \(plan.flagPairs) flag pairs, checkpoints in \(plan.outputDirectory)")
         case .step(let r):
             let names = ["total", "robust", "mlm", "mrm", "clr"].filter { r.losses[$0] != nil }

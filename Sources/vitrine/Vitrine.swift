@@ -73,8 +73,8 @@ struct Explore: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Key overrides (TOML). Default: ~/.config/vitrine/keys.toml if present.", valueName: "FILE"))
     var keys: String?
 
-    @Option(name: .long, help: ArgumentHelp("Colours: auto, truecolor, 256, 16 or none. Default: detected from the terminal (and NO_COLOR).", valueName: "MODE"))
-    var color: String = "auto"
+    @Option(name: .long, help: ArgumentHelp("Colours. Default: detected from the terminal (and NO_COLOR).", valueName: "MODE"))
+    var color: ColorChoice = .auto
 
     @Flag(name: .long, help: "Do not capture the mouse (leaves the terminal's own selection working).")
     var noMouse = false
@@ -101,9 +101,6 @@ struct Explore: ParsableCommand {
     var runs: String?
 
     func validate() throws {
-        if color != "auto" && ColorMode(rawValue: color) == nil {
-            throw ValidationError("--color must be auto, truecolor, 256, 16 or none (got \"\(color)\")")
-        }
         if noSearch && model != nil { throw ValidationError("--no-search and --model do not go together") }
         if let annotator, annotator.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--annotator must not be empty") }
     }
@@ -120,7 +117,7 @@ struct Explore: ParsableCommand {
             EngineRetrievalService.opener(system: .model(checkpoint: checkpoint), options: retrievalOptions)
         }
         var options = ExplorerOptions(dataPath: try dataOptions.resolved(), themeName: theme, keysFile: keys,
-                                      colorOverride: color == "auto" ? nil : ColorMode(rawValue: color),
+                                      colorOverride: color.mode,
                                       mouse: !noMouse, strict: dataOptions.strict,
                                       openRetrieval: opener, retrievalUnavailable: "started with --no-search",
                                       openFlags: FlagsSetup.opener(path: flags.map(absolute)),

@@ -131,7 +131,7 @@ import Testing
         #expect(latin.status == 1 && latin.stderr.contains("line 1: not valid UTF-8"), "\(latin.stderr)")
 
         let verdict = try vitrine(["flags", "add", "--store", s.store, "--dataset", "d", "--query", "q", "--match", "m", "--verdict", "maybe"], in: s)
-        #expect(verdict.status != 0 && verdict.stderr.contains("--verdict must be wrong or confirmed"), "\(verdict.stderr)")
+        #expect(verdict.status != 0 && verdict.stderr.contains("'maybe' is invalid for '--verdict") && verdict.stderr.contains("'wrong' and 'confirmed'"), "\(verdict.stderr)")
         let format = try vitrine(["flags", "import", try s.write("flags.txt", "x"), "--store", s.store], in: s)
         #expect(format.status != 0 && format.stderr.contains("--format csv|jsonl"), "\(format.stderr)")
     }

@@ -134,6 +134,6 @@ import Testing
         let mode = try run(["query", "--sample", "1", "--mode", "both"], cache: cache)
         #expect(mode.status != 0 && mode.stderr.contains("--mode"))
         let kind = try run(["query", "cream", "--kind", "several"], cache: cache)
-        #expect(kind.status != 0 && kind.stderr.contains("--kind must be single or multi"))
+        #expect(kind.status != 0 && kind.stderr.contains("'several' is invalid for '--kind") && kind.stderr.contains("'single' and 'multi'"))
     }
 }

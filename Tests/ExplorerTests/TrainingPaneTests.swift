@@ -7,7 +7,7 @@ import Training
     static let request = TrainingRunRequest(mode: .finetune, preset: .sample, steps: 40, dataPath: "/data/SampleData",
                                             useFlags: true, runsDirectory: "/runs")
 
-    static let plan = TrainingPlan(mode: "finetune", preset: "sample", totalSteps: 40, batchSize: 16, startStep: 0, seed: 7,
+    static let plan = TrainingPlan(mode: .finetune, preset: .sample, totalSteps: 40, batchSize: 16, startStep: 0, seed: 7,
                                    dataset: "SampleData", outputDirectory: "/runs/finetune-1", flagPairs: 12)
 
     static func step(_ n: Int, total: Double, robust: Double = 0.5) -> TrainingEvent {
@@ -67,7 +67,7 @@ import Training
         #expect(updateTraining(&s, .command(.pauseResume)).isEmpty, "no pause while cancelling")
         // Killed before it could report: a cancelled run, not a failure.
         _ = updateTraining(&s, .exited(TrainingExit(reason: .signalled(signal: 9), cancelRequested: true, logTail: [], logPath: "/l")))
-        #expect(s.run?.status == .finished(outcome: "cancelled"))
+        #expect(s.run?.status == .finished(outcome: .cancelled))
         #expect(!s.isRunActive)
     }
 
@@ -75,13 +75,13 @@ import Training
         var s = Self.running()
         _ = updateTraining(&s, .event(.evaluation(EvaluationReport(step: 0, devMAP10: 0.30, bestMAP10: 0.30, improved: true))))
         for n in 1...40 { _ = updateTraining(&s, .event(Self.step(n, total: 1.0 / Double(n)))) }
-        let summary = TrainingSummary(outcome: "completed", steps: 40, wallSeconds: 95, devMAP10Before: 0.30, devMAP10After: 0.42,
+        let summary = TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 95, devMAP10Before: 0.30, devMAP10After: 0.42,
                                       checkpoint: "/runs/finetune-1/best.safetensors")
         #expect(updateTraining(&s, .event(.finished(summary))) == [.reindex(checkpoint: "/runs/finetune-1/best.safetensors")])
-        #expect(s.run?.status == .finished(outcome: "completed"))
+        #expect(s.run?.status == .finished(outcome: .completed))
         #expect(s.run?.reindex == .running(checkpoint: "/runs/finetune-1/best.safetensors"))
         _ = updateTraining(&s, .exited(TrainingExit(reason: .exited(status: 0), cancelRequested: false, logTail: [], logPath: "/l")))
-        #expect(s.run?.status == .finished(outcome: "completed"), "a clean exit after the end changes nothing")
+        #expect(s.run?.status == .finished(outcome: .completed), "a clean exit after the end changes nothing")
         _ = updateTraining(&s, .reindexed(error: nil))
         #expect(s.run?.reindex == .done(checkpoint: "/runs/finetune-1/best.safetensors"))
         let ba = try #require(s.run?.beforeAfter)
@@ -97,7 +97,7 @@ import Training
 
     @Test func aFailedReindexIsShown() {
         var s = Self.running()
-        let summary = TrainingSummary(outcome: "early-stopped", steps: 30, wallSeconds: 60, devMAP10Before: 0.3, devMAP10After: 0.35,
+        let summary = TrainingSummary(outcome: .earlyStopped, steps: 30, wallSeconds: 60, devMAP10Before: 0.3, devMAP10After: 0.35,
                                       checkpoint: "/runs/finetune-1/best.safetensors")
         #expect(updateTraining(&s, .event(.finished(summary))) == [.reindex(checkpoint: "/runs/finetune-1/best.safetensors")])
         _ = updateTraining(&s, .reindexed(error: "cannot read best.safetensors: truncated"))
@@ -108,7 +108,7 @@ import Training
 
     @Test func aCancelledRunIsNotReindexed() {
         var s = Self.running()
-        let summary = TrainingSummary(outcome: "cancelled", steps: 5, wallSeconds: 10, devMAP10Before: 0.3, devMAP10After: 0.3,
+        let summary = TrainingSummary(outcome: .cancelled, steps: 5, wallSeconds: 10, devMAP10Before: 0.3, devMAP10After: 0.3,
                                       checkpoint: "/runs/finetune-1/latest.safetensors")
         #expect(updateTraining(&s, .event(.finished(summary))).isEmpty)
         #expect(s.run?.reindex == ReindexStatus.none)

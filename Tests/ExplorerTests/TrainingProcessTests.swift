@@ -67,14 +67,14 @@ import Training
 
     @Test func eventsArriveInOrderAndTheChildIsReaped() throws {
         let dir = Self.folder("ok")
-        let plan = TrainingPlan(mode: "finetune", preset: "tiny", totalSteps: 3, batchSize: 4, startStep: 0, seed: 1,
+        let plan = TrainingPlan(mode: .finetune, preset: .tiny, totalSteps: 3, batchSize: 4, startStep: 0, seed: 1,
                                 dataset: "d", outputDirectory: dir, flagPairs: 0)
         let events: [TrainingEvent] = [
             .started(plan),
             .step(StepReport(step: 1, totalSteps: 3, losses: ["total": 2.5, "clr": .nan], learningRate: 1e-4, samplesPerSecond: 8, etaSeconds: 2)),
             .evaluation(EvaluationReport(step: 1, devMAP10: 0.25, bestMAP10: 0.25, improved: true)),
             .checkpoint(CheckpointReport(step: 1, path: dir + "/step-1.safetensors")),
-            .finished(TrainingSummary(outcome: "completed", steps: 3, wallSeconds: 1.5, devMAP10Before: 0.2, devMAP10After: 0.25,
+            .finished(TrainingSummary(outcome: .completed, steps: 3, wallSeconds: 1.5, devMAP10Before: 0.2, devMAP10After: 0.25,
                                       checkpoint: dir + "/best.safetensors")),
         ]
         let lines = events.map { "printf '%s\\n' " + Self.shellQuoted($0.jsonLine()) }.joined(separator: "\n")
@@ -150,7 +150,7 @@ import Training
     @Test func pauseStopsTheChildAndResumeLetsItGoOn() throws {
         let dir = Self.folder("pause")
         // A step every 20 ms for at most 20 s, with a clean end on SIGTERM (as vitrine train does).
-        let finished = TrainingEvent.finished(TrainingSummary(outcome: "cancelled", steps: 0, wallSeconds: 0, devMAP10Before: nil,
+        let finished = TrainingEvent.finished(TrainingSummary(outcome: .cancelled, steps: 0, wallSeconds: 0, devMAP10Before: nil,
                                                               devMAP10After: nil, checkpoint: nil)).jsonLine()
         let (options, args) = Self.script("""
             FINISHED=\(Self.shellQuoted(finished))
@@ -197,7 +197,7 @@ import Training
         process.pause()
         process.cancel()
         #expect(inbox.wait { $0.contains { if case .exited = $0 { return true } else { return false } } })
-        #expect(inbox.events.last == .finished(TrainingSummary(outcome: "cancelled", steps: 0, wallSeconds: 0, devMAP10Before: nil,
+        #expect(inbox.events.last == .finished(TrainingSummary(outcome: .cancelled, steps: 0, wallSeconds: 0, devMAP10Before: nil,
                                                                  devMAP10After: nil, checkpoint: nil)))
         #expect(!inbox.events.contains { if case .failed = $0 { return true } else { return false } })
         #expect(inbox.exit?.cancelRequested == true && inbox.exit?.reason == .exited(status: 0))

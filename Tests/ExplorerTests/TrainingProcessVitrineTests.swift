@@ -34,7 +34,7 @@ struct TrainingProcessVitrineTests {
         var effects: [TrainingEffect] = []
         for m in inbox.all { effects += updateTraining(&ui, m) }
         let run = try #require(ui.run)
-        #expect(run.status == .finished(outcome: "completed"), "log: \(inbox.exit?.logTail ?? [])")
+        #expect(run.status == .finished(outcome: .completed), "log: \(inbox.exit?.logTail ?? [])")
         #expect(run.step == 12 && run.totalSteps == 12)
         #expect(run.losses["total"]?.values.count == 12)
         #expect(run.beforeAfter?.before != nil && run.beforeAfter?.after != nil)
@@ -54,7 +54,7 @@ struct TrainingProcessVitrineTests {
         process.cancel()
         #expect(inbox.wait(seconds: 60) { $0.contains { if case .exited = $0 { return true } else { return false } } })
         let finished = inbox.events.compactMap { if case .finished(let s) = $0 { return s } else { return nil } }.first
-        #expect(finished?.outcome == "cancelled", "log: \(inbox.exit?.logTail ?? [])")
+        #expect(finished?.outcome == .cancelled, "log: \(inbox.exit?.logTail ?? [])")
         #expect(finished?.checkpoint.map { FileManager.default.fileExists(atPath: $0) } == true)
         #expect(inbox.exit?.cancelRequested == true)
         #expect(TrainingProcessTests.reaped(process.processID))

@@ -54,7 +54,7 @@ import Training
         let frame = view(s).textLines().joined(separator: "\n")
         #expect(frame.contains("training ·") && frame.contains("step 1/4"))
 
-        let end = update(&s, .training(.event(.finished(TrainingSummary(outcome: "completed", steps: 4, wallSeconds: 9,
+        let end = update(&s, .training(.event(.finished(TrainingSummary(outcome: .completed, steps: 4, wallSeconds: 9,
                                                                            devMAP10Before: 0.2, devMAP10After: 0.3,
                                                                            checkpoint: "/tmp/run/best.safetensors")))))
         #expect(end.contains(.training(.reindex(checkpoint: "/tmp/run/best.safetensors"))))

@@ -40,7 +40,7 @@ enum Tiny {
     }
 
     static func options(_ mode: TrainingMode, steps: Int = 30) -> TrainingOptions {
-        var o = TrainingOptions.preset("tiny", mode: mode)!
+        var o = TrainingOptions.preset(.tiny, mode: mode)
         o.steps = steps; o.batchSize = 8; o.learningRate = 3e-3; o.warmupSteps = 2; o.seed = 11
         o.checkpointInterval = 1_000
         return o
@@ -74,11 +74,11 @@ enum Tiny {
         let trainer = try Trainer(model: model, corpus: Tiny.corpus(), options: Tiny.options(.pretrain, steps: 40),
                                   store: nil, identity: Tiny.identity, masking: Tiny.masking, evaluate: nil)
         let (events, totals, summary) = Tiny.run(trainer)
-        #expect(summary.outcome == "completed" && summary.steps == 40)
+        #expect(summary.outcome == .completed && summary.steps == 40)
         #expect(totals.count == 40)
         let first = Tiny.mean(totals, 1...5), last = Tiny.mean(totals, 36...40)
         #expect(last < 0.8 * first, "pretraining loss \(first) -> \(last)")
-        if case .started(let plan) = events.first { #expect(plan.mode == "pretrain" && plan.totalSteps == 40) } else {
+        if case .started(let plan) = events.first { #expect(plan.mode == .pretrain && plan.totalSteps == 40) } else {
             Issue.record("the first event is not started: \(String(describing: events.first))")
         }
         guard case .finished = events.last else { Issue.record("the last event is not finished"); return }
@@ -90,7 +90,7 @@ enum Tiny {
         let trainer = try Trainer(model: model, corpus: Tiny.corpus(), options: Tiny.options(.finetune, steps: 40),
                                   store: nil, identity: Tiny.identity, masking: Tiny.masking, evaluate: nil)
         let summary = trainer.run { if case .step(let r) = $0 { robust.append(r.losses["robust"]!) } }
-        #expect(summary.outcome == "completed")
+        #expect(summary.outcome == .completed)
         let first = robust.prefix(5).reduce(0, +) / 5, last = robust.suffix(5).reduce(0, +) / 5
         #expect(last < 0.7 * first, "robust loss \(first) -> \(last)")
     }
@@ -157,7 +157,7 @@ enum Tiny {
                                   store: nil, identity: Tiny.identity, masking: Tiny.masking,
                                   evaluate: { _ in scores[min(calls.next(), scores.count - 1)] })
         let (events, _, summary) = Tiny.run(trainer)
-        #expect(summary.outcome == "early-stopped" && summary.steps == 6)
+        #expect(summary.outcome == .earlyStopped && summary.steps == 6)
         let evaluations = events.compactMap { if case .evaluation(let e) = $0 { return e } else { return nil } }
         #expect(evaluations.map(\.step) == [0, 2, 4, 6] && evaluations.map(\.improved) == [true, true, false, false])
     }
@@ -186,7 +186,7 @@ enum Tiny {
         #expect(done.wait(timeout: .now() + 60) == .success)
         let events = log.events
         guard case .finished(let summary) = events.last else { Issue.record("no finished event: \(events.suffix(3))"); return }
-        #expect(summary.outcome == "cancelled")
+        #expect(summary.outcome == .cancelled)
         #expect(events.contains(.paused(step: 3)) && events.contains(.resumed(step: 3)))
         let latest = try #require(store.manifest()).latestStep
         #expect(latest == summary.steps && latest >= 3 && latest < 10_000)
@@ -212,7 +212,7 @@ enum Tiny {
                                   options: Tiny.options(.finetune, steps: 3), store: nil, identity: Tiny.identity,
                                   flags: flags, masking: Tiny.masking, evaluate: nil)
         #expect(trainer.flagPairs.count == 2)
-        #expect(Tiny.run(trainer).summary.outcome == "completed")
+        #expect(Tiny.run(trainer).summary.outcome == .completed)
 
         // Disagreeing annotators: two say wrong, a third later says right.
         let contested = [

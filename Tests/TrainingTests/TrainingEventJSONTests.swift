@@ -5,7 +5,7 @@ import Training
 @Suite struct TrainingEventJSONTests {
     static let all: [TrainingEvent] = [
         .preparing(FeatureProgress(done: 120, total: 894, cached: 100, computed: 20)),
-        .started(TrainingPlan(mode: "finetune", preset: "sample", totalSteps: 150, batchSize: 16, startStep: 20,
+        .started(TrainingPlan(mode: .finetune, preset: .sample, totalSteps: 150, batchSize: 16, startStep: 20,
                               seed: UInt64.max - 1, dataset: "SampleData: gallery+dev \"x\"", outputDirectory: "/tmp/run 1",
                               flagPairs: 3)),
         .step(StepReport(step: 21, totalSteps: 150, losses: ["total": 1.5, "robust": 0.25, "clr": 2.125, "mlm": .infinity],
@@ -14,9 +14,9 @@ import Training
         .checkpoint(CheckpointReport(step: 50, path: "/runs/a/step-000050.safetensors")),
         .paused(step: 51),
         .resumed(step: 51),
-        .finished(TrainingSummary(outcome: "early-stopped", steps: 100, wallSeconds: 61.25, devMAP10Before: 0.1,
+        .finished(TrainingSummary(outcome: .earlyStopped, steps: 100, wallSeconds: 61.25, devMAP10Before: 0.1,
                                   devMAP10After: 0.4, checkpoint: "/runs/a/best.safetensors")),
-        .finished(TrainingSummary(outcome: "cancelled", steps: 3, wallSeconds: 1, devMAP10Before: nil,
+        .finished(TrainingSummary(outcome: .cancelled, steps: 3, wallSeconds: 1, devMAP10Before: nil,
                                   devMAP10After: nil, checkpoint: nil)),
         .failed(message: "cannot write checkpoint /x: disk full\nline two"),
     ]

@@ -1,3 +1,4 @@
+import Training
 import Foundation
 
 /// What the explorer tells the training dialog: the dataset it has open, where

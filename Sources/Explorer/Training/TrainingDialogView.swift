@@ -1,3 +1,4 @@
+import Training
 import SafeText
 
 /// Draws the training dialog centred in `screen` (the whole frame, usually),

@@ -10,7 +10,7 @@ public enum TrainingRunStatus: Sendable, Equatable {
     /// Asked to stop (SIGTERM); waiting for it to end.
     case cancelling
     /// Ended: "completed", "early-stopped" or "cancelled".
-    case finished(outcome: String)
+    case finished(outcome: TrainingOutcome)
     /// Failed; the message says what went wrong and what to do.
     case failed(message: String)
 
@@ -29,7 +29,7 @@ public enum TrainingRunStatus: Sendable, Equatable {
         case .running: return "running"
         case .paused: return "paused"
         case .cancelling: return "cancelling"
-        case .finished(let outcome): return outcome == "cancelled" ? "cancelled" : "finished"
+        case .finished(let outcome): return outcome == .cancelled ? "cancelled" : "finished"
         case .failed: return "failed"
         }
     }
@@ -126,7 +126,7 @@ public struct TrainingPaneState: Sendable, Equatable {
             step = max(step, summary.steps)
             status = .finished(outcome: summary.outcome)
             confirmingCancel = false
-            if summary.outcome != "cancelled", let checkpoint = summary.checkpoint {
+            if summary.outcome != .cancelled, let checkpoint = summary.checkpoint {
                 reindex = .running(checkpoint: checkpoint)
                 return [.reindex(checkpoint: checkpoint)]
             }
@@ -145,7 +145,7 @@ public struct TrainingPaneState: Sendable, Equatable {
         confirmingCancel = false
         guard status.isActive else { return }
         if status == .cancelling || exit.cancelRequested {
-            status = .finished(outcome: "cancelled")
+            status = .finished(outcome: .cancelled)
         } else {
             status = .failed(message: exit.failureMessage)
         }

@@ -1,36 +1,4 @@
-/// What a training run does: pretraining on unlabelled pairs, or fine-tuning
-/// for instance retrieval (docs/model.md §5).
-public enum TrainingMode: String, Sendable, Equatable, CaseIterable {
-    case finetune
-    case pretrain
-
-    /// As shown in the dialog and the pane.
-    public var title: String {
-        switch self {
-        case .finetune: return "fine-tune"
-        case .pretrain: return "pretrain"
-        }
-    }
-}
-
-/// The size of a run (`vitrine train --preset`).
-public enum TrainingPreset: String, Sendable, Equatable, CaseIterable {
-    case sample
-    case small
-    case full
-    /// A small random model: seconds, for trying the pane and for tests.
-    case tiny
-
-    /// A few words on what the preset is for, shown beside it in the dialog.
-    public var note: String {
-        switch self {
-        case .sample: return "SampleData, minutes on 2 cores"
-        case .small: return "a subset, under an hour"
-        case .full: return "the whole train split, hours"
-        case .tiny: return "a small random model, for tests"
-        }
-    }
-}
+import Training
 
 /// Everything needed to start `vitrine train` from the explorer: made by the
 /// dialog, carried by `TrainingEffect.start`, turned into arguments by the

@@ -75,14 +75,14 @@ public func trainingSummaryLine(_ run: TrainingPaneState, width: Int, unicode: B
     case .failed(let message):
         spans.append(TrainingSpan("failed: " + clean(message), CellStyle(.error)))
     case .finished(let outcome):
-        if outcome == "cancelled" {
+        if outcome == .cancelled {
             spans.append(TrainingSpan("cancelled at step \(run.step)", CellStyle(.warning)))
         } else if let ba = run.beforeAfter, let before = ba.before, let after = ba.after {
             spans.append(TrainingSpan("mAP@10 \(TrainingFormat.map(before))\(unicode ? "→" : "->")\(TrainingFormat.map(after))",
                                       CellStyle(.accent, bold: true)))
             spans.append(TrainingSpan(" (\(TrainingFormat.delta(after - before, unicode: unicode)))", CellStyle(.text)))
         } else {
-            spans.append(TrainingSpan("\(outcome), \(run.step) steps", CellStyle(.text)))
+            spans.append(TrainingSpan("\(outcome.rawValue), \(run.step) steps", CellStyle(.text)))
         }
     case .starting:
         if let p = run.preparation {
@@ -116,7 +116,7 @@ func statusStyle(_ status: TrainingRunStatus) -> CellStyle {
     case .starting: return CellStyle(.dim)
     case .running: return CellStyle(.accent, bold: true)
     case .paused, .cancelling: return CellStyle(.warning, bold: true)
-    case .finished(let outcome): return outcome == "cancelled" ? CellStyle(.warning, bold: true) : CellStyle(.accent, bold: true)
+    case .finished(let outcome): return outcome == .cancelled ? CellStyle(.warning, bold: true) : CellStyle(.accent, bold: true)
     case .failed: return CellStyle(.error, bold: true)
     }
 }
@@ -171,7 +171,7 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
 
     // The end: before/after, re-indexing; or the failure.
     switch run.status {
-    case .finished(let outcome) where outcome == "cancelled":
+    case .finished(let outcome) where outcome == .cancelled:
         lines.append(PaneLine(spans: [TrainingSpan("Cancelled at step \(run.step); the model in use is unchanged.", CellStyle(.warning))], priority: 1))
     case .finished:
         if let ba = run.beforeAfter, let before = ba.before, let after = ba.after {
