@@ -12,8 +12,9 @@ private struct LCG {
     mutating func color() -> RGB { RGB(next(), next(), next()) }
 }
 
-private func bruteForceXterm256Distance(_ c: RGB) -> Int {
-    (16..<256).map { ColorQuantizer.distance(c, ColorQuantizer.rgb(ofXterm256: $0)) }.min()!
+/// The smallest perceptual distance from `c` to any of the 240 fixed colours, by trying each.
+private func bruteForceXterm256Distance(_ c: RGB) -> Float {
+    (16..<256).map { ColorQuantizer.perceptualDistance(c, ColorQuantizer.rgb(ofXterm256: $0)) }.min()!
 }
 
 @Suite("Colour quantiser")
@@ -41,7 +42,7 @@ struct ColorQuantizerTests {
             let i = ColorQuantizer.xterm256(c)
             let q = ColorQuantizer.rgb(ofXterm256: i)
             #expect(q.r == q.g && q.g == q.b, "grey \(v) became \(q.hex)")
-            #expect(ColorQuantizer.distance(c, q) == bruteForceXterm256Distance(c), "grey \(v)")
+            #expect(ColorQuantizer.perceptualDistance(c, q) == bruteForceXterm256Distance(c), "grey \(v)")
         }
         // Between the cube's greys the ramp is closer.
         #expect(ColorQuantizer.xterm256(RGB(128, 128, 128)) == 244)
@@ -54,7 +55,7 @@ struct ColorQuantizerTests {
             let c = rng.color()
             let i = ColorQuantizer.xterm256(c)
             #expect((16..<256).contains(i))
-            #expect(ColorQuantizer.distance(c, ColorQuantizer.rgb(ofXterm256: i)) == bruteForceXterm256Distance(c), "\(c.hex)")
+            #expect(ColorQuantizer.perceptualDistance(c, ColorQuantizer.rgb(ofXterm256: i)) == bruteForceXterm256Distance(c), "\(c.hex)")
         }
     }
 

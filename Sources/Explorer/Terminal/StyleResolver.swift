@@ -152,7 +152,7 @@ public struct StyleResolver: Sendable {
         case .truecolor:
             return Int(c.r) << 16 | Int(c.g) << 8 | Int(c.b)
         case .ansi256:
-            if let excluding { return ColorQuantizer.nearest(c, among: 16..<256, excluding: excluding) }
+            if let excluding { return ColorQuantizer.nearest256(c, excluding: excluding) }
             return ColorQuantizer.xterm256(c)
         case .ansi16:
             return ColorQuantizer.nearest(c, among: 0..<palette, excluding: excluding)

@@ -31,10 +31,13 @@ public enum AttentionCells {
         }
         if colour {
             let scaled = square.resized(width: cols, height: rows * 2)
+            let mode = capabilities.colorMode
             for r in 0..<rows {
                 for c in 0..<cols {
-                    let top = tint(scaled[c, 2 * r], weight(c, 2 * r, cols, rows * 2))
-                    let bottom = tint(scaled[c, 2 * r + 1], weight(c, 2 * r + 1, cols, rows * 2))
+                    let top = ImageCells.shown(tint(scaled[c, 2 * r], weight(c, 2 * r, cols, rows * 2)),
+                                               x: x0 + c, y: 2 * (y0 + r), mode: mode)
+                    let bottom = ImageCells.shown(tint(scaled[c, 2 * r + 1], weight(c, 2 * r + 1, cols, rows * 2)),
+                                                  x: x0 + c, y: 2 * (y0 + r) + 1, mode: mode)
                     frame[x0 + c, y0 + r] = Cell(text: "▀", width: 1, style: CellStyle(.image, fg: top, bg: bottom))
                 }
             }

@@ -28,10 +28,11 @@ public enum ImageCells {
         let x0 = rect.x + (rect.width - cols) / 2
         let y0 = rect.y + (rect.height - rows) / 2
         let scaled = image.resized(width: cols, height: rows * 2)
+        let mode = capabilities.colorMode
         for r in 0..<rows {
             for c in 0..<cols {
-                let top = scaled[c, 2 * r]
-                let bottom = scaled[c, 2 * r + 1]
+                let top = shown(scaled[c, 2 * r], x: x0 + c, y: 2 * (y0 + r), mode: mode)
+                let bottom = shown(scaled[c, 2 * r + 1], x: x0 + c, y: 2 * (y0 + r) + 1, mode: mode)
                 if halfBlocks {
                     frame[x0 + c, y0 + r] = Cell(text: "▀", width: 1, style: CellStyle(.image, fg: top, bg: bottom))
                 } else {
@@ -42,6 +43,14 @@ public enum ImageCells {
             }
         }
         return Rect(x: x0, y: y0, width: cols, height: rows)
+    }
+
+    /// A pixel's colour as it is to be drawn: in 256 colours, the palette colour the ordered
+    /// dither picks at (x, y) (screen column, pixel row: two a cell), so that an area averages
+    /// to its true colour; in other modes the colour itself (the terminal back end maps it).
+    @inline(__always)
+    static func shown(_ c: RGB, x: Int, y: Int, mode: ColorMode) -> RGB {
+        mode == .ansi256 ? ColorQuantizer.rgb(ofXterm256: ColorQuantizer.dithered256(c, x: x, y: y)) : c
     }
 
     /// Relative luminance in 0...1 (Rec. 709 weights on the 8-bit values).
