@@ -239,9 +239,19 @@ public struct SafetensorsFile: Sendable {
     /// F32 is copied as is; F16 and BF16 are widened exactly.
     public func tensor(_ name: String, shape: [Int]) throws(SafetensorsError) -> [Float] {
         let entry = try floatEntry(name, shape: shape)
-        return [Float](unsafeUninitializedCapacity: entry.elementCount) { buffer, count in
+        let values = [Float](unsafeUninitializedCapacity: entry.elementCount) { buffer, count in
             convert(entry, into: buffer)
             count = entry.elementCount
+        }
+        try checkIntact()
+        return values
+    }
+
+    /// Throws when the file was cut short after it was mapped: what was read past its new end
+    /// was zeros, not the file.
+    private func checkIntact() throws(SafetensorsError) {
+        if bytes.truncatedWhileMapped {
+            throw SafetensorsError(path: path, kind: .unreadable("the file was cut short while it was read; copy it again"))
         }
     }
 
@@ -260,6 +270,7 @@ public struct SafetensorsFile: Sendable {
         precondition(destination.count == entry.elementCount,
                      "copyTensor: destination holds \(destination.count) floats, tensor \"\(name)\" has \(entry.elementCount)")
         convert(entry, into: destination)
+        try checkIntact()
     }
 
     private func floatEntry(_ name: String, shape: [Int]) throws(SafetensorsError) -> SafetensorsEntry {

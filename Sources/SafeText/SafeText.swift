@@ -129,12 +129,21 @@ public enum SafeText {
     /// are kept as line breaks, every other unsafe character is escaped as by `terminal`. Data
     /// fields should still go through `terminal` where they are put in, so that a line feed inside
     /// a field cannot start a line of its own; this is the last line of defence at the sink.
-    public static func terminalLines(_ text: String) -> String {
+    /// With `keepingCRLF`, a carriage return right before a line feed is kept too (CSV's line
+    /// ends).
+    public static func terminalLines(_ text: String, keepingCRLF: Bool = false) -> String {
         guard text.unicodeScalars.contains(where: { $0 != "\n" && isUnsafe($0) }) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)
-        for scalar in text.unicodeScalars {
-            if scalar == "\n" { out += "\n" } else { appendTerminalEscape(scalar, to: &out) }
+        var scalars = text.unicodeScalars.makeIterator()
+        var next = scalars.next()
+        while let scalar = next {
+            next = scalars.next()
+            if scalar == "\n" || (keepingCRLF && scalar == "\r" && next == "\n") {
+                out.unicodeScalars.append(scalar)
+            } else {
+                appendTerminalEscape(scalar, to: &out)
+            }
         }
         return out
     }
@@ -191,12 +200,16 @@ public enum Console {
         write(SafeText.escapingControls(inJSON: text) + "\n", to: 1)
     }
 
-    /// Bytes that go to standard output as they are: an export in a file format (CSV, JSONL)
-    /// whose writer quotes its fields by `SafeText`'s rule. `check` is the rule applied: no
-    /// unsafe character except the format's line feeds.
+    /// A file format (a CSV or JSON-lines export) on standard output. Into a pipe or a file the
+    /// bytes go exactly as the format has them, so `> file` gives the same file as `--out file`;
+    /// on a terminal the line ends (LF or CRLF) are kept and every other unsafe character is
+    /// escaped, as for text.
     public static func exportBytes(_ bytes: [UInt8]) {
-        let text = String(decoding: bytes, as: UTF8.self)
-        write(SafeText.terminalLines(text), to: 1)
+        if isatty(1) == 0 {
+            bytes.withUnsafeBufferPointer { writeAll($0, to: 1) }
+            return
+        }
+        write(SafeText.terminalLines(String(decoding: bytes, as: UTF8.self), keepingCRLF: true), to: 1)
     }
 
     /// A progress line on standard error: overwrites the current line (carriage return and
@@ -213,16 +226,18 @@ public enum Console {
 
     private static func write(_ text: String, to descriptor: Int32) {
         var text = text
-        text.withUTF8 { buffer in
-            var done = 0
-            while done < buffer.count {
-                let n = Glibc.write(descriptor, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                done += n
+        text.withUTF8 { writeAll($0, to: descriptor) }
+    }
+
+    private static func writeAll(_ buffer: UnsafeBufferPointer<UInt8>, to descriptor: Int32) {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.write(descriptor, buffer.baseAddress! + done, buffer.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
             }
+            done += n
         }
     }
 }

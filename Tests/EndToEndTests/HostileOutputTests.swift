@@ -145,7 +145,7 @@ import Testing
         add("flags import bad header", ["flags", "import", badHeader, "--store", store])
         add("flags add", ["flags", "add", "--store", store, "--dataset", "d " + hostile, "--query", "q " + hostile, "--match", "m " + hostile, "--verdict", "wrong", "--annotator", "a " + hostile])
         add("flags list", ["flags", "list", "--store", store])
-        add("flags export csv", ["flags", "export", "--store", store, "--format", "csv"])
+        add("flags export csv to a file", ["flags", "export", "--store", store, "--format", "csv", "--out", root + "/export.csv"])
         add("flags export jsonl", ["flags", "export", "--store", store, "--format", "jsonl"])
         add("flags pairs", ["flags", "pairs", "--store", store, "--dataset", "ds " + payloads[0]])
         add("flags bad verdict", ["flags", "add", "--store", store, "--dataset", "d", "--query", "q", "--match", "m", "--verdict", "v\u{1B}[31m"])
@@ -171,6 +171,12 @@ import Testing
             }
             coverage.append("\(c.name): status \(output.status), \(output.stdout.count)+\(output.stderr.count) bytes")
         }
+        // A CSV export into a pipe is the file format itself, byte for byte (CSV cannot escape a
+        // control character): exactly what --out writes. On a terminal it is escaped
+        // (SafeTextTests: terminalLines keeping CRLF).
+        let piped = try Self.run(["flags", "export", "--store", store, "--format", "csv"], cache: cache)
+        let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: root + "/export.csv")))
+        #expect(piped.stdout == file && !Self.leaks(in: file).isEmpty, "the export is exact, hostile bytes included")
         // The hostile data did reach the output (escaped), so the checks above saw it.
         let info = try Self.run(["info", "--data", data], cache: cache)
         #expect(String(decoding: info.stdout, as: UTF8.self).contains("\\u{1b}[31mset"))

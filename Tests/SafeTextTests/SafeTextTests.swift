@@ -29,4 +29,10 @@ import Testing
         #expect(SafeText.terminal("a\u{1B}[31mred\u{9B}2J\tb\nc\u{7F}") == "a\\u{1b}[31mred\\u{9b}2J\\tb\\nc\\u{7f}")
         #expect(SafeText.terminal("商品 é") == "商品 é")
     }
+
+    @Test func terminalLinesKeepsLineEndsOnly() {
+        #expect(SafeText.terminalLines("a\u{1B}[31m\r\nb\rc\n") == "a\\u{1b}[31m\\r\nb\\rc\n")
+        #expect(SafeText.terminalLines("a\u{1B}[31m\r\nb\rc\n", keepingCRLF: true) == "a\\u{1b}[31m\r\nb\\rc\n")
+        #expect(SafeText.terminalLines("\u{9B}2J\u{202E}x\n", keepingCRLF: true) == "\\u{9b}2J\\u{202e}x\n")
+    }
 }
