@@ -61,6 +61,14 @@ public struct MappedFilePreamble<Header: Decodable> {
         case version(UInt32)
     }
 
+    /// The preamble's bytes, for a writer: magic, version, the header's length, the header.
+    public static func encode(magic: [UInt8], version: UInt32, header json: [UInt8]) -> [UInt8] {
+        var bytes = magic
+        withUnsafeBytes(of: version.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { bytes += $0 }
+        return bytes + json
+    }
+
     /// Maps `path` and reads its preamble; the caller checks the rest of the layout. The JSON
     /// header may be at most `headerLimit` bytes.
     public init(path: String, kind: String, magic: [UInt8], version: UInt32,

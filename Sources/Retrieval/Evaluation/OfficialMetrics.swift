@@ -235,7 +235,7 @@ public struct OfficialMetricResults: Sendable, Equatable {
     /// Writes `metric_results.json` into `folder` (created if needed), atomically.
     public func write(toFolder folder: String) throws {
         try makeFolder(folder)
-        try writeFileAtomically(Array(jsonString().utf8), to: joinPath(folder, Self.fileName))
+        try AtomicFile.write(Array(jsonString().utf8), to: joinPath(folder, Self.fileName))
     }
 }
 

@@ -1,3 +1,4 @@
+import Support
 import SafeText
 /// The official ranking file, `retrieval_id_list.txt`: one line per query,
 /// `query_id,gallery_id_0,gallery_id_1,...` (up to 100 ids, best first).
@@ -48,7 +49,7 @@ public enum RankingFile {
 
     /// Writes `rankings` to `path` atomically (a temporary file renamed over it).
     public static func write(_ rankings: [Ranking], to path: String) throws {
-        try writeFileAtomically(Array(format(rankings).utf8), to: path)
+        try AtomicFile.write(Array(format(rankings).utf8), to: path)
     }
 
     private static func check(_ id: String, what: String, line: Int, isFirst: Bool, isLast: Bool) throws {

@@ -198,12 +198,9 @@ public final class GalleryIndex: @unchecked Sendable {
         }
         json += [UInt8](repeating: 0x20, count: dataStart - 16 - json.count)
 
-        var prefix = magic
-        withUnsafeBytes(of: formatVersion.littleEndian) { prefix += $0 }
-        withUnsafeBytes(of: UInt32(json.count).littleEndian) { prefix += $0 }
-        prefix += json
+        let prefix = MappedFilePreamble<Header>.encode(magic: magic, version: formatVersion, header: json)
         try makeFolder((path as NSString).deletingLastPathComponent)
-        try writeFileAtomically(to: path) { (append) throws in
+        try AtomicFile.write(to: path) { (append) throws in
             try prefix.withUnsafeBytes { (raw) throws in try append(raw) }
             for data in sections {
                 let bytes = data.rows.count * 4

@@ -212,12 +212,9 @@ public final class VectorMatrix: @unchecked Sendable {
         }
         let unpadded = 16 + json.count
         json += [UInt8](repeating: 0x20, count: (64 - unpadded % 64) % 64)
-        var prefix = Self.magic
-        withUnsafeBytes(of: Self.formatVersion.littleEndian) { prefix += $0 }
-        withUnsafeBytes(of: UInt32(json.count).littleEndian) { prefix += $0 }
-        prefix += json
+        let prefix = MappedFilePreamble<Header>.encode(magic: Self.magic, version: Self.formatVersion, header: json)
         let dataBytes = count * dimension * elementType.byteCount
-        try writeFileAtomically(to: path) { (append) throws in
+        try AtomicFile.write(to: path) { (append) throws in
             try prefix.withUnsafeBytes { (raw) throws in try append(raw) }
             try append(UnsafeRawBufferPointer(start: base, count: dataBytes))
             try idsBlock.withUnsafeBytes { (raw) throws in try append(raw) }

@@ -2,20 +2,8 @@ import Foundation
 import Support
 
 /// An error reading or writing one of Retrieval's files (ranking files, metric results, vector
-/// files): which file, and what went wrong.
-public struct RetrievalFileError: Error, CustomStringConvertible, Sendable, Equatable {
-    public let path: String
-    public let message: String
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "\(path): \(message)" }
-}
-
-extension RetrievalFileError {
-    init(_ error: SupportFileError) { self.init(path: error.path, message: error.message) }
-}
+/// files, gallery indexes): which file, and what went wrong. Support's file error itself.
+public typealias RetrievalFileError = SupportFileError
 
 /// The largest ranking, ground-truth or metrics file read (Product1M's are a few MB).
 let textFileLimit = 1 << 30
@@ -23,23 +11,7 @@ let textFileLimit = 1 << 30
 /// The whole regular file at `path` (at most `limit` bytes), or nil when it does not exist and
 /// `missingIsNil`. A FIFO, a device or a folder is refused, never read.
 func readWholeFile(_ path: String, kind: String = "file", limit: Int = textFileLimit, missingIsNil: Bool = false) throws -> [UInt8]? {
-    do { return try RegularFile.read(path, kind: kind, limit: limit, missingIsNil: missingIsNil) } catch { throw RetrievalFileError(error) }
-}
-
-/// Creates `folder` and its missing parents (like `mkdir -p`).
-func makeFolder(_ folder: String) throws {
-    do { try Support.makeFolder(folder) } catch { throw RetrievalFileError(error) }
-}
-
-/// Writes a file atomically (docs/architecture.md §5); `produce` appends its bytes.
-func writeFileAtomically(to path: String,
-                         _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-    do { try AtomicFile.write(to: path, produce) } catch let error as SupportFileError { throw RetrievalFileError(error) }
-}
-
-/// Writes `bytes` to `path` atomically.
-func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
-    do { try AtomicFile.write(bytes, to: path) } catch { throw RetrievalFileError(error) }
+    try RegularFile.read(path, kind: kind, limit: limit, missingIsNil: missingIsNil)
 }
 
 /// A pointer handed to concurrent workers that only read (or write disjoint parts of) the memory
@@ -64,8 +36,6 @@ func mapFile<Header: Decodable>(at path: String, magic: [UInt8], version: UInt32
     do {
         let preamble = try MappedFilePreamble<Header>(path: path, kind: kind, magic: magic, version: version)
         return (preamble.file, preamble.header, preamble.bodyOffset - 16)
-    } catch let error as SupportFileError {
-        throw RetrievalFileError(error)
     } catch MappedFilePreamble<Header>.Problem.bad(let reason) {
         throw bad(reason)
     } catch MappedFilePreamble<Header>.Problem.version(let found) {
