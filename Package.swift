@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging", "Support"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Tensor", "Imaging", "Support"], exclude: ["Fixtures"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Capture", "Catalog", "Tensor", "Support"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"]),

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 import Testing
@@ -95,5 +96,32 @@ import Testing
         }
         set.setTrainable(false, prefix: "text.")
         #expect(set.trainable.map(\.name) == ["image.y.bias"])
+    }
+}
+
+/// The vectorised AdamW kernel (AVX-512, AVX2 or plain C, as the CPU allows) rounds exactly as
+/// the scalar update written out in Swift, element for element, including odd lengths, a
+/// clipping scale and zeroed gradients.
+@Suite struct AdamWKernelTests {
+    @Test(arguments: [1, 7, 16, 33, 1000, 8193])
+    func vectorisedUpdateIsBitIdenticalToTheScalarOne(_ n: Int) {
+        var rng = SeededRNG(seed: UInt64(n))
+        var p = (0 ..< n).map { _ in rng.normal() }, g = (0 ..< n).map { _ in rng.normal() * 0.1 }
+        var m = (0 ..< n).map { _ in rng.normal() * 0.01 }, v = (0 ..< n).map { _ in abs(rng.normal()) * 1e-4 }
+        let (b1, b2, eps, scale, decay, step, rc2): (Float, Float, Float, Float, Float, Float, Float) = (0.9, 0.999, 1e-8, 0.73, 0.9999, 1e-3, 0.0447)
+        var ep = p, eg = g, em = m, ev = v
+        for i in 0 ..< n {
+            let gi = eg[i] * scale
+            eg[i] = 0
+            em[i] = b1 * em[i] + (1 - b1) * gi
+            ev[i] = b2 * ev[i] + (1 - b2) * gi * gi
+            let denominator = ev[i].squareRoot() / rc2 + eps
+            ep[i] = ep[i] * decay - step * em[i] / denominator
+        }
+        vitrine_adamw(&p, &g, &m, &v, n, b1, b2, eps, scale, decay, step, rc2, 1)
+        #expect(p.map(\.bitPattern) == ep.map(\.bitPattern))
+        #expect(m.map(\.bitPattern) == em.map(\.bitPattern) && v.map(\.bitPattern) == ev.map(\.bitPattern))
+        #expect(g.allSatisfy { $0 == 0 })
+        #expect([0, 256, 512].contains(vitrine_adamw_width()))
     }
 }

@@ -46,3 +46,14 @@ int vitrine_pool_workers(void);
 #endif
 
 #endif
+
+// AdamW's update of one contiguous run of parameters (docs/model.md §6), in place:
+//   g' = g * grad_scale; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'*g';
+//   p = p*decay - step*m / (sqrt(v)/root_c2 + eps); g = 0 when zero_grad.
+// Every operation is IEEE single precision in this order with no fused multiply-add, so the
+// result is bit-identical to the scalar loop, whichever vector width the CPU gives.
+void vitrine_adamw(float *p, float *g, float *m, float *v, long n,
+                   float beta1, float beta2, float epsilon, float grad_scale,
+                   float decay_factor, float step_size, float root_correction2, int zero_grad);
+/// The widest vector path vitrine_adamw takes on this CPU: 512, 256 or 0 (scalar).
+int vitrine_adamw_width(void);
