@@ -208,7 +208,7 @@ struct Keys: ParsableCommand {
             Console.out(ctx.title)
             for a in actions {
                 let k = map.keys(for: a.id).map { KeyName.format($0) }.joined(separator: " ")
-                Console.out("  " + k.padding(toLength: max(k.count, 22), withPad: " ", startingAt: 0) + "  " + a.description)
+                Console.out("  " + k.padding(toLength: max(k.count, 22), withPad: " ", startingAt: 0) + "  " + map.describe(a))
             }
         }
     }

@@ -87,6 +87,38 @@ import Testing
         try t.waitFor(text: "EXIT:143", timeout: 10)
         #expect(try t.pane("alternate_on") == "0", "still on the alternate screen")
     }
+
+    @Test func anUnboundKeyIsExplainedForAFewSeconds() throws {
+        let t = try Tmux(width: 100, height: 30)
+        try t.type("\(Tmux.quote(Self.binary)) explore --no-search --data \(Tmux.quote(ExplorerEndToEndTests.sampleData)); echo \"EXIT:$?\"")
+        try t.keys("Enter")
+        try t.waitFor("the gallery list", timeout: 20) { $0.contains("gallery ·") && $0.contains(" 1/") }
+        try t.keys("Z")
+        try t.waitFor(text: "Z: no action here — ? for help", timeout: 5)
+        // The message goes by itself (a timer's message through the inbox), no key needed.
+        try t.waitFor("the message to go", timeout: 10) { !$0.contains("no action here") }
+        try t.keys("q")
+        try t.waitFor(text: "EXIT:0")
+    }
+
+    @Test func vitrineKeysListsTheMouse() throws {
+        let dir = NSTemporaryDirectory() + "vitrine-keys-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (args, name) in [(["keys"], "plain"), (["keys", "--markdown"], "markdown")] {
+            let status = try Tmux.spawnAndWait([Self.binary] + args, stdout: dir + "/" + name, stderr: dir + "/err")
+            #expect(status == 0)
+        }
+        let plain = try String(contentsOfFile: dir + "/plain", encoding: .utf8)
+        #expect(plain.contains("  click                   Select the clicked sample"))
+        #expect(plain.contains("  wheel-down              Move three samples down"))
+        #expect(plain.contains("  click                   Highlight the clicked match"))
+        let markdown = try String(contentsOfFile: dir + "/markdown", encoding: .utf8)
+        #expect(markdown.contains("| Dataset browser | `click` | Select the clicked sample | `move.click` |"))
+        // The README's table is the same (make readme-keys).
+        let readme = try String(contentsOfFile: ExplorerEndToEndTests.repository + "/README.md", encoding: .utf8)
+        #expect(readme.contains(markdown))
+    }
 }
 
 /// A PNG (8-bit RGB) whose every row is one colour, written with a fixed-Huffman deflate stream

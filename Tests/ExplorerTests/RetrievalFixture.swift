@@ -166,7 +166,7 @@ struct Driver {
         case .loadRankings(let path):
             do { return .rankingsLoaded(.success(try loadInspectSession(path: path, dataset: Fixture.dataset))) }
             catch { return .rankingsLoaded(.failure(LoadFailure("\(error)"))) }
-        case .openEngine, .loadDataset, .loadTheme, .training, .quit:
+        case .openEngine, .loadDataset, .loadTheme, .training, .expireStatus, .quit:
             return nil
         }
     }

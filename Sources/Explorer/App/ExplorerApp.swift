@@ -202,6 +202,8 @@ public final class ExplorerApp {
             }
         case .training(let effect):
             runTraining(effect)
+        case .expireStatus(let serial, let seconds):
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.statusExpired(serial: serial)) }
         case .quit:
             break
         }

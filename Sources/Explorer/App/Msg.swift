@@ -45,6 +45,8 @@ public enum Msg: Sendable {
     case rankingsLoaded(Result<InspectSession, LoadFailure>)
     /// The training dialog, pane and background run (Sources/Explorer/Training).
     case training(TrainingMsg)
+    /// The time of the status line numbered `serial` is up (`Effect.expireStatus`).
+    case statusExpired(serial: Int)
 }
 
 /// An error from background work, as text for the screen.
@@ -78,5 +80,7 @@ public enum Effect: Sendable, Equatable {
     /// Start, pause, resume or cancel the background training run, or re-index the gallery
     /// with the checkpoint it produced.
     case training(TrainingEffect)
+    /// Answer with `.statusExpired(serial)` after `seconds` (a status line shown for a while).
+    case expireStatus(serial: Int, seconds: Double)
     case quit(exitCode: Int32)
 }

@@ -77,7 +77,8 @@ func updateRetrieval(_ state: inout ExplorerState, _ msg: Msg) -> [Effect]? {
         switch result {
         case .success(let flag):
             f.undoStack.append(flag)
-            state.status = StatusLine("\(flag.verdict == .wrong ? "flagged wrong" : "confirmed"): \(flag.match) (u undoes)")
+            state.status = StatusLine("\(flag.verdict == .wrong ? "flagged wrong" : "confirmed"): \(flag.match)"
+                                      + (state.keyName(.flagUndo).map { " (\($0) undoes)" } ?? ""))
         case .failure(let failure):
             state.status = StatusLine("flag not saved: \(failure.message)", role: .error)
         }
@@ -109,7 +110,8 @@ func updateRetrieval(_ state: inout ExplorerState, _ msg: Msg) -> [Effect]? {
     case .rankingsLoaded(.success(let session)):
         state.retrieval.inspect.session = session
         state.retrieval.inspect.error = nil
-        state.status = StatusLine("\(session.queries.count) ranked queries in \(lastComponent(session.path)), mAP@10 \(format(session.meanAveragePrecision10)); i inspects them")
+        state.status = StatusLine("\(session.queries.count) ranked queries in \(lastComponent(session.path)), mAP@10 \(format(session.meanAveragePrecision10))"
+                                  + (state.keyName(.toggleInspect).map { "; \($0) inspects them" } ?? ""))
         if state.screen == .browser, !state.retrieval.bar.editing { return showInspected(&state, at: 0) }
         return []
 
@@ -142,7 +144,8 @@ func performRetrieval(_ state: inout ExplorerState, _ id: ActionID) -> [Effect]?
 
     case .cycleQueryMode:
         state.retrieval.mode = nextMode(state.retrieval.mode)
-        state.status = StatusLine("sample queries use: \(modeDescription(state.retrieval.mode)) (Enter searches)")
+        state.status = StatusLine("sample queries use: \(modeDescription(state.retrieval.mode))"
+                                  + (state.keyName(.searchWithSample).map { " (\($0) searches)" } ?? ""))
         return []
 
     case .resultsCycleMode:
@@ -208,7 +211,8 @@ func performRetrieval(_ state: inout ExplorerState, _ id: ActionID) -> [Effect]?
 
     case .showResults:
         guard state.retrieval.results.query != nil else {
-            state.status = StatusLine("no search yet: s types a caption, Enter uses the selected sample", role: .warning)
+            let hints = state.keyHints([(.startSearch, "types a caption"), (.searchWithSample, "uses the selected sample")])
+            state.status = StatusLine("no search yet" + (hints.isEmpty ? "" : ": " + hints.joined(separator: ", ")), role: .warning)
             return []
         }
         state.screen = .results

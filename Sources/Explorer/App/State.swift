@@ -1,5 +1,6 @@
 import Catalog
 import Imaging
+import SafeText
 
 public struct Size: Sendable, Equatable {
     public var width: Int
@@ -31,7 +32,9 @@ public struct BrowserState: Sendable, Equatable {
 public struct StatusLine: Sendable, Equatable {
     public var text: String
     public var role: Role
-    public init(_ text: String, role: Role = .dim) { self.text = text; self.role = role }
+    /// Set for a line shown only for a while: the number its `.statusExpired` message carries.
+    public var serial: Int?
+    public init(_ text: String, role: Role = .dim, serial: Int? = nil) { self.text = text; self.role = role; self.serial = serial }
 }
 
 /// The explorer's whole state: a value. `update` changes it, `view` draws it.
@@ -48,6 +51,8 @@ public struct ExplorerState: Sendable {
     public var helpScroll: Int? = nil
     public var images = ImageCache()
     public var status: StatusLine? = nil
+    /// The number of the last status line shown for a while (`StatusLine.serial`).
+    public var statusSerial = 0
     public var requestedTheme: String? = nil
     /// Theme names to cycle through, found once at start (update never reads the disk).
     public var themeNames: [String]
@@ -107,6 +112,17 @@ public struct ExplorerState: Sendable {
         let b = browser
         guard b.selected >= 0, b.selected < b.visible.count else { return nil }
         return s.samples[b.visible[b.selected]]
+    }
+
+    /// How the user's key map names the first key of an action, as the screen shows keys;
+    /// nil when the action has no key. Hints and messages name keys only through this.
+    public func keyName(_ id: ActionID) -> String? {
+        keyMap.keys(for: id).first.map { SafeText.inert(KeyName.display($0, unicode: capabilities.unicode), ascii: !capabilities.unicode) }
+    }
+
+    /// "KEY does" for each action that has a key, in order: the pieces of an on-screen hint.
+    public func keyHints(_ hints: [(ActionID, String)]) -> [String] {
+        hints.compactMap { id, does in keyName(id).map { "\($0) \(does)" } }
     }
 
     public var context: ActionContext {

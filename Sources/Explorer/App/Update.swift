@@ -45,6 +45,10 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     case .training(let message):
         return updateTrainingUI(&state, message)
 
+    case .statusExpired(let serial):
+        if state.status?.serial == serial { state.status = nil }
+        return []
+
     default:
         return updateRetrieval(&state, msg) ?? []
     }
@@ -106,24 +110,19 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
         state.status = nil
         return perform(&state, id)
     }
-    if context == .filter {
-        switch key {
-        case .char(let c):
-            state.filter.append(c)
-            applyFilter(&state)
-            return requestImages(&state)
-        default:
-            return []
-        }
+    if context == .filter, case .char(let c) = key {
+        state.filter.append(c)
+        applyFilter(&state)
+        return requestImages(&state)
     }
-    if context == .query {
-        if case .char(let c) = key { typeIntoQuery(&state, c) }
+    if context == .query, case .char(let c) = key {
+        typeIntoQuery(&state, c)
         return []
     }
     if context == .trainingDialog, case .char(let c) = key {
         return updateTrainingUI(&state, .typed(c))
     }
-    return []
+    return noActionHere(&state, key)
 }
 
 /// Performs one action of the registry.
@@ -166,6 +165,15 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .halfPageUp: return move(&state, by: -max(1, layout.listRows / 2))
     case .top: return move(&state, to: 0)
     case .bottom: return move(&state, to: Int.max)
+    // A click acts on the row under it (`handleMouse`); a key bound to it has no row.
+    case .clickSample, .clickMatch: return []
+    case .wheelDown: return move(&state, by: 3)
+    case .wheelUp: return move(&state, by: -3)
+    case .resultsWheelDown: return moveResult(&state, by: 1)
+    case .resultsWheelUp: return moveResult(&state, by: -1)
+    case .helpClick: return perform(&state, .helpClose)
+    case .helpWheelDown: return perform(&state, .helpScrollDown)
+    case .helpWheelUp: return perform(&state, .helpScrollUp)
     case .nextSplit: return switchSplit(&state, by: 1)
     case .previousSplit: return switchSplit(&state, by: -1)
     case .startFilter:
@@ -199,37 +207,44 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     }
 }
 
+/// The mouse goes through the key map as keys do (`click`, `wheel-up` and `wheel-down` are
+/// bound to actions); a click's action is carried out on the row under it. While a filter or a
+/// search is being typed, the mouse acts on the list or the results beside it.
 private func handleMouse(_ state: inout ExplorerState, _ m: MouseEvent) -> [Effect] {
-    guard state.helpScroll == nil else {
-        if m.button == .wheelDown { return perform(&state, .helpScrollDown) }
-        if m.button == .wheelUp { return perform(&state, .helpScrollUp) }
-        return perform(&state, .helpClose)
-    }
-    let layout = Layout(state)
-    if state.screen == .results {
-        switch m.button {
-        case .wheelDown: return moveResult(&state, by: 1)
-        case .wheelUp: return moveResult(&state, by: -1)
-        case .left where layout.browser.contains(x: m.x, y: m.y):
-            let row = (m.y - layout.resultsTop) / layout.resultRowHeight
-            guard m.y >= layout.resultsTop, row < layout.resultRows else { return [] }
-            return moveResult(&state, to: state.retrieval.results.scroll + row)
-        default: return []
-        }
-    }
+    let key: Key
     switch m.button {
-    case .wheelDown: return move(&state, by: 3)
-    case .wheelUp: return move(&state, by: -3)
-    case .left:
-        if layout.browser.contains(x: m.x, y: m.y) {
-            let row = m.y - layout.listTop
-            guard row >= 0, row < layout.listRows else { return [] }
-            return move(&state, to: state.browser.scroll + row)
-        }
-        return []
-    default:
-        return []
+    case .left: key = .click
+    case .wheelUp: key = .wheelUp
+    case .wheelDown: key = .wheelDown
+    case .middle, .right: return []
     }
+    var context = state.context
+    if context.isTextEntry { context = state.screen == .results ? .results : .browser }
+    guard let id = state.keyMap.action(for: key, in: context) else { return [] }
+    let layout = Layout(state)
+    switch id {
+    case .clickSample:
+        guard state.screen == .browser, layout.browser.contains(x: m.x, y: m.y) else { return [] }
+        let row = m.y - layout.listTop
+        guard row >= 0, row < layout.listRows else { return [] }
+        return move(&state, to: state.browser.scroll + row)
+    case .clickMatch:
+        guard state.screen == .results, layout.browser.contains(x: m.x, y: m.y), m.y >= layout.resultsTop else { return [] }
+        let row = (m.y - layout.resultsTop) / layout.resultRowHeight
+        guard row < layout.resultRows else { return [] }
+        return moveResult(&state, to: state.retrieval.results.scroll + row)
+    default:
+        return perform(&state, id)
+    }
+}
+
+/// Says for a few seconds that a key does nothing here (and which key shows the help).
+private func noActionHere(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
+    state.statusSerial += 1
+    var text = "\(KeyName.quoted(key)): no action here"
+    if !state.context.isModal, let help = state.keyName(.help) { text += " — \(help) for help" }
+    state.status = StatusLine(text, serial: state.statusSerial)
+    return [.expireStatus(serial: state.statusSerial, seconds: 3)]
 }
 
 // MARK: - Browser

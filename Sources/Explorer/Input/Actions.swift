@@ -24,7 +24,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
     public var isModal: Bool { self == .help || self == .trainingDialog || self == .trainingConfirm }
 }
 
-/// Everything a user can do with a key. The one action registry drives
+/// Everything a user can do with a key or the mouse. The one action registry drives
 /// dispatch, the `?` help overlay, the footer hints and the README's key table.
 public enum ActionID: String, Sendable, CaseIterable, Codable {
     case quit = "quit"
@@ -38,6 +38,9 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case halfPageDown = "move.half-page-down"
     case top = "move.top"
     case bottom = "move.bottom"
+    case clickSample = "move.click"
+    case wheelDown = "move.wheel-down"
+    case wheelUp = "move.wheel-up"
     case nextSplit = "split.next"
     case previousSplit = "split.previous"
     case startFilter = "filter.start"
@@ -57,6 +60,9 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case resultsPageUp = "results.page-up"
     case resultsTop = "results.top"
     case resultsBottom = "results.bottom"
+    case clickMatch = "results.click"
+    case resultsWheelDown = "results.wheel-down"
+    case resultsWheelUp = "results.wheel-up"
     case resultsCycleMode = "results.mode"
     case resultsSearch = "results.search"
     case toggleAttention = "results.attention"
@@ -77,6 +83,9 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case helpClose = "help.close"
     case helpScrollUp = "help.scroll-up"
     case helpScrollDown = "help.scroll-down"
+    case helpClick = "help.click"
+    case helpWheelDown = "help.wheel-down"
+    case helpWheelUp = "help.wheel-up"
     // Training (Sources/Explorer/Training/TrainingCommand.swift; raw values equal).
     case trainingOpen = "training.open"
     case trainingTogglePane = "training.toggle-pane"
@@ -97,6 +106,8 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
 /// One entry of the registry.
 public struct Action: Sendable {
     public let id: ActionID
+    /// What it does, for the help and `vitrine keys`. A key it mentions is written as the id of
+    /// its action in braces (`{query.accept}`): `KeyMap.describe` names the user's key there.
     public let description: String
     /// A short word for the footer; nil keeps it out of the footer.
     public let hint: String?
@@ -124,12 +135,15 @@ public enum ActionRegistry {
         Action(.halfPageUp, "Half a page up", keys: [.ctrl("u")], context: .browser),
         Action(.top, "Jump to the first sample", keys: [.home, .char("g")], context: .browser),
         Action(.bottom, "Jump to the last sample", keys: [.end, .char("G")], context: .browser),
+        Action(.clickSample, "Select the clicked sample", keys: [.click], context: .browser),
+        Action(.wheelDown, "Move three samples down", keys: [.wheelDown], context: .browser),
+        Action(.wheelUp, "Move three samples up", keys: [.wheelUp], context: .browser),
         Action(.nextSplit, "Show the next split (train, dev, test, gallery)", hint: "split", keys: [.tab, .char("]")], context: .browser),
         Action(.previousSplit, "Show the previous split", keys: [.backTab, .char("[")], context: .browser),
         Action(.startFilter, "Filter by caption, label or id (incremental)", hint: "filter", keys: [.char("/")], context: .browser),
         Action(.clearFilter, "Clear the filter", keys: [.escape], context: .browser),
-        Action(.startSearch, "Search the gallery: type a caption (or image:PATH for an image file), Enter runs it", hint: "search", keys: [.char("s")], context: .browser),
-        Action(.searchWithSample, "Search with the selected sample as the query (as its caption, image or both: see m)", hint: "query", keys: [.enter], context: .browser),
+        Action(.startSearch, "Search the gallery: type a caption (or image:PATH for an image file), {query.accept} runs it", hint: "search", keys: [.char("s")], context: .browser),
+        Action(.searchWithSample, "Search with the selected sample as the query (as its caption, image or both: see {search.mode})", hint: "query", keys: [.enter], context: .browser),
         Action(.cycleQueryMode, "Switch what a sample query uses: caption, image, or both (pair)", hint: "mode", keys: [.char("m")], context: .browser),
         Action(.showResults, "Show the last search results again", keys: [.char("r")], context: .browser),
         Action(.toggleInspect, "Inspect a ranking file (--rankings FILE): its queries, worst AP first", keys: [.char("i")], context: .browser),
@@ -140,6 +154,9 @@ public enum ActionRegistry {
         Action(.resultsPageUp, "Page up", keys: [.pageUp, .char("b")], context: .results),
         Action(.resultsTop, "Highlight the first match", keys: [.home, .char("g")], context: .results),
         Action(.resultsBottom, "Highlight the last match", keys: [.end, .char("G")], context: .results),
+        Action(.clickMatch, "Highlight the clicked match", keys: [.click], context: .results),
+        Action(.resultsWheelDown, "Highlight the next match", keys: [.wheelDown], context: .results),
+        Action(.resultsWheelUp, "Highlight the previous match", keys: [.wheelUp], context: .results),
         Action(.toggleAttention, "Show or hide the attention summary of the highlighted match", hint: "attention", keys: [.char("a")], context: .results),
         Action(.nextAttentionToken, "Draw the map of the next query word (then the overall map again)", keys: [.char("w")], context: .results),
         Action(.flagWrong, "Flag the highlighted match as wrong (kept for fine-tuning)", hint: "wrong", keys: [.char("f")], context: .results),
@@ -149,7 +166,7 @@ public enum ActionRegistry {
         Action(.resultsSearch, "Type a new search", keys: [.char("s")], context: .results),
         Action(.inspectNext, "Inspecting a ranking file: the next query (better AP)", keys: [.char("n")], context: .results),
         Action(.inspectPrevious, "Inspecting a ranking file: the previous query (worse AP)", keys: [.char("N")], context: .results),
-        Action(.closeResults, "Back to the dataset browser (r there shows these results again)", hint: "back", keys: [.escape, .left], context: .results),
+        Action(.closeResults, "Back to the dataset browser ({results.show} there shows these results again)", hint: "back", keys: [.escape, .left], context: .results),
 
         Action(.queryAccept, "Run the search", keys: [.enter], context: .query),
         Action(.queryCancel, "Stop typing and go back", keys: [.escape], context: .query),
@@ -167,6 +184,9 @@ public enum ActionRegistry {
         Action(.helpClose, "Close the help", keys: [.escape, .char("?"), .char("q")], context: .help),
         Action(.helpScrollDown, "Scroll the help down", keys: [.down, .char("j"), .pageDown], context: .help),
         Action(.helpScrollUp, "Scroll the help up", keys: [.up, .char("k"), .pageUp], context: .help),
+        Action(.helpClick, "Close the help", keys: [.click], context: .help),
+        Action(.helpWheelDown, "Scroll the help down", keys: [.wheelDown], context: .help),
+        Action(.helpWheelUp, "Scroll the help up", keys: [.wheelUp], context: .help),
     ] + TrainingCommand.allCases.map { command in
         let context: ActionContext
         switch command.context {

@@ -75,7 +75,7 @@ public struct KeyMap: Sendable, Equatable {
             var ks: [Key] = []
             for n in names {
                 guard let k = KeyName.parse(n) else {
-                    throw KeyMapError(file: file, message: "keys.\(name): \"\(n)\" is not a key name (examples: j, G, ctrl-d, pgdn, enter, esc, f1)")
+                    throw KeyMapError(file: file, message: "keys.\(name): \"\(n)\" is not a key name (examples: j, G, ctrl-d, pgdn, enter, esc, f1, click, wheel-down)")
                 }
                 ks.append(k)
             }
@@ -106,8 +106,25 @@ public struct KeyMap: Sendable, Equatable {
         var out = "| context | keys | action | id |\n|---|---|---|---|\n"
         for a in ActionRegistry.all {
             let ks = keys(for: a.id).map { "`\(KeyName.format($0))`" }.joined(separator: " ")
-            out += "| \(a.context.title) | \(ks) | \(a.description) | `\(a.id.rawValue)` |\n"
+            out += "| \(a.context.title) | \(ks) | \(describe(a)) | `\(a.id.rawValue)` |\n"
         }
         return out
+    }
+
+    /// An action's description with the keys it mentions (`{query.accept}`) named as this key
+    /// map binds them: the action's first key, written by `name` ("(no key)" when it has none).
+    public func describe(_ action: Action, name: (Key) -> String = KeyName.format) -> String {
+        var out = ""
+        var rest = Substring(action.description)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            if let id = ActionID(rawValue: String(rest[rest.index(after: open)..<close])) {
+                out += keys(for: id).first.map(name) ?? "(no key)"
+            } else {
+                out += rest[open...close]
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 }

@@ -1,12 +1,13 @@
 /// Key names as written in the key map file, the help overlay and the README:
 /// `j`, `G`, `?`, `space`, `enter`, `esc`, `tab`, `shift-tab`, `up`, `pgdn`,
-/// `home`, `ctrl-d`, `alt-x`, `f1`.
+/// `home`, `ctrl-d`, `alt-x`, `f1`; the mouse as `click`, `wheel-up`, `wheel-down`.
 public enum KeyName {
     private static let named: [(String, Key)] = [
         ("up", .up), ("down", .down), ("left", .left), ("right", .right),
         ("pgup", .pageUp), ("pgdn", .pageDown), ("home", .home), ("end", .end),
         ("enter", .enter), ("esc", .escape), ("backspace", .backspace), ("delete", .delete),
         ("insert", .insert), ("tab", .tab), ("shift-tab", .backTab), ("space", .char(" ")),
+        ("click", .click), ("wheel-up", .wheelUp), ("wheel-down", .wheelDown),
     ]
 
     /// The canonical name of a key.
@@ -32,6 +33,24 @@ public enum KeyName {
         case .enter: return "⏎"
         default: return format(key)
         }
+    }
+
+    /// A key's name safe to quote in a message: `format`, except that a character that would
+    /// not show (a space, a zero-width or format character, a control) is written `U+XXXX`.
+    public static func quoted(_ key: Key) -> String {
+        guard case .char(let c) = key, format(key) == String(c) else { return format(key) }
+        let invisible = c.unicodeScalars.contains { s in
+            switch s.properties.generalCategory {
+            case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator,
+                 .nonspacingMark, .enclosingMark, .spacingMark, .privateUse, .surrogate, .unassigned: return true
+            default: return false
+            }
+        } || DisplayWidth.of(c) == 0
+        guard invisible else { return format(key) }
+        return c.unicodeScalars.map { s in
+            let hex = String(s.value, radix: 16, uppercase: true)
+            return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        }.joined(separator: " ")
     }
 
     /// Parses a key name; nil when it is not one.

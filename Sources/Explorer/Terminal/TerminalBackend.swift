@@ -30,6 +30,10 @@ public enum Key: Hashable, Sendable {
     case pageUp, pageDown, home, end
     case enter, escape, backspace, delete, insert, tab, backTab
     case function(Int)          // F1 ... F12
+    /// The mouse, named like keys so that the key map, the help and `vitrine keys` cover it:
+    /// a left click (where it lands says which row) and the wheel. The back end reports
+    /// `MouseEvent`s; `update` names them with these.
+    case click, wheelUp, wheelDown
 }
 
 public enum MouseButton: Sendable, Equatable { case left, middle, right, wheelUp, wheelDown }

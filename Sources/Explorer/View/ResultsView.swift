@@ -156,7 +156,9 @@ extension Canvas {
 
     func queryText(_ query: RetrievalQuery?) -> String {
         switch query {
-        case nil: return "none yet: s types a caption, Enter in the browser uses the selected sample"
+        case nil:
+            let hints = state.keyHints([(.resultsSearch, "types a caption"), (.searchWithSample, "in the browser uses the selected sample")])
+            return "none yet" + (hints.isEmpty ? "" : ": " + hints.joined(separator: ", "))
         case .caption(let text)?: return "caption “\(clean(text))”"
         case .imageFile(let path)?: return "image \(clean(lastComponent(path)))"
         case .sample(let id, let mode)?:
@@ -207,10 +209,11 @@ extension Canvas {
         case nil: lines.append(("the query has no labels to check against", CellStyle(.dim)))
         }
         switch state.retrieval.flags.verdicts[row.sampleID] {
-        case .wrong?: lines.append(("\(flaggedMark) flagged wrong · u undoes", CellStyle(.warning, bold: true)))
-        case .confirmed?: lines.append(("\(confirmedMark) confirmed right · u undoes", CellStyle(.accent, bold: true)))
+        case .wrong?: lines.append((([flaggedMark + " flagged wrong"] + state.keyHints([(.flagUndo, "undoes")])).joined(separator: " · "), CellStyle(.warning, bold: true)))
+        case .confirmed?: lines.append((([confirmedMark + " confirmed right"] + state.keyHints([(.flagUndo, "undoes")])).joined(separator: " · "), CellStyle(.accent, bold: true)))
         case nil:
-            if state.retrieval.flags.available { lines.append(("f flags it wrong · c confirms it", CellStyle(.dim))) }
+            let hints = state.keyHints([(.flagWrong, "flags it wrong"), (.flagConfirm, "confirms it")])
+            if state.retrieval.flags.available, !hints.isEmpty { lines.append((hints.joined(separator: " · "), CellStyle(.dim))) }
         }
         if let sample {
             lines.append(("", CellStyle(.text)))
@@ -260,7 +263,8 @@ extension Canvas {
                 drawLines(lines, from: imageRect.maxY, in: inner)
                 return
             }
-            lines.append(("Query tokens" + (summary.tokens.count > 1 ? " (w: map of each)" : ""), CellStyle(.title, bold: true)))
+            let each = summary.tokens.count > 1 ? state.keyName(.nextAttentionToken).map { " (\($0): map of each)" } ?? "" : ""
+            lines.append(("Query tokens" + each, CellStyle(.title, bold: true)))
             var y = drawLines(lines, from: imageRect.maxY, in: inner)
             // One row per token: the token, its weight, and a bar relative to the heaviest.
             let shown = Array(summary.tokens.prefix(max(0, inner.maxY - y)))
@@ -321,7 +325,10 @@ extension Canvas {
         var x = frame.put(" search ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
         x += frame.put(unicode ? "› " : "> ", x: x, y: r.y, style: CellStyle(.footerKey, bold: true))
         let bar = state.retrieval.bar
-        var hint = unicode ? "  ⏎ search · ↑↓ history · esc cancel " : "  enter search | up/down history | esc cancel "
+        var hints = state.keyHints([(.queryAccept, "search")])
+        if let history = upDown(.queryHistoryPrevious, .queryHistoryNext) { hints.append(history + " history") }
+        hints += state.keyHints([(.queryCancel, "cancel")])
+        var hint = "  " + hints.joined(separator: unicode ? " · " : " | ") + " "
         if let p = bar.historyPosition { hint = "  \(p + 1)/\(bar.history.count)" + hint }
         if DisplayWidth.of(hint) > r.width / 2 { hint = "" }
         let room = r.width - x - DisplayWidth.of(hint) - 1

@@ -71,7 +71,7 @@ struct Canvas {
     /// layout uses get ASCII stand-ins, anything else becomes "?" (data text
     /// was already made ASCII by the sanitiser).
     mutating func asciiOnly() {
-        let standIns: [String: String] = ["·": "|", "…": "~", "“": "\"", "”": "\"", "▶": ">", "┃": "#", "•": "-", "×": "x",
+        let standIns: [String: String] = ["·": "|", "…": "~", "—": "-", "“": "\"", "”": "\"", "▶": ">", "┃": "#", "•": "-", "×": "x",
                                           "─": "-", "│": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+", "⏎": "<", "↑": "^", "↓": "v",
                                           "✓": "+", "✗": "x", "⚑": "!", "★": "*", "›": ">", "█": "#"]
         for y in 0..<frame.height {
@@ -92,7 +92,7 @@ struct Canvas {
         let lines = [
             "Terminal too small: \(w)x\(h).",
             "Vitrine needs at least \(Layout.minimumWidth)x\(Layout.minimumHeight).",
-            "Enlarge the window, or press q to quit.",
+            state.keyName(.quit).map { "Enlarge the window, or press \($0) to quit." } ?? "Enlarge the window.",
         ]
         drawCentered(lines, in: Rect(x: 0, y: 0, width: w, height: h), role: .warning)
     }
@@ -132,7 +132,8 @@ struct Canvas {
         frame.put("caption", x: captionX, y: inner.y, style: CellStyle(.dim, bold: true))
 
         if b.visible.isEmpty {
-            let msg = split.samples.isEmpty ? "This split is empty." : "No sample matches “\(clean(state.filter))”. Esc clears the filter."
+            let clear = state.keyName(.clearFilter).map { " \($0) clears the filter." } ?? ""
+            let msg = split.samples.isEmpty ? "This split is empty." : "No sample matches “\(clean(state.filter))”.\(clear)"
             drawCentered([msg], in: Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: inner.height - 1), role: .dim)
             return
         }
@@ -237,6 +238,12 @@ struct Canvas {
         drawLines(lines, from: imageRect.maxY, in: inner)
     }
 
+    /// The keys of an up and a down action as one hint ("↑↓", "k/j"); nil without either.
+    func upDown(_ up: ActionID, _ down: ActionID) -> String? {
+        guard let u = state.keyName(up), let d = state.keyName(down) else { return state.keyName(up) ?? state.keyName(down) }
+        return DisplayWidth.of(u) == 1 && DisplayWidth.of(d) == 1 ? u + d : u + "/" + d
+    }
+
     func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     func relative(_ path: String) -> String {
@@ -269,7 +276,7 @@ struct Canvas {
         for (i, l) in lines.enumerated() where r.y + 1 + i < r.maxY - 2 {
             frame.put(l, x: r.x + 2, y: r.y + 1 + i, maxWidth: w - 4, style: CellStyle(.error))
         }
-        frame.put("q quits", x: r.x + 2, y: r.maxY - 2, style: CellStyle(.dim))
+        if let quit = state.keyName(.quit) { frame.put("\(quit) quits", x: r.x + 2, y: r.maxY - 2, style: CellStyle(.dim)) }
     }
 
     mutating func drawFooter() {
@@ -277,7 +284,7 @@ struct Canvas {
         frame.fill(x: 0, y: r.y, width: r.width, height: 1, style: CellStyle(.footer))
         if state.editingFilter {
             var x = frame.put(" / ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
-            let hint = "  enter keep · esc clear "
+            let hint = "  " + state.keyHints([(.filterAccept, "keep"), (.filterCancel, "clear")]).joined(separator: " · ") + " "
             let room = r.width - x - DisplayWidth.of(hint) - 1
             // The end of the filter stays in view (the cursor is there); a cut start shows "…".
             let visible = DisplayWidth.truncateLeading(clean(state.filter), to: room)
@@ -321,7 +328,7 @@ struct Canvas {
             if a.id == .cycleQueryMode || a.id == .resultsCycleMode { hint += ":" + state.retrieval.mode.rawValue }
             if (a.id == .flagWrong || a.id == .flagConfirm || a.id == .flagUndo), !state.retrieval.flags.available { continue }
             if (a.id == .trainingPause || a.id == .trainingCancel), !state.training.isRunActive { continue }
-            let k = KeyName.display(key, unicode: unicode)
+            let k = clean(KeyName.display(key, unicode: unicode))
             let need = DisplayWidth.of(k) + 1 + DisplayWidth.of(hint) + 2
             if x + need > right { break }
             x += frame.put(k, x: x, y: r.y, style: CellStyle(.footerKey, bold: true))
@@ -333,7 +340,7 @@ struct Canvas {
         let w = min(frame.width - 4, 80)
         var keyTexts: [ActionID: String] = [:]
         for a in ActionRegistry.all {
-            keyTexts[a.id] = state.keyMap.keys(for: a.id).map { KeyName.display($0, unicode: unicode) }.joined(separator: " ")
+            keyTexts[a.id] = state.keyMap.keys(for: a.id).map { clean(KeyName.display($0, unicode: unicode)) }.joined(separator: " ")
         }
         let keyWidth = min(w / 3, keyTexts.values.map { DisplayWidth.of($0) }.max() ?? 8)
         let descWidth = max(10, w - keyWidth - 7)
@@ -344,7 +351,8 @@ struct Canvas {
             if !lines.isEmpty { lines.append(("", "", .overlay)) }
             lines.append((ctx.title, "", .overlayTitle))
             for a in actions {
-                for (i, part) in TextWrap.lines(a.description, width: descWidth).enumerated() {
+                let description = state.keyMap.describe(a) { clean(KeyName.display($0, unicode: unicode)) }
+                for (i, part) in TextWrap.lines(description, width: descWidth).enumerated() {
                     lines.append((i == 0 ? keyTexts[a.id] ?? "" : "", part, .overlay))
                 }
             }
@@ -369,7 +377,9 @@ struct Canvas {
             }
         }
         let more = maxScroll > 0 ? " \(start + 1)-\(min(lines.count, start + rows))/\(lines.count) " : ""
-        let hint = "esc close" + (maxScroll > 0 ? (unicode ? " · ↑↓ scroll" : " | up/down scroll") : "")
+        var hints = state.keyHints([(.helpClose, "close")])
+        if maxScroll > 0, let scroll = upDown(.helpScrollUp, .helpScrollDown) { hints.append(scroll + " scroll") }
+        let hint = hints.joined(separator: unicode ? " · " : " | ")
         frame.put(hint, x: r.x + 2, y: r.maxY - 2, style: CellStyle(.dim))
         if !more.isEmpty { frame.put(more, x: r.maxX - 2 - DisplayWidth.of(more), y: r.maxY - 1, style: CellStyle(.dim)) }
     }
