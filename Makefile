@@ -42,8 +42,11 @@ run: build
 # One configuration serves the binary and the tests: `swift test` is told not to rebuild every
 # module with testability (no test uses @testable import), so `make test`, `make run` and
 # `make bench` share one build folder and never rebuild each other's work.
-test: build
-	LC_ALL=C.UTF-8 VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports -j $(JOBS)
+# The binary and the test targets are built in one invocation, so the test targets compile while
+# the last modules and the binary link.
+test: setup
+	$(SWIFT) build $(BUILD_FLAGS) --build-tests -j $(JOBS)
+	LC_ALL=C.UTF-8 VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports --skip-build -j $(JOBS)
 
 sample-data: build
 	$(BIN) sample-data --out SampleData --overwrite
