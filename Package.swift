@@ -45,7 +45,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "vitrine", dependencies: [
-            "Explorer", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "SafeText", "Support", "CBLAS",
+            "Explorer", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "SafeText", "Support", "CBLAS", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -64,3 +64,12 @@ void vitrine_adamw(float *p, float *g, float *m, float *v, long n,
     default: adamw_generic(p, g, m, v, n, beta1, beta2, epsilon, grad_scale, decay_factor, step_size, root_correction2, zero_grad); break;
     }
 }
+
+int vitrine_cpu_has_avx512_blas(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+int vitrine_cpu_has_avx2_fma(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}

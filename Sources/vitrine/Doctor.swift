@@ -15,7 +15,10 @@ struct Doctor: ParsableCommand {
         func row(_ k: String, _ v: String) { Console.out(k.padding(toLength: 16, withPad: " ", startingAt: 0) + SafeText.terminal(v)) }
         row("vitrine", Vitrine.configuration.version)
         if let cfg = openblas_get_config() {
-            row("openblas", String(cString: cfg) + ", \(openblas_get_num_threads()) threads")
+            let env = ProcessInfo.processInfo.environment
+            let chosen = env[OpenBLASCore.marker] != nil ? " (kernels chosen by Vitrine from the CPU's flags)"
+                : env["OPENBLAS_CORETYPE"] != nil ? " (OPENBLAS_CORETYPE set by you)" : ""
+            row("openblas", String(cString: cfg) + ", \(openblas_get_num_threads()) threads" + chosen)
         }
         row("cores", "\(ProcessInfo.processInfo.activeProcessorCount)")
         row("locale", DisplayWidth.prepareLocale() ? "UTF-8" : "not UTF-8 (the explorer falls back to ASCII)")

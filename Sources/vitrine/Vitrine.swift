@@ -20,6 +20,7 @@ struct Vitrine: ParsableCommand {
     /// Runs the command; every message (help, usage errors, errors that quote data) goes out
     /// through `Console`, so no byte of data reaches the terminal as a control sequence.
     static func main() {
+        OpenBLASCore.chooseAndReexecIfNeeded()
         do {
             var command = try parseAsRoot()
             try command.run()

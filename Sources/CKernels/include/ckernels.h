@@ -57,3 +57,8 @@ void vitrine_adamw(float *p, float *g, float *m, float *v, long n,
                    float decay_factor, float step_size, float root_correction2, int zero_grad);
 /// The widest vector path vitrine_adamw takes on this CPU: 512, 256 or 0 (scalar).
 int vitrine_adamw_width(void);
+
+/// Whether the CPU has what OpenBLAS's SkylakeX kernels use (AVX-512 F, DQ, BW, VL).
+int vitrine_cpu_has_avx512_blas(void);
+/// Whether the CPU has AVX2 and FMA (OpenBLAS's Haswell kernels).
+int vitrine_cpu_has_avx2_fma(void);
