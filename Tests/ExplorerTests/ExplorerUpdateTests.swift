@@ -157,6 +157,16 @@ import Testing
         }
     }
 
+    @Test func componentCommandsAreActionsOfTheRegistry() {
+        // `perform` routes these actions to the retrieval and training components by raw value.
+        for c in RetrievalCommand.allCases { #expect(ActionID(rawValue: c.rawValue) != nil, "\(c.rawValue)") }
+        for c in TrainingCommand.allCases { #expect(ActionID(rawValue: c.rawValue) != nil, "\(c.rawValue)") }
+        // Every key of the results pane and the query bar is the retrieval component's (a click has its row).
+        for a in ActionRegistry.all where (a.context == .results || a.context == .query) && a.id != .clickMatch {
+            #expect(RetrievalCommand(rawValue: a.id.rawValue) != nil, "\(a.id.rawValue)")
+        }
+    }
+
     @Test func readmeKeyTableIsCurrent() throws {
         let readme = try String(contentsOfFile: Snapshot.directory + "/../../../README.md", encoding: .utf8)
         #expect(readme.contains(KeyMap().markdownTable()), "README's key table is stale: paste `vitrine keys --markdown`")

@@ -12,7 +12,7 @@ import Testing
     let driver = Driver()
 
     func searches(_ effects: [Effect]) -> [(Int, RetrievalQuery)] {
-        effects.compactMap { if case .search(let g, let q, _) = $0 { return (g, q) } else { return nil } }
+        effects.compactMap { if case .retrieval(.search(let g, let q, _)) = $0 { return (g, q) } else { return nil } }
     }
 
     // MARK: Query bar
@@ -80,8 +80,8 @@ import Testing
         let second = searches(Fixture.key(&s, .enter))
         #expect(first.count == 1 && second.count == 1 && second[0].0 > first[0].0)
         // The older answer arrives last: it is ignored.
-        let newer = driver.answer(.search(generation: second[0].0, query: second[0].1, top: 100))!
-        let older = driver.answer(.search(generation: first[0].0, query: first[0].1, top: 100))!
+        let newer = driver.answer(.retrieval(.search(generation: second[0].0, query: second[0].1, top: 100)))!
+        let older = driver.answer(.retrieval(.search(generation: first[0].0, query: first[0].1, top: 100)))!
         _ = update(&s, newer)
         let top = s.retrieval.results.rows.first?.sampleID
         _ = update(&s, older)
@@ -132,15 +132,15 @@ import Testing
         driver.search(&s, "aurelle 水光面霜")
         var effects = Fixture.key(&s, .char("a"))
         let first = s.retrieval.results.rows[0].sampleID
-        #expect(effects.contains(.attention(generation: 1, query: .caption("aurelle 水光面霜"), match: first)))
+        #expect(effects.contains(.retrieval(.attention(generation: 1, query: .caption("aurelle 水光面霜"), match: first))))
         driver.run(&s, effects)
         guard case .ready(let m, let summary)? = s.retrieval.results.attention else { Issue.record("no attention"); return }
         #expect(m == first && summary.tokens.map(\.token) == ["aurelle", "水光面霜"])
         // Moving asks for the next match; the answer for the old request is ignored.
         effects = Fixture.key(&s, .char("j"))
         let second = s.retrieval.results.rows[1].sampleID
-        #expect(effects.contains { if case .attention(2, _, second) = $0 { return true } else { return false } })
-        _ = update(&s, .attentionFinished(generation: 1, match: first, .success(summary)))
+        #expect(effects.contains { if case .retrieval(.attention(2, _, second)) = $0 { return true } else { return false } })
+        _ = update(&s, .retrieval(.attentionFinished(generation: 1, match: first, .success(summary))))
         #expect(s.retrieval.results.attention == .loading(match: second))
         driver.run(&s, effects)
         #expect(s.retrieval.results.attention?.match == second)
@@ -152,7 +152,7 @@ import Testing
         #expect(s.retrieval.results.attentionToken == nil)
         // Hidden: no more requests.
         _ = Fixture.key(&s, .char("a"))
-        #expect(!Fixture.key(&s, .char("j")).contains { if case .attention = $0 { return true } else { return false } })
+        #expect(!Fixture.key(&s, .char("j")).contains { if case .retrieval(.attention) = $0 { return true } else { return false } })
     }
 
     @Test func resultsPagingClampsAndScrolls() {
@@ -244,7 +244,7 @@ import Testing
 
         var s = Driver.state()
         s.retrieval.inspect.path = path
-        driver.run(&s, [.loadRankings(path: path)])
+        driver.run(&s, [.retrieval(.loadRankings(path: path))])
         #expect(s.screen == .results && s.retrieval.inspect.active)
         #expect(s.retrieval.results.query == .sample(id: "200002", mode: .pair))
         #expect(s.retrieval.results.rows.count == 12 && s.retrieval.results.rows[0].score == nil)
@@ -337,7 +337,7 @@ import Testing
     @Test func snapshotInspect() throws {
         let path = try rankingFile()
         var s = Driver.state()
-        driver.run(&s, [.loadRankings(path: path)])
+        driver.run(&s, [.retrieval(.loadRankings(path: path))])
         s.status = nil
         let text = view(s).textLines().joined(separator: "\n")
         #expect(text.contains("worst AP first") && text.contains("AP@10"))
@@ -357,10 +357,10 @@ import Testing
     @Test func indexProgressShowsInTheFooter() {
         var s = Driver.state()
         s.retrieval.engine = .opening
-        _ = update(&s, .indexEvent(.started(items: 400)))
-        _ = update(&s, .indexEvent(.progress(done: 100, total: 400)))
+        _ = update(&s, .retrieval(.indexEvent(.started(items: 400))))
+        _ = update(&s, .retrieval(.indexEvent(.progress(done: 100, total: 400))))
         #expect(view(s).textLines().last?.contains("indexing gallery 100/400 25%") == true)
-        _ = update(&s, .indexEvent(.finished(items: 400, seconds: 2)))
+        _ = update(&s, .retrieval(.indexEvent(.finished(items: 400, seconds: 2))))
         #expect(s.retrieval.engine == .ready(items: 400))
         #expect(view(s).textLines().last?.contains("indexing") == false)
     }

@@ -142,6 +142,16 @@ struct Driver {
         case .loadImage(let path, let side):
             do { return .imageLoaded(path: path, result: .success(try ImageDecoder.thumbnail(path: path, maxSide: side))) }
             catch { return .imageLoaded(path: path, result: .failure(error)) }
+        case .retrieval(let effect):
+            return answerRetrieval(effect).map(Msg.retrieval)
+        case .loadDataset, .loadTheme, .training, .expireStatus, .quit:
+            return nil
+        }
+    }
+
+    /// The message a retrieval effect's background work would post.
+    func answerRetrieval(_ effect: RetrievalEffect) -> RetrievalMsg? {
+        switch effect {
         case .search(let generation, let query, let top):
             guard let service else { return .searchFinished(generation: generation, .failure(LoadFailure("no service"))) }
             do { return .searchFinished(generation: generation, .success(try service.search(query, top: top, filter: .none, isCancelled: { false }))) }
@@ -166,7 +176,7 @@ struct Driver {
         case .loadRankings(let path):
             do { return .rankingsLoaded(.success(try loadInspectSession(path: path, dataset: Fixture.dataset))) }
             catch { return .rankingsLoaded(.failure(LoadFailure("\(error)"))) }
-        case .openEngine, .loadDataset, .loadTheme, .training, .expireStatus, .quit:
+        case .openEngine:
             return nil
         }
     }

@@ -60,7 +60,7 @@ import Training
         #expect(end.contains(.training(.reindex(checkpoint: "/tmp/run/best.safetensors"))))
         // Re-indexed: the shown query is asked again (a new generation), the screen stays.
         let refresh = update(&s, .training(.reindexed(error: nil)))
-        #expect(refresh.contains { if case .search(let g, .caption("aurelle"), _) = $0 { return g > generation } else { return false } })
+        #expect(refresh.contains { if case .retrieval(.search(let g, .caption("aurelle"), _)) = $0 { return g > generation } else { return false } })
         #expect(s.screen == .results)
         #expect(view(s).textLines().joined(separator: "\n").contains("0.200"))
     }

@@ -133,6 +133,19 @@ public final class ExplorerApp {
                 do { inbox.post(.themeLoaded(.success(try ThemeLibrary.load(name)))) }
                 catch { inbox.post(.themeLoaded(.failure(LoadFailure(String(describing: error))))) }
             }
+        case .retrieval(let effect):
+            runRetrieval(effect)
+        case .training(let effect):
+            runTraining(effect)
+        case .expireStatus(let serial, let seconds):
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.statusExpired(serial: serial)) }
+        case .quit:
+            break
+        }
+    }
+
+    private func runRetrieval(_ effect: RetrievalEffect) {
+        switch effect {
         case .openEngine:
             guard let open = options.openRetrieval, let dataset else {
                 service.set(.failure(LoadFailure(options.retrievalUnavailable)))
@@ -143,7 +156,7 @@ public final class ExplorerApp {
                 case .success: break
                 case .failure(let f):
                     service.set(.failure(f))
-                    inbox.post(.engineOpened(.failure(f)))
+                    inbox.post(.retrieval(.engineOpened(.failure(f))))
                 }
             }
         case .search(let generation, let query, let top):
@@ -156,7 +169,7 @@ public final class ExplorerApp {
                     catch is CancellationError { return }   // a newer search is waiting: this answer would be stale
                     catch { result = .failure(failure(error)) }
                 }
-                inbox.post(.searchFinished(generation: generation, result))
+                inbox.post(.retrieval(.searchFinished(generation: generation, result)))
             }
         case .attention(let generation, let query, let match):
             attentions.submit { [inbox, service] in
@@ -167,15 +180,15 @@ public final class ExplorerApp {
                     do { result = .success(try engine.attention(for: query, match: match)) }
                     catch { result = .failure(failure(error)) }
                 }
-                inbox.post(.attentionFinished(generation: generation, match: match, result))
+                inbox.post(.retrieval(.attentionFinished(generation: generation, match: match, result)))
             }
         case .recordFlag(let draft):
             guard let store = flagStore else { return }
             flagWriter.async { [inbox] in
                 var flag = draft
                 flag.createdAt = Date()
-                do { inbox.post(.flagRecorded(.success(try store.record(flag)))) }
-                catch { inbox.post(.flagRecorded(.failure(failure(error)))) }
+                do { inbox.post(.retrieval(.flagRecorded(.success(try store.record(flag))))) }
+                catch { inbox.post(.retrieval(.flagRecorded(.failure(failure(error))))) }
             }
         case .undoFlag(let flag):
             guard let store = flagStore else { return }
@@ -183,29 +196,23 @@ public final class ExplorerApp {
                 do {
                     guard let id = flag.id else { throw LoadFailure("the flag on \(flag.match) has no store id yet") }
                     try store.undo(id: id)
-                    inbox.post(.flagUndone(.success(flag)))
-                } catch { inbox.post(.flagUndone(.failure(failure(error)))) }
+                    inbox.post(.retrieval(.flagUndone(.success(flag))))
+                } catch { inbox.post(.retrieval(.flagUndone(.failure(failure(error))))) }
             }
         case .loadFlags(let datasetKey, let query, let model):
             guard let store = flagStore else { return }
             flagWriter.async { [inbox] in
                 do {
                     let flags = try store.flags(dataset: datasetKey, query: query).filter { $0.model == model }
-                    inbox.post(.flagsLoaded(query: query, model: model, .success(flags)))
-                } catch { inbox.post(.flagsLoaded(query: query, model: model, .failure(failure(error)))) }
+                    inbox.post(.retrieval(.flagsLoaded(query: query, model: model, .success(flags))))
+                } catch { inbox.post(.retrieval(.flagsLoaded(query: query, model: model, .failure(failure(error))))) }
             }
         case .loadRankings(let path):
             guard let dataset else { return }
             work.async { [inbox] in
-                do { inbox.post(.rankingsLoaded(.success(try loadInspectSession(path: path, dataset: dataset)))) }
-                catch { inbox.post(.rankingsLoaded(.failure(failure(error)))) }
+                do { inbox.post(.retrieval(.rankingsLoaded(.success(try loadInspectSession(path: path, dataset: dataset))))) }
+                catch { inbox.post(.retrieval(.rankingsLoaded(.failure(failure(error))))) }
             }
-        case .training(let effect):
-            runTraining(effect)
-        case .expireStatus(let serial, let seconds):
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.statusExpired(serial: serial)) }
-        case .quit:
-            break
         }
     }
 
@@ -217,10 +224,10 @@ public final class ExplorerApp {
             let throttle = ProgressThrottle()
             do {
                 let engine = try open(dataset) { event in
-                    if throttle.shouldPost(event) { inbox.post(.indexEvent(event)) }
+                    if throttle.shouldPost(event) { inbox.post(.retrieval(.indexEvent(event))) }
                 }
                 service.set(.success(engine))
-                inbox.post(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0)))
+                inbox.post(.retrieval(.engineOpened(.success(throttle.items ?? dataset.gallery?.samples.count ?? 0))))
                 done(.success(()))
             } catch {
                 done(.failure(failure(error)))

@@ -27,22 +27,9 @@ public enum Msg: Sendable {
     case datasetLoaded(Result<LoadedDataset, LoadFailure>)
     case imageLoaded(path: String, result: Result<RGBImage, ImagingError>)
     case themeLoaded(Result<Theme, LoadFailure>)
-    /// Progress of the gallery index build while the retrieval engine opens.
-    case indexEvent(IndexEvent)
-    /// The retrieval engine is open (its index has `items` gallery items), or could not be.
-    case engineOpened(Result<Int, LoadFailure>)
-    /// The answer to the search of `generation` (stale when a newer search was started).
-    case searchFinished(generation: Int, Result<SearchResult, LoadFailure>)
-    /// The attention summary asked for with `generation`.
-    case attentionFinished(generation: Int, match: String, Result<AttentionSummary, LoadFailure>)
-    /// A flag was written (with its store id), or not.
-    case flagRecorded(Result<Flag, LoadFailure>)
-    /// A flag was removed from the store, or not.
-    case flagUndone(Result<Flag, LoadFailure>)
-    /// The current verdicts on one query's matches by one model.
-    case flagsLoaded(query: String, model: String, Result<[Flag], LoadFailure>)
-    /// A ranking file was read and scored for inspection.
-    case rankingsLoaded(Result<InspectSession, LoadFailure>)
+    /// The retrieval half: the engine, searches, results, attention, inspect mode and flags
+    /// (`RetrievalMsg`, `App/RetrievalUpdate.swift`).
+    case retrieval(RetrievalMsg)
     /// The training dialog, pane and background run (Sources/Explorer/Training).
     case training(TrainingMsg)
     /// The time of the status line numbered `serial` is up (`Effect.expireStatus`).
@@ -62,21 +49,9 @@ public enum Effect: Sendable, Equatable {
     /// Decode a thumbnail no larger than `maxSide` on either side.
     case loadImage(path: String, maxSide: Int)
     case loadTheme(name: String)
-    /// Open the retrieval engine for the loaded dataset (building its index, with progress).
-    case openEngine
-    /// Search; the answer carries `generation` so that a newer search makes it stale.
-    /// A newer search effect supersedes one that has not started yet.
-    case search(generation: Int, query: RetrievalQuery, top: Int)
-    /// Compute the attention summary of one match (a newer request supersedes a queued one).
-    case attention(generation: Int, query: RetrievalQuery, match: String)
-    /// Write a flag to the store. The app stamps it with the time of writing.
-    case recordFlag(Flag)
-    /// Remove a flag (by its store id) from the store.
-    case undoFlag(Flag)
-    /// Read the current verdicts on a query's matches by a model.
-    case loadFlags(dataset: String, query: String, model: String)
-    /// Read and score a ranking file for the inspect mode.
-    case loadRankings(path: String)
+    /// Open the engine, search, compute attention, record, undo or read flags, read a ranking
+    /// file (`RetrievalEffect`).
+    case retrieval(RetrievalEffect)
     /// Start, pause, resume or cancel the background training run, or re-index the gallery
     /// with the checkpoint it produced.
     case training(TrainingEffect)

@@ -6,18 +6,128 @@ import Retrieval
 // The retrieval side of the pure update: the query bar, searches and their
 // answers, the results pane, attention, the inspect mode and flags.
 
-/// What the update asks for once the dataset is loaded: the engine (when one is configured) and
-/// the ranking file to inspect (when one was named).
-func retrievalStartEffects(_ state: inout ExplorerState) -> [Effect] {
-    var effects: [Effect] = []
-    if state.retrieval.engine == .opening { effects.append(.openEngine) }
-    if let path = state.retrieval.inspect.path { effects.append(.loadRankings(path: path)) }
-    return effects
+/// Everything that can happen to the retrieval half. The explorer wraps it in its own `Msg`
+/// (`case retrieval(RetrievalMsg)`) and routes it to `updateRetrieval`.
+public enum RetrievalMsg: Sendable {
+    /// A key bound to a retrieval action (the query bar, the results pane, inspect mode, flags).
+    case command(RetrievalCommand)
+    /// A printable key typed into the query bar.
+    case typed(Character)
+    /// A click on the match at this position of the results.
+    case highlight(Int)
+    /// The dataset is loaded: time to open the engine and read the ranking file.
+    case datasetReady
+    /// The terminal was resized: keep the highlighted match on screen.
+    case resized
+    /// The gallery was re-indexed with a new model: rank the shown query again with it.
+    case modelChanged
+    /// Progress of the gallery index build while the retrieval engine opens.
+    case indexEvent(IndexEvent)
+    /// The retrieval engine is open (its index has `items` gallery items), or could not be.
+    case engineOpened(Result<Int, LoadFailure>)
+    /// The answer to the search of `generation` (stale when a newer search was started).
+    case searchFinished(generation: Int, Result<SearchResult, LoadFailure>)
+    /// The attention summary asked for with `generation`.
+    case attentionFinished(generation: Int, match: String, Result<AttentionSummary, LoadFailure>)
+    /// A flag was written (with its store id), or not.
+    case flagRecorded(Result<Flag, LoadFailure>)
+    /// A flag was removed from the store, or not.
+    case flagUndone(Result<Flag, LoadFailure>)
+    /// The current verdicts on one query's matches by one model.
+    case flagsLoaded(query: String, model: String, Result<[Flag], LoadFailure>)
+    /// A ranking file was read and scored for inspection.
+    case rankingsLoaded(Result<InspectSession, LoadFailure>)
 }
 
-/// Handles the messages of retrieval work; nil for the messages it does not own.
-func updateRetrieval(_ state: inout ExplorerState, _ msg: Msg) -> [Effect]? {
+/// Work the retrieval update asks for. The explorer wraps it in its own `Effect`
+/// (`case retrieval(RetrievalEffect)`), runs it and answers with a `RetrievalMsg`.
+public enum RetrievalEffect: Sendable, Equatable {
+    /// Open the retrieval engine for the loaded dataset (building its index, with progress).
+    case openEngine
+    /// Search; the answer carries `generation` so that a newer search makes it stale.
+    /// A newer search effect supersedes one that has not started yet.
+    case search(generation: Int, query: RetrievalQuery, top: Int)
+    /// Compute the attention summary of one match (a newer request supersedes a queued one).
+    case attention(generation: Int, query: RetrievalQuery, match: String)
+    /// Write a flag to the store. The app stamps it with the time of writing.
+    case recordFlag(Flag)
+    /// Remove a flag (by its store id) from the store.
+    case undoFlag(Flag)
+    /// Read the current verdicts on a query's matches by a model.
+    case loadFlags(dataset: String, query: String, model: String)
+    /// Read and score a ranking file for the inspect mode.
+    case loadRankings(path: String)
+}
+
+/// Everything a key can do to the retrieval half. The raw values are the ids of the action
+/// registry, so a registry action maps to its command with `RetrievalCommand(rawValue: id.rawValue)`.
+public enum RetrievalCommand: String, Sendable, Equatable, CaseIterable {
+    case startSearch = "search.start"
+    case searchWithSample = "search.sample"
+    case cycleQueryMode = "search.mode"
+    case toggleInspect = "inspect.toggle"
+    case showResults = "results.show"
+    case resultsDown = "results.down"
+    case resultsUp = "results.up"
+    case resultsPageDown = "results.page-down"
+    case resultsPageUp = "results.page-up"
+    case resultsTop = "results.top"
+    case resultsBottom = "results.bottom"
+    case resultsWheelDown = "results.wheel-down"
+    case resultsWheelUp = "results.wheel-up"
+    case resultsCycleMode = "results.mode"
+    case resultsSearch = "results.search"
+    case toggleAttention = "results.attention"
+    case nextAttentionToken = "results.attention-token"
+    case flagWrong = "flag.wrong"
+    case flagConfirm = "flag.confirm"
+    case flagUndo = "flag.undo"
+    case inspectNext = "inspect.next"
+    case inspectPrevious = "inspect.previous"
+    case closeResults = "results.close"
+    case queryAccept = "query.accept"
+    case queryCancel = "query.cancel"
+    case queryDeleteBack = "query.delete-back"
+    case queryDeleteWord = "query.delete-word"
+    case queryClear = "query.clear"
+    case queryHistoryPrevious = "query.history-previous"
+    case queryHistoryNext = "query.history-next"
+}
+
+/// The retrieval update: changes the state for a retrieval message and returns the effects the
+/// app must run (its own, wrapped in `Effect.retrieval`, and thumbnails of the matches).
+public func updateRetrieval(_ state: inout ExplorerState, _ msg: RetrievalMsg) -> [Effect] {
     switch msg {
+    case .command(let command):
+        return performRetrieval(&state, command)
+
+    case .typed(let c):
+        state.retrieval.bar.text.append(c)
+        state.retrieval.bar.historyPosition = nil
+        return []
+
+    case .highlight(let position):
+        return moveResult(&state, to: position)
+
+    case .datasetReady:
+        // The engine (when one is configured) and the ranking file to inspect (when one was named).
+        var effects: [Effect] = []
+        if state.retrieval.engine == .opening { effects.append(.retrieval(.openEngine)) }
+        if let path = state.retrieval.inspect.path { effects.append(.retrieval(.loadRankings(path: path))) }
+        return effects
+
+    case .resized:
+        clampResultsScroll(&state)
+        return requestResultImages(&state)
+
+    case .modelChanged:
+        // The new model ranked nothing yet: ask again with it (on the screen shown now).
+        guard let query = state.retrieval.results.query, !state.retrieval.inspect.active else { return [] }
+        let screen = state.screen
+        let effects = startSearch(&state, query)
+        state.screen = screen
+        return effects
+
     case .indexEvent(let event):
         switch event {
         case .upToDate(let items): state.retrieval.engine = .ready(items: items)
@@ -119,16 +229,12 @@ func updateRetrieval(_ state: inout ExplorerState, _ msg: Msg) -> [Effect]? {
         state.retrieval.inspect.error = failure.message
         state.status = StatusLine("cannot inspect the ranking file: \(failure.message)", role: .error)
         return []
-
-    default:
-        return nil
     }
 }
 
-/// Performs the actions of the query bar, the results pane, inspect mode and flags; nil for
-/// the actions it does not own.
-func performRetrieval(_ state: inout ExplorerState, _ id: ActionID) -> [Effect]? {
-    switch id {
+/// Performs the actions of the query bar, the results pane, inspect mode and flags.
+private func performRetrieval(_ state: inout ExplorerState, _ command: RetrievalCommand) -> [Effect] {
+    switch command {
     case .startSearch, .resultsSearch:
         // A fresh line: the previous searches are one ↑ away.
         var bar = state.retrieval.bar
@@ -175,6 +281,8 @@ func performRetrieval(_ state: inout ExplorerState, _ id: ActionID) -> [Effect]?
     case .resultsPageUp: return moveResult(&state, by: -Layout(state).resultRows)
     case .resultsTop: return moveResult(&state, to: 0)
     case .resultsBottom: return moveResult(&state, to: Int.max)
+    case .resultsWheelDown: return moveResult(&state, by: 1)
+    case .resultsWheelUp: return moveResult(&state, by: -1)
 
     case .toggleAttention:
         state.retrieval.results.showAttention.toggle()
@@ -199,7 +307,7 @@ func performRetrieval(_ state: inout ExplorerState, _ id: ActionID) -> [Effect]?
         if let q = state.retrieval.results.query, q.flagKey == last.query, state.retrieval.results.model == last.model {
             state.retrieval.flags.verdicts[last.match] = nil
         }
-        return [.undoFlag(last)]
+        return [.retrieval(.undoFlag(last))]
 
     case .inspectNext:
         guard state.retrieval.inspect.active else { return [] }
@@ -275,9 +383,6 @@ func performRetrieval(_ state: inout ExplorerState, _ id: ActionID) -> [Effect]?
         }
         state.retrieval.bar = bar
         return []
-
-    default:
-        return nil
     }
 }
 
@@ -291,17 +396,11 @@ public func parseQuery(_ line: String) -> RetrievalQuery {
     return .caption(line)
 }
 
-/// A printable key typed into the query bar.
-func typeIntoQuery(_ state: inout ExplorerState, _ c: Character) {
-    state.retrieval.bar.text.append(c)
-    state.retrieval.bar.historyPosition = nil
-}
-
 // MARK: - Searching
 
 /// Starts a search: a new generation (older answers become stale), the results pane shown empty
 /// with "searching" until the answer comes.
-func startSearch(_ state: inout ExplorerState, _ query: RetrievalQuery) -> [Effect] {
+private func startSearch(_ state: inout ExplorerState, _ query: RetrievalQuery) -> [Effect] {
     var r = state.retrieval.results
     r.generation += 1
     r.query = query
@@ -328,11 +427,11 @@ func startSearch(_ state: inout ExplorerState, _ query: RetrievalQuery) -> [Effe
         state.retrieval.results.error = "search is unavailable: \(why)"
         return []
     }
-    return [.search(generation: r.generation, query: query, top: state.retrieval.top)]
+    return [.retrieval(.search(generation: r.generation, query: query, top: state.retrieval.top))]
 }
 
 /// Shows the inspected file's query at `position` (clamped) in the results pane.
-func showInspected(_ state: inout ExplorerState, at position: Int) -> [Effect] {
+private func showInspected(_ state: inout ExplorerState, at position: Int) -> [Effect] {
     guard let session = state.retrieval.inspect.session, !session.queries.isEmpty else { return [] }
     let p = min(max(0, position), session.queries.count - 1)
     let q = session.queries[p]
@@ -366,7 +465,7 @@ private func resultsChanged(_ state: inout ExplorerState) -> [Effect] {
 private func reloadFlags(_ state: ExplorerState) -> [Effect] {
     guard state.retrieval.flags.available, let d = state.dataset, let q = state.retrieval.results.query,
           !state.retrieval.results.model.isEmpty else { return [] }
-    return [.loadFlags(dataset: d.flagKey, query: q.flagKey, model: state.retrieval.results.model)]
+    return [.retrieval(.loadFlags(dataset: d.flagKey, query: q.flagKey, model: state.retrieval.results.model))]
 }
 
 /// Asks for the highlighted match's attention summary when the attention pane is shown and it
@@ -385,18 +484,18 @@ private func attentionIfShown(_ state: inout ExplorerState) -> [Effect] {
     r.attention = .loading(match: row.sampleID)
     r.attentionToken = nil
     state.retrieval.results = r
-    return [.attention(generation: r.attentionGeneration, query: query, match: row.sampleID)]
+    return [.retrieval(.attention(generation: r.attentionGeneration, query: query, match: row.sampleID))]
 }
 
 // MARK: - Results pane
 
-func moveResult(_ state: inout ExplorerState, by delta: Int) -> [Effect] {
+private func moveResult(_ state: inout ExplorerState, by delta: Int) -> [Effect] {
     let s = state.retrieval.results.selected
     let target = delta > 0 && s > Int.max - delta ? Int.max : s + delta
     return moveResult(&state, to: target)
 }
 
-func moveResult(_ state: inout ExplorerState, to position: Int) -> [Effect] {
+private func moveResult(_ state: inout ExplorerState, to position: Int) -> [Effect] {
     let count = state.retrieval.results.rows.count
     guard count > 0 else { return [] }
     let p = min(max(0, position), count - 1)
@@ -407,7 +506,7 @@ func moveResult(_ state: inout ExplorerState, to position: Int) -> [Effect] {
 }
 
 /// Keeps the highlighted match on screen.
-func clampResultsScroll(_ state: inout ExplorerState) {
+private func clampResultsScroll(_ state: inout ExplorerState) {
     let rows = Layout(state).resultRows
     var r = state.retrieval.results
     let count = r.rows.count
@@ -420,7 +519,7 @@ func clampResultsScroll(_ state: inout ExplorerState) {
 }
 
 /// Asks for the thumbnails of the matches on screen and of the query sample.
-func requestResultImages(_ state: inout ExplorerState) -> [Effect] {
+private func requestResultImages(_ state: inout ExplorerState) -> [Effect] {
     guard state.screen == .results else { return [] }
     let r = state.retrieval.results
     var ids: [String] = []
@@ -454,7 +553,7 @@ private func flag(_ state: inout ExplorerState, _ verdict: Verdict) -> [Effect] 
                     verdict: verdict, annotator: state.retrieval.flags.annotator, createdAt: .init(timeIntervalSince1970: 0))
     state.retrieval.flags.verdicts[row.sampleID] = verdict
     state.retrieval.flags.pending += 1
-    return [.recordFlag(flag)]
+    return [.retrieval(.recordFlag(flag))]
 }
 
 // MARK: - Helpers

@@ -20,7 +20,7 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         if issues > 0 {
             state.status = StatusLine("\(issues) malformed line\(issues == 1 ? "" : "s") skipped; `vitrine info` lists them", role: .warning)
         }
-        return requestImages(&state) + retrievalStartEffects(&state)
+        return requestImages(&state) + updateRetrieval(&state, .datasetReady)
 
     case .datasetLoaded(.failure(let failure)):
         state.load = .failed(failure.message)
@@ -42,15 +42,15 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         state.status = StatusLine(failure.message, role: .error)
         return []
 
+    case .retrieval(let message):
+        return updateRetrieval(&state, message)
+
     case .training(let message):
         return updateTrainingUI(&state, message)
 
     case .statusExpired(let serial):
         if state.status?.serial == serial { state.status = nil }
         return []
-
-    default:
-        return updateRetrieval(&state, msg) ?? []
     }
 }
 
@@ -60,12 +60,7 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
 /// with it, and refreshes the results once the gallery is re-indexed with the new model.
 func updateTrainingUI(_ state: inout ExplorerState, _ message: TrainingMsg) -> [Effect] {
     var effects = updateTraining(&state.training, message).map(Effect.training)
-    if case .reindexed(nil) = message, let query = state.retrieval.results.query, !state.retrieval.inspect.active {
-        // The new model ranked nothing yet: ask again with it.
-        let screen = state.screen
-        effects += startSearch(&state, query)
-        state.screen = screen
-    }
+    if case .reindexed(nil) = message { effects += updateRetrieval(&state, .modelChanged) }
     fitTrainingPane(&state)
     return effects
 }
@@ -85,8 +80,7 @@ private func handleInput(_ state: inout ExplorerState, _ event: InputEvent) -> [
         state.size = Size(width: w, height: h)
         fitTrainingPane(&state)
         clampScroll(&state)
-        clampResultsScroll(&state)
-        return requestResultImages(&state)
+        return updateRetrieval(&state, .resized)
     case .signal(let n):
         state.quitting = true
         return [.quit(exitCode: 128 + n)]
@@ -116,8 +110,7 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
         return requestImages(&state)
     }
     if context == .query, case .char(let c) = key {
-        typeIntoQuery(&state, c)
-        return []
+        return updateRetrieval(&state, .typed(c))
     }
     if context == .trainingDialog, case .char(let c) = key {
         return updateTrainingUI(&state, .typed(c))
@@ -127,9 +120,6 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
 
 /// Performs one action of the registry.
 public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
-    if let command = TrainingCommand(rawValue: id.rawValue) {
-        return updateTrainingUI(&state, .command(command))
-    }
     let layout = Layout(state)
     switch id {
     case .quit:
@@ -169,8 +159,6 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .clickSample, .clickMatch: return []
     case .wheelDown: return move(&state, by: 3)
     case .wheelUp: return move(&state, by: -3)
-    case .resultsWheelDown: return moveResult(&state, by: 1)
-    case .resultsWheelUp: return moveResult(&state, by: -1)
     case .helpClick: return perform(&state, .helpClose)
     case .helpWheelDown: return perform(&state, .helpScrollDown)
     case .helpWheelUp: return perform(&state, .helpScrollUp)
@@ -202,8 +190,20 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         while let c = state.filter.last, c != " " { state.filter.removeLast() }
         applyFilter(&state)
         return requestImages(&state)
-    default:
-        return performRetrieval(&state, id) ?? []
+    case .startSearch, .searchWithSample, .cycleQueryMode, .toggleInspect, .showResults,
+         .resultsDown, .resultsUp, .resultsPageDown, .resultsPageUp, .resultsTop, .resultsBottom,
+         .resultsWheelDown, .resultsWheelUp, .resultsCycleMode, .resultsSearch, .toggleAttention, .nextAttentionToken,
+         .flagWrong, .flagConfirm, .flagUndo, .inspectNext, .inspectPrevious, .closeResults,
+         .queryAccept, .queryCancel, .queryDeleteBack, .queryDeleteWord, .queryClear, .queryHistoryPrevious, .queryHistoryNext:
+        // Raw values are equal (`RetrievalCommand`); a test checks every one maps.
+        guard let command = RetrievalCommand(rawValue: id.rawValue) else { return [] }
+        return updateRetrieval(&state, .command(command))
+    case .trainingOpen, .trainingTogglePane, .trainingPause, .trainingCancel, .trainingCancelConfirm, .trainingCancelDismiss,
+         .trainingDialogNext, .trainingDialogPrevious, .trainingDialogIncrease, .trainingDialogDecrease, .trainingDialogStart,
+         .trainingDialogClose, .trainingDialogDeleteBack, .trainingDialogDeleteWord:
+        // Raw values are equal (`TrainingCommand`); a test checks every one maps.
+        guard let command = TrainingCommand(rawValue: id.rawValue) else { return [] }
+        return updateTrainingUI(&state, .command(command))
     }
 }
 
@@ -221,21 +221,21 @@ private func handleMouse(_ state: inout ExplorerState, _ m: MouseEvent) -> [Effe
     var context = state.context
     if context.isTextEntry { context = state.screen == .results ? .results : .browser }
     guard let id = state.keyMap.action(for: key, in: context) else { return [] }
+    // A click's two actions act on the row under it; every other action is performed as a key's.
     let layout = Layout(state)
-    switch id {
-    case .clickSample:
+    if id == .clickSample {
         guard state.screen == .browser, layout.browser.contains(x: m.x, y: m.y) else { return [] }
         let row = m.y - layout.listTop
         guard row >= 0, row < layout.listRows else { return [] }
         return move(&state, to: state.browser.scroll + row)
-    case .clickMatch:
+    }
+    if id == .clickMatch {
         guard state.screen == .results, layout.browser.contains(x: m.x, y: m.y), m.y >= layout.resultsTop else { return [] }
         let row = (m.y - layout.resultsTop) / layout.resultRowHeight
         guard row < layout.resultRows else { return [] }
-        return moveResult(&state, to: state.retrieval.results.scroll + row)
-    default:
-        return perform(&state, id)
+        return updateRetrieval(&state, .highlight(state.retrieval.results.scroll + row))
     }
+    return perform(&state, id)
 }
 
 /// Says for a few seconds that a key does nothing here (and which key shows the help).
