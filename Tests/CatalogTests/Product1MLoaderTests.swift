@@ -224,4 +224,27 @@ struct Product1MLoaderTests {
         #expect(dataset.gallery?.samples.count == 2)
         #expect(dataset.issues.isEmpty)
     }
+
+    /// One field must not cost the explorer seconds a frame: a 10 MB label, a line with a
+    /// million labels and a 2 KB id are reported, counted lines; the lines around them load.
+    @Test func unboundedFieldsAreReportedLines() throws {
+        let folder = try CatalogTempFolder()
+        let huge = String(repeating: "标", count: 3_500_000)  // 10.5 MB
+        let many = (0 ..< 1_000_000).map { "l\($0)" }.joined(separator: "#;#")
+        var text = "1#####ok#####u#####u#####A\n"
+        text += "2#####huge label#####u#####u#####\(huge)\n"
+        text += "3#####many labels#####u#####u#####\(many)\n"
+        text += String(repeating: "9", count: 2000) + "#####long id#####u#####u#####A\n"
+        text += "4#####ok too#####u#####u#####A#;#B\n"
+        try folder.write("product1m_gallery_ossurl_v2.txt", text)
+        let start = Date()
+        let dataset = try Dataset.load(from: folder.path)
+        #expect(Date().timeIntervalSince(start) < 10)
+        let gallery = try #require(dataset.gallery)
+        #expect(gallery.samples.map(\.id) == ["1", "4"])
+        #expect(gallery.issues.map(\.line) == [2, 3, 4])
+        #expect(gallery.issues[0].reason.contains("bytes long, over the limit of 1024"))
+        #expect(gallery.issues[1].reason.contains("over the limit of 256"))
+        #expect(gallery.issues[2].reason.contains("item_id is 2000 bytes long"))
+    }
 }
