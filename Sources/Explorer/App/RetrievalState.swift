@@ -15,8 +15,6 @@ public enum Screen: Sendable, Equatable {
 public struct QueryBarState: Sendable, Equatable {
     /// The text being typed (raw: sanitised when drawn).
     public var text = ""
-    /// Whether keys go to the bar.
-    public var editing = false
     /// Searches run this session, oldest first, without repeats in a row.
     public var history: [String] = []
     /// Position in `history` while walking it with up/down; nil on the line being typed.

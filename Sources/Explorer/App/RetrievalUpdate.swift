@@ -222,7 +222,7 @@ public func updateRetrieval(_ state: inout ExplorerState, _ msg: RetrievalMsg) -
         state.retrieval.inspect.error = nil
         state.status = StatusLine("\(session.queries.count) ranked queries in \(lastComponent(session.path)), mAP@10 \(format(session.meanAveragePrecision10))"
                                   + (state.keyName(.toggleInspect).map { "; \($0) inspects them" } ?? ""))
-        if state.screen == .browser, !state.retrieval.bar.editing { return showInspected(&state, at: 0) }
+        if state.screen == .browser, !state.editingQuery { return showInspected(&state, at: 0) }
         return []
 
     case .rankingsLoaded(.failure(let failure)):
@@ -237,11 +237,9 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
     switch command {
     case .startSearch, .resultsSearch:
         // A fresh line: the previous searches are one ↑ away.
-        var bar = state.retrieval.bar
-        bar.editing = true
-        bar.historyPosition = nil
-        bar.text = ""
-        state.retrieval.bar = bar
+        state.focus = .query(over: state.screen)
+        state.retrieval.bar.historyPosition = nil
+        state.retrieval.bar.text = ""
         return []
 
     case .searchWithSample:
@@ -333,7 +331,7 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
     case .queryAccept:
         var bar = state.retrieval.bar
         let text = bar.text.trimmingCharacters(in: .whitespaces)
-        bar.editing = false
+        endQuery(&state)
         bar.historyPosition = nil
         guard !text.isEmpty else { state.retrieval.bar = bar; return [] }
         if bar.history.last != text { bar.history.append(text) }
@@ -342,7 +340,7 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
         return startSearch(&state, parseQuery(text))
 
     case .queryCancel:
-        state.retrieval.bar.editing = false
+        endQuery(&state)
         state.retrieval.bar.historyPosition = nil
         return []
 
@@ -384,6 +382,11 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
         state.retrieval.bar = bar
         return []
     }
+}
+
+/// Keys stop going to the query bar.
+private func endQuery(_ state: inout ExplorerState) {
+    if state.editingQuery { state.focus = state.focus.closed }
 }
 
 /// The query a line of the query bar states: `image:PATH` searches with an image file, anything

@@ -28,6 +28,51 @@ public struct BrowserState: Sendable, Equatable {
     public var appliedFilter: String? = nil
 }
 
+/// What has the keys, with the view that fills the body under it: one value, so that no two of
+/// them hold at once (a filter and a search both being typed, the help over a half-typed line).
+public enum Focus: Sendable, Equatable {
+    /// The dataset browser.
+    case browser
+    /// The search results (or an inspected ranking file).
+    case results
+    /// Typing a filter (`ExplorerState.filter`) over `screen`.
+    case filter(over: Screen)
+    /// Typing a search into the query bar over `screen`.
+    case query(over: Screen)
+    /// The help overlay, scrolled `scroll` lines down, over `screen`.
+    case help(scroll: Int, over: Screen)
+
+    /// The focus on a view of the body itself.
+    public static func showing(_ screen: Screen) -> Focus {
+        switch screen {
+        case .browser: return .browser
+        case .results: return .results
+        }
+    }
+
+    /// The view that fills the body; setting it keeps what has the keys.
+    public var screen: Screen {
+        get {
+            switch self {
+            case .browser: return .browser
+            case .results: return .results
+            case .filter(let s), .query(let s), .help(_, let s): return s
+            }
+        }
+        set {
+            switch self {
+            case .browser, .results: self = .showing(newValue)
+            case .filter: self = .filter(over: newValue)
+            case .query: self = .query(over: newValue)
+            case .help(let scroll, _): self = .help(scroll: scroll, over: newValue)
+            }
+        }
+    }
+
+    /// The focus once typing or the help ends: the view under it.
+    public var closed: Focus { .showing(screen) }
+}
+
 /// A line of feedback in the footer (a theme that failed to load, ...).
 public struct StatusLine: Sendable, Equatable {
     public var text: String
@@ -47,8 +92,10 @@ public struct ExplorerState: Sendable {
     public var splitIndex = 0
     public var browsers: [BrowserState] = []
     public var filter = ""
-    public var editingFilter = false
-    public var helpScroll: Int? = nil
+    /// What has the keys (the browser, the results, the filter or query being typed, the help)
+    /// and which view fills the body under it. The training dialog and its cancel question
+    /// are the training component's (`TrainingUIState.modalContext`) and come before it.
+    public var focus: Focus = .browser
     public var images = ImageCache()
     public var status: StatusLine? = nil
     /// The number of the last status line shown for a while (`StatusLine.serial`).
@@ -59,8 +106,6 @@ public struct ExplorerState: Sendable {
     public var quitting = false
     /// Largest side of decoded preview thumbnails.
     public var thumbnailSide = 256
-    /// Which view fills the body: the browser or the search results.
-    public var screen: Screen = .browser
     /// Queries, results, attention, inspect mode and flags.
     public var retrieval = RetrievalState()
     /// Rows kept free at the bottom of the body for a pane below the others (training progress);
@@ -125,12 +170,38 @@ public struct ExplorerState: Sendable {
         hints.compactMap { id, does in keyName(id).map { "\($0) \(does)" } }
     }
 
+    /// Which view fills the body: the browser or the search results (under whatever has the focus).
+    public var screen: Screen {
+        get { focus.screen }
+        set { focus.screen = newValue }
+    }
+
+    /// How far the help overlay is scrolled; nil when it is not shown.
+    public var helpScroll: Int? {
+        if case .help(let scroll, _) = focus { return scroll }
+        return nil
+    }
+
+    /// Whether keys are typed into the filter.
+    public var editingFilter: Bool {
+        if case .filter = focus { return true }
+        return false
+    }
+
+    /// Whether keys are typed into the query bar.
+    public var editingQuery: Bool {
+        if case .query = focus { return true }
+        return false
+    }
+
     public var context: ActionContext {
         if let modal = training.modalContext { return modal == .dialog ? .trainingDialog : .trainingConfirm }
-        if helpScroll != nil { return .help }
-        if editingFilter { return .filter }
-        if retrieval.bar.editing { return .query }
-        if screen == .results { return .results }
-        return .browser
+        switch focus {
+        case .browser: return .browser
+        case .results: return .results
+        case .filter: return .filter
+        case .query: return .query
+        case .help: return .help
+        }
     }
 }

@@ -126,16 +126,16 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         state.quitting = true
         return [.quit(exitCode: state.load.isFailed ? 1 : 0)]
     case .help:
-        state.helpScroll = state.helpScroll == nil ? 0 : nil
+        state.focus = state.helpScroll == nil ? .help(scroll: 0, over: state.screen) : state.focus.closed
         return []
     case .helpClose:
-        state.helpScroll = nil
+        if state.helpScroll != nil { state.focus = state.focus.closed }
         return []
     case .helpScrollDown:
-        state.helpScroll = (state.helpScroll ?? 0) + 3
+        state.focus = .help(scroll: (state.helpScroll ?? 0) + 3, over: state.screen)
         return []
     case .helpScrollUp:
-        state.helpScroll = max(0, (state.helpScroll ?? 0) - 3)
+        state.focus = .help(scroll: max(0, (state.helpScroll ?? 0) - 3), over: state.screen)
         return []
     case .cycleTheme:
         let names = state.themeNames
@@ -165,7 +165,7 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .nextSplit: return switchSplit(&state, by: 1)
     case .previousSplit: return switchSplit(&state, by: -1)
     case .startFilter:
-        state.editingFilter = true
+        state.focus = .filter(over: state.screen)
         return []
     case .clearFilter:
         guard !state.filter.isEmpty else { return [] }
@@ -173,10 +173,10 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         applyFilter(&state)
         return requestImages(&state)
     case .filterAccept:
-        state.editingFilter = false
+        if state.editingFilter { state.focus = state.focus.closed }
         return []
     case .filterCancel:
-        state.editingFilter = false
+        if state.editingFilter { state.focus = state.focus.closed }
         state.filter = ""
         applyFilter(&state)
         return requestImages(&state)

@@ -293,7 +293,7 @@ struct Canvas {
             frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
             return
         }
-        if state.retrieval.bar.editing {
+        if state.editingQuery {
             drawQueryBar()
             return
         }
