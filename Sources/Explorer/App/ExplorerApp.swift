@@ -88,11 +88,11 @@ public final class ExplorerApp {
         let size = backend.size
         var state = ExplorerState(size: Size(width: size.width, height: size.height), capabilities: backend.capabilities,
                                   theme: theme, keyMap: keyMap, dataPath: options.dataPath)
-        configureRetrieval(&state)
-        state.training.settings.runsDirectory = options.runsDirectory
-        state.training.settings.extraArguments = options.trainingArguments
-        state.training.settings.flagsStore = options.flagsPath ?? (state.retrieval.flags.available ? FlagStore.defaultPath() : nil)
-        run(.loadDataset(path: options.dataPath))
+        // Start-up goes through update like everything else: it sets the state up and asks for the dataset.
+        for effect in update(&state, .start(start())) {
+            if case .quit(let code) = effect { return code }
+            run(effect)
+        }
         // Whatever way the loop ends, a training run started here is told to stop (it writes
         // a checkpoint first) rather than left running behind a closed explorer.
         defer { trainingRun?.cancel() }
@@ -261,23 +261,23 @@ public final class ExplorerApp {
         }
     }
 
-    /// Sets up the state's retrieval side from the options: whether an engine will open, the
-    /// flags store (opened here: a failure only turns flags off), the annotator and the ranking file.
-    private func configureRetrieval(_ state: inout ExplorerState) {
-        state.retrieval.engine = options.openRetrieval == nil ? .unavailable(options.retrievalUnavailable) : .opening
-        state.retrieval.inspect.path = options.rankingsPath
-        state.retrieval.flags.annotator = options.annotator
+    /// The first message, from the options: whether an engine will open, the flags store (opened
+    /// here: a failure only turns flags off), the annotator, the ranking file and training's settings.
+    private func start() -> ExplorerStart {
+        var flags = ExplorerStart.FlagsStore.notConfigured
         if let open = options.openFlags {
             do {
                 flagStore = try open()
-                state.retrieval.flags.available = true
+                flags = .open
             } catch {
-                state.retrieval.flags.unavailableReason = "cannot open the flags store: \(error)"
-                state.status = StatusLine("flags are off: cannot open the store: \(error)", role: .warning)
+                flags = .failed("\(error)")
             }
-        } else {
-            state.retrieval.flags.unavailableReason = "no flags store configured"
         }
+        return ExplorerStart(dataPath: options.dataPath,
+                             searchUnavailable: options.openRetrieval == nil ? options.retrievalUnavailable : nil,
+                             rankingsPath: options.rankingsPath, annotator: options.annotator, flags: flags,
+                             flagsPath: options.flagsPath, defaultFlagsPath: FlagStore.defaultPath(),
+                             runsDirectory: options.runsDirectory, trainingArguments: options.trainingArguments)
     }
 }
 

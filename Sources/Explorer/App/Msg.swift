@@ -23,6 +23,9 @@ public struct LoadedDataset: Sendable {
 
 /// Everything that can happen to the explorer.
 public enum Msg: Sendable {
+    /// The first message: how the explorer starts. Its update sets the state up and asks for
+    /// the dataset.
+    case start(ExplorerStart)
     case input(InputEvent)
     case datasetLoaded(Result<LoadedDataset, LoadFailure>)
     case imageLoaded(path: String, result: Result<RGBImage, ImagingError>)
@@ -34,6 +37,41 @@ public enum Msg: Sendable {
     case training(TrainingMsg)
     /// The time of the status line numbered `serial` is up (`Effect.expireStatus`).
     case statusExpired(serial: Int)
+}
+
+/// How the explorer starts (`Msg.start`): the options that shape its state, and how opening the
+/// flags store went (the app opens it before the first update: an update never touches the disk).
+public struct ExplorerStart: Sendable, Equatable {
+    /// The flags store at start.
+    public enum FlagsStore: Sendable, Equatable {
+        /// None was configured.
+        case notConfigured
+        case open
+        /// It could not be opened, for this reason.
+        case failed(String)
+    }
+
+    public var dataPath: String
+    /// Why search is unavailable; nil when an engine opens once the dataset is loaded.
+    public var searchUnavailable: String?
+    /// A ranking file to inspect (`--rankings`).
+    public var rankingsPath: String?
+    public var annotator: String
+    public var flags: FlagsStore
+    /// The flags store named for training runs, if one was; else `defaultFlagsPath` when the
+    /// store is open.
+    public var flagsPath: String?
+    public var defaultFlagsPath: String
+    /// Where training runs write their folders, and the arguments added to every run.
+    public var runsDirectory: String
+    public var trainingArguments: [String]
+
+    public init(dataPath: String, searchUnavailable: String?, rankingsPath: String?, annotator: String, flags: FlagsStore,
+                flagsPath: String?, defaultFlagsPath: String, runsDirectory: String, trainingArguments: [String]) {
+        self.dataPath = dataPath; self.searchUnavailable = searchUnavailable; self.rankingsPath = rankingsPath
+        self.annotator = annotator; self.flags = flags; self.flagsPath = flagsPath; self.defaultFlagsPath = defaultFlagsPath
+        self.runsDirectory = runsDirectory; self.trainingArguments = trainingArguments
+    }
 }
 
 /// An error from background work, as text for the screen.

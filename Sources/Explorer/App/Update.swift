@@ -5,6 +5,9 @@ import Imaging
 /// the effects (loading, decoding) the app must run off the UI thread.
 public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     switch msg {
+    case .start(let start):
+        return begin(&state, start)
+
     case .input(let event):
         return handleInput(&state, event)
 
@@ -52,6 +55,26 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         if state.status?.serial == serial { state.status = nil }
         return []
     }
+}
+
+/// The first update: the state the options ask for, and the dataset to load.
+private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Effect] {
+    state.retrieval.engine = start.searchUnavailable.map { EngineStatus.unavailable($0) } ?? .opening
+    state.retrieval.inspect.path = start.rankingsPath
+    state.retrieval.flags.annotator = start.annotator
+    switch start.flags {
+    case .open:
+        state.retrieval.flags.available = true
+    case .notConfigured:
+        state.retrieval.flags.unavailableReason = "no flags store configured"
+    case .failed(let error):
+        state.retrieval.flags.unavailableReason = "cannot open the flags store: \(error)"
+        state.status = StatusLine("flags are off: cannot open the store: \(error)", role: .warning)
+    }
+    state.training.settings.runsDirectory = start.runsDirectory
+    state.training.settings.extraArguments = start.trainingArguments
+    state.training.settings.flagsStore = start.flagsPath ?? (state.retrieval.flags.available ? start.defaultFlagsPath : nil)
+    return [.loadDataset(path: start.dataPath)]
 }
 
 // MARK: - Training
