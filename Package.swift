@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["Imaging", "Support", "SafeText"]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Capture", dependencies: ["Tensor", "Imaging", "SafeText", "Support", "CBLAS"]),
-        .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "Support", "SafeText", "CBLAS"]),
+        .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "Support", "SafeText", "CBLAS", "CKernels"]),
         .target(name: "Annotations", dependencies: ["SafeText", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging", "SafeText", "Support"]),
         .target(name: "Explorer", dependencies: [

@@ -42,14 +42,14 @@ ADAMW_SIGNATURE(adamw_generic) {
     ADAMW_BODY
 }
 
-int vitrine_adamw_width(void) {
+int vitrine_simd_width(void) {
     static int width = -1;
     if (width < 0) {
         const char *forced = getenv("VITRINE_SIMD");  // "avx2" or "scalar": for comparisons and tests
         if (forced && strcmp(forced, "scalar") == 0) width = 0;
-        else if (forced && strcmp(forced, "avx2") == 0) width = __builtin_cpu_supports("avx2") ? 256 : 0;
+        else if (forced && strcmp(forced, "avx2") == 0) width = vitrine_cpu_has_avx2_fma() ? 256 : 0;
         else if (__builtin_cpu_supports("avx512f")) width = 512;
-        else if (__builtin_cpu_supports("avx2")) width = 256;
+        else if (vitrine_cpu_has_avx2_fma()) width = 256;
         else width = 0;
     }
     return width;
@@ -58,7 +58,7 @@ int vitrine_adamw_width(void) {
 void vitrine_adamw(float *p, float *g, float *m, float *v, long n,
                    float beta1, float beta2, float epsilon, float grad_scale,
                    float decay_factor, float step_size, float root_correction2, int zero_grad) {
-    switch (vitrine_adamw_width()) {
+    switch (vitrine_simd_width()) {
     case 512: adamw_avx512(p, g, m, v, n, beta1, beta2, epsilon, grad_scale, decay_factor, step_size, root_correction2, zero_grad); break;
     case 256: adamw_avx2(p, g, m, v, n, beta1, beta2, epsilon, grad_scale, decay_factor, step_size, root_correction2, zero_grad); break;
     default: adamw_generic(p, g, m, v, n, beta1, beta2, epsilon, grad_scale, decay_factor, step_size, root_correction2, zero_grad); break;

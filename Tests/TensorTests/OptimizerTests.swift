@@ -122,6 +122,38 @@ import Testing
         #expect(p.map(\.bitPattern) == ep.map(\.bitPattern))
         #expect(m.map(\.bitPattern) == em.map(\.bitPattern) && v.map(\.bitPattern) == ev.map(\.bitPattern))
         #expect(g.allSatisfy { $0 == 0 })
-        #expect([0, 256, 512].contains(vitrine_adamw_width()))
+        #expect([0, 256, 512].contains(vitrine_simd_width()))
+    }
+}
+
+/// The bfloat16 scan kernel (AVX-512, AVX2 or plain C) against a float64 reference, at every
+/// dimension from 1 to 130 (whole pairs of 16-blocks, an odd block, a tail) and row counts around
+/// its 4-row blocking: within the bound the exact search relies on.
+@Suite struct BFloat16DotsKernelTests {
+    @Test func scoresAreWithinTheSearchBound() {
+        var rng = SeededRNG(seed: 3)
+        for dimension in 1 ... 130 {
+            for count in [1, 3, 4, 5, 9] {
+                let query = (0 ..< dimension).map { _ in rng.normal() }
+                let rows = (0 ..< count * dimension).map { _ in UInt16(truncatingIfNeeded: rng.normal().bitPattern >> 16) }
+                // The kernel's layout: per block of 16, the 8 even-indexed then the 8 odd-indexed values.
+                var laid = query
+                for b in 0 ..< dimension / 16 {
+                    for i in 0 ..< 8 { laid[b * 16 + i] = query[b * 16 + 2 * i]; laid[b * 16 + 8 + i] = query[b * 16 + 2 * i + 1] }
+                }
+                var out = [Float](repeating: .nan, count: count)
+                vitrine_bf16_dots(laid, rows, count, dimension, &out)
+                for r in 0 ..< count {
+                    var exact = 0.0, magnitude = 0.0
+                    for j in 0 ..< dimension {
+                        let g = Double(Float(bitPattern: UInt32(rows[r * dimension + j]) << 16))
+                        exact += Double(query[j]) * g
+                        magnitude += abs(Double(query[j]) * g)
+                    }
+                    let bound = Double(dimension + 1) * 0x1p-24 * magnitude * 1.01 + 1e-30
+                    #expect(abs(Double(out[r]) - exact) <= bound, "dimension \(dimension), row \(r) of \(count): \(out[r]) vs \(exact)")
+                }
+            }
+        }
     }
 }

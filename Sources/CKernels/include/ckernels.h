@@ -55,10 +55,17 @@ int vitrine_pool_workers(void);
 void vitrine_adamw(float *p, float *g, float *m, float *v, long n,
                    float beta1, float beta2, float epsilon, float grad_scale,
                    float decay_factor, float step_size, float root_correction2, int zero_grad);
-/// The widest vector path vitrine_adamw takes on this CPU: 512, 256 or 0 (scalar).
-int vitrine_adamw_width(void);
+/// The widest vector path Vitrine's C kernels take on this CPU: 512, 256 (AVX2 and FMA) or 0 (plain C).
+int vitrine_simd_width(void);
 
 /// Whether the CPU has what OpenBLAS's SkylakeX kernels use (AVX-512 F, DQ, BW, VL).
 int vitrine_cpu_has_avx512_blas(void);
 /// Whether the CPU has AVX2 and FMA (OpenBLAS's Haswell kernels).
 int vitrine_cpu_has_avx2_fma(void);
+
+/// Approximate scores of `count` bfloat16 rows (`dimension` values each, row-major) against a
+/// query laid out as Kernels.interleavedQuery lays it out (per block of 16: the 8 even-indexed,
+/// then the 8 odd-indexed values; the rest in order), into `out`. Sums run in any order, with
+/// fused multiply-adds where the CPU has them: the exact search's error bound covers both.
+/// AVX-512 or AVX2 as the CPU allows (VITRINE_SIMD=avx2|scalar narrows it), else plain C.
+void vitrine_bf16_dots(const float *query, const unsigned short *rows, long count, long dimension, float *out);

@@ -1,3 +1,4 @@
+import CKernels
 /// The dot-product kernels of the exact search.
 ///
 /// Swift code is built for baseline x86-64 (SSE2) or ARMv8 (NEON), so the kernels use `SIMD8`
@@ -47,58 +48,8 @@ enum Kernels {
     /// two elements as exact floats: one shift and one mask widen 16 values.
     static func bfloat16Dots(query: UnsafePointer<Float>, rows: UnsafePointer<UInt16>, count: Int, dimension: Int,
                              into out: UnsafeMutablePointer<Float>) {
-        let q = UnsafeRawPointer(query)
-        let blocks = dimension / 16
-        let rowBytes = dimension &* 2
-        let high = SIMD8<UInt32>(repeating: 0xFFFF_0000)
-        @inline(__always) func tail(_ row: UnsafePointer<UInt16>) -> Float {
-            var sum: Float = 0
-            var j = blocks &* 16
-            while j < dimension {
-                sum += query[j] * BFloat16.widen(row[j])
-                j &+= 1
-            }
-            return sum
-        }
-        var r = 0
-        while r &+ 4 <= count {
-            let g0 = UnsafeRawPointer(rows) + r &* rowBytes
-            let g1 = g0 + rowBytes, g2 = g1 + rowBytes, g3 = g2 + rowBytes
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            var b = 0
-            while b < blocks {
-                let even = q.loadUnaligned(fromByteOffset: b &* 64, as: SIMD8<Float>.self)
-                let odd = q.loadUnaligned(fromByteOffset: b &* 64 &+ 32, as: SIMD8<Float>.self)
-                let w0 = g0.loadUnaligned(fromByteOffset: b &* 32, as: SIMD8<UInt32>.self)
-                let w1 = g1.loadUnaligned(fromByteOffset: b &* 32, as: SIMD8<UInt32>.self)
-                let w2 = g2.loadUnaligned(fromByteOffset: b &* 32, as: SIMD8<UInt32>.self)
-                let w3 = g3.loadUnaligned(fromByteOffset: b &* 32, as: SIMD8<UInt32>.self)
-                a0 += even * unsafeBitCast(w0 &<< 16, to: SIMD8<Float>.self) + odd * unsafeBitCast(w0 & high, to: SIMD8<Float>.self)
-                a1 += even * unsafeBitCast(w1 &<< 16, to: SIMD8<Float>.self) + odd * unsafeBitCast(w1 & high, to: SIMD8<Float>.self)
-                a2 += even * unsafeBitCast(w2 &<< 16, to: SIMD8<Float>.self) + odd * unsafeBitCast(w2 & high, to: SIMD8<Float>.self)
-                a3 += even * unsafeBitCast(w3 &<< 16, to: SIMD8<Float>.self) + odd * unsafeBitCast(w3 & high, to: SIMD8<Float>.self)
-                b &+= 1
-            }
-            let row0 = rows + r &* dimension
-            out[r] = a0.sum() + tail(row0)
-            out[r &+ 1] = a1.sum() + tail(row0 + dimension)
-            out[r &+ 2] = a2.sum() + tail(row0 + 2 &* dimension)
-            out[r &+ 3] = a3.sum() + tail(row0 + 3 &* dimension)
-            r &+= 4
-        }
-        while r < count {
-            let g = UnsafeRawPointer(rows) + r &* rowBytes
-            var a = SIMD8<Float>()
-            var b = 0
-            while b < blocks {
-                let even = q.loadUnaligned(fromByteOffset: b &* 64, as: SIMD8<Float>.self)
-                let odd = q.loadUnaligned(fromByteOffset: b &* 64 &+ 32, as: SIMD8<Float>.self)
-                let w = g.loadUnaligned(fromByteOffset: b &* 32, as: SIMD8<UInt32>.self)
-                a += even * unsafeBitCast(w &<< 16, to: SIMD8<Float>.self) + odd * unsafeBitCast(w & high, to: SIMD8<Float>.self)
-                b &+= 1
-            }
-            out[r] = a.sum() + tail(rows + r &* dimension)
-            r &+= 1
-        }
+        // The C kernel (CKernels/bf16_dots.c): AVX-512 or AVX2 with fused multiply-adds as the
+        // CPU allows, where Swift's SIMD8 is built for baseline x86-64 (two SSE operations).
+        vitrine_bf16_dots(query, rows, count, dimension, out)
     }
 }
