@@ -542,13 +542,14 @@ private final class FileBytes: @unchecked Sendable {
     nonisolated(unsafe) private static let empty = UnsafeRawPointer(bitPattern: 64)!
 
     init(path: String) throws(SafetensorsError) {
-        guard let (descriptor, size) = try? RegularFile.open(path, kind: "file", limit: Int.max) else {
-            do { _ = try RegularFile.open(path, kind: "file", limit: Int.max) } catch {
-                throw SafetensorsError(path: path, kind: .unreadable(error.message))
-            }
-            throw SafetensorsError(path: path, kind: .unreadable("cannot open"))
+        let size: Int
+        do {
+            let opened = try RegularFile.open(path, kind: "file", limit: Int.max)
+            close(opened.descriptor)
+            size = opened.size
+        } catch {
+            throw SafetensorsError(path: path, kind: .unreadable(error.message))
         }
-        close(descriptor)
         if size == 0 {
             base = Self.empty
             count = 0

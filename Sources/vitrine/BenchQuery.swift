@@ -23,7 +23,9 @@ struct BenchQuery: ParsableCommand {
     @Option(name: .long, help: "Rows of the synthetic gallery (0: SampleData only).") var gallery: Int = 100_000
 
     func validate() throws {
-        guard captions > 0, gallery >= 0 else { throw ValidationError("--captions must be positive, --gallery at least 0") }
+        guard (1 ... 100_000).contains(captions), (0 ... 10_000_000).contains(gallery) else {
+            throw ValidationError("--captions must be 1...100000, --gallery 0...10000000")
+        }
     }
 
     func run() throws {

@@ -205,14 +205,14 @@ public struct SampleDataGenerator: Sendable {
                 throw .cannotRemove(path: manifestPath, reason: "it lists \(SafeText.quoted(relative)), which is not a file inside the folder")
             }
             let path = directory + "/" + relative
-            let current: [UInt8]
-            do {
-                guard let read = try RegularFile.read(path, kind: "file", limit: 1 << 30, missingIsNil: true) else { continue }  // already gone
-                current = read
-            } catch {
-                throw .cannotRemove(path: path, reason: "\(error.message); it is not a file Vitrine wrote")
+            var status = stat()
+            if lstat(path, &status) != 0 && errno == ENOENT { continue }  // already gone
+            // Streamed in pieces (ContentHash), never held whole; a FIFO or device is refused.
+            let current: String
+            do { current = try ContentHash.sha256(fileAt: path) } catch {
+                throw .cannotRemove(path: path, reason: "\(error.reason); it is not a file Vitrine wrote")
             }
-            guard SHA256.hex(current) == parts[0].lowercased() else { throw .modifiedSinceWritten(path) }
+            guard current == parts[0].lowercased() else { throw .modifiedSinceWritten(path) }
             remove.append(path)
         }
         for path in remove + [manifestPath] where unlink(path) != 0 && errno != ENOENT {
