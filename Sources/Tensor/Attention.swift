@@ -1,3 +1,5 @@
+import CKernels
+
 // Multi-head scaled dot-product attention with a key padding mask, for self
 // attention (queries, keys and values from one sequence) and cross attention
 // (queries from one stream, keys and values from another). Heads are packed
@@ -59,24 +61,22 @@ public func attentionForward(output: UnsafeMutablePointer<Float>, probabilities:
         }
         let scaleFactor = 1 / Float(D).squareRoot()
         Parallel.forEachRange(B * H, workPerItem: 4 * Tq * Tk * D) { range in
+            let transposed = UnsafeMutablePointer<Float>.allocate(capacity: D * ((Tk + 15) / 16 * 16))
+            defer { transposed.deallocate() }
             for bh in range {
                 let b = bh / H, h = bh % H
-                let q = query + b * Tq * C + h * D
-                let k = key + b * Tk * C + h * D
-                let v = value + b * Tk * C + h * D
-                let p = probabilities + bh * Tq * Tk
-                sgemm(transB: true, m: Tq, n: Tk, k: D, alpha: scaleFactor, a: q, lda: C, b: k, ldb: C,
-                      beta: 0, c: p, ldc: Tk)
-                let mask = keyMask.map { $0 + b * Tk }
-                for t in 0..<Tq { maskedSoftmaxRow(p + t * Tk, mask, Tk) }
-                var weights = UnsafePointer(p)
-                if let dropoutMask, let droppedProbabilities {
-                    let dm = dropoutMask + bh * Tq * Tk, dp = droppedProbabilities + bh * Tq * Tk
-                    multiply(dp, p, dm, Tq * Tk)
-                    weights = UnsafePointer(dp)
-                }
-                sgemm(m: Tq, n: D, k: Tk, a: weights, lda: Tk, b: v, ldb: C,
-                      beta: 0, c: output + b * Tq * C + h * D, ldc: C)
+                var head = vitrine_attention_head()
+                head.query_length = Tq; head.key_length = Tk; head.head_dim = D; head.stride = C
+                head.scale = scaleFactor
+                head.query = query + b * Tq * C + h * D
+                head.key = key + b * Tk * C + h * D
+                head.value = value + b * Tk * C + h * D
+                head.key_mask = keyMask.map { $0 + b * Tk }
+                head.dropout_mask = dropoutMask.map { $0 + bh * Tq * Tk }
+                head.dropped_probabilities = droppedProbabilities.map { $0 + bh * Tq * Tk }
+                head.probabilities = probabilities + bh * Tq * Tk
+                head.output = output + b * Tq * C + h * D
+                vitrine_attention_head_forward(&head, transposed)
             }
         }
     }
@@ -110,86 +110,28 @@ public func attentionBackward(dQuery: UnsafeMutablePointer<Float>, dKey: UnsafeM
             return
         }
         let scaleFactor = 1 / Float(D).squareRoot()
-        let beta: Float = accumulate ? 1 : 0
         Parallel.forEachRange(B * H, workPerItem: 8 * Tq * Tk * D) { range in
+            let transposed = UnsafeMutablePointer<Float>.allocate(capacity: D * ((Tk + 15) / 16 * 16))
+            defer { transposed.deallocate() }
             for bh in range {
                 let b = bh / H, h = bh % H
-                let q = query + b * Tq * C + h * D
-                let k = key + b * Tk * C + h * D
-                let v = value + b * Tk * C + h * D
-                let dO = dOutput + b * Tq * C + h * D
-                let p = probabilities + bh * Tq * Tk
-                let weights = droppedProbabilities.map { $0 + bh * Tq * Tk } ?? p
-                let ds = scratch + bh * Tq * Tk
-                // dV = P'ᵀ dO
-                sgemm(transA: true, m: Tk, n: D, k: Tq, a: weights, lda: Tk, b: dO, ldb: C,
-                      beta: beta, c: dValue + b * Tk * C + h * D, ldc: C)
-                // dP' = dO Vᵀ, then through the dropout mask.
-                sgemm(transB: true, m: Tq, n: Tk, k: D, a: dO, lda: C, b: v, ldb: C, beta: 0, c: ds, ldc: Tk)
-                if let dropoutMask { multiply(ds, UnsafePointer(ds), dropoutMask + bh * Tq * Tk, Tq * Tk) }
-                // Softmax backward, with the 1/sqrt(D) of the scores folded in.
-                for t in 0..<Tq { softmaxBackwardRow(ds + t * Tk, p + t * Tk, Tk, scaleFactor) }
-                // dQ = dS K, dK = dSᵀ Q
-                sgemm(m: Tq, n: D, k: Tk, a: ds, lda: Tk, b: k, ldb: C,
-                      beta: beta, c: dQuery + b * Tq * C + h * D, ldc: C)
-                sgemm(transA: true, m: Tk, n: D, k: Tq, a: ds, lda: Tk, b: q, ldb: C,
-                      beta: beta, c: dKey + b * Tk * C + h * D, ldc: C)
+                var head = vitrine_attention_head()
+                head.query_length = Tq; head.key_length = Tk; head.head_dim = D; head.stride = C
+                head.scale = scaleFactor
+                head.query = query + b * Tq * C + h * D
+                head.key = key + b * Tk * C + h * D
+                head.value = value + b * Tk * C + h * D
+                head.dropout_mask = dropoutMask.map { $0 + bh * Tq * Tk }
+                head.dropped_probabilities = droppedProbabilities.map { UnsafeMutablePointer(mutating: $0 + bh * Tq * Tk) }
+                head.probabilities = UnsafeMutablePointer(mutating: probabilities + bh * Tq * Tk)
+                head.d_output = dOutput + b * Tq * C + h * D
+                head.d_query = dQuery + b * Tq * C + h * D
+                head.d_key = dKey + b * Tk * C + h * D
+                head.d_value = dValue + b * Tk * C + h * D
+                vitrine_attention_head_backward(&head, transposed, scratch + bh * Tq * Tk, accumulate ? 1 : 0)
             }
         }
     }
-}
-
-/// In-place softmax of one row of scores, with masked entries (mask 0) set to
-/// exactly 0 and an all-masked row set to all zeros.
-@inline(__always) @usableFromInline
-func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>?, _ n: Int) {
-    var maxValue = -Float.infinity
-    if let mask {
-        var i = 0
-        if n >= 16 {
-            var acc = F16(repeating: -.infinity)
-            while i + 16 <= n {
-                let s = load16(row + i)
-                acc = vmax(acc, s.replacing(with: -.infinity, where: load16(mask + i) .== 0))
-                i += 16
-            }
-            maxValue = hmax(acc)
-        }
-        while i < n { if mask[i] != 0 { maxValue = max(maxValue, row[i]) }; i += 1 }
-        if maxValue == -.infinity {
-            row.update(repeating: 0, count: n)
-            return
-        }
-    } else {
-        maxValue = vmax(row, n)
-    }
-    let mv = F16(repeating: maxValue)
-    var acc = F16(), i = 0
-    while i + 16 <= n {
-        var e = vexp(load16(row + i) - mv)
-        if let mask { e *= load16(mask + i) }
-        store16(e, row + i); acc += e; i += 16
-    }
-    if i < n {
-        // One padded vector for the tail; the padding lanes are multiplied by 0.
-        var e = vexp(loadPartial(row + i, n - i, fill: maxValue) - mv)
-        e *= mask.map { loadPartial($0 + i, n - i) } ?? laneMask(n - i)
-        storePartial(e, row + i, n - i)
-        acc += e
-    }
-    let total = hsum(acc)
-    let inv = 1 / total
-    scaleRow(row, n, inv)
-}
-
-/// In place: `d[j] = scale * p[j] * (d[j] - Σ_k d[k] p[k])` (softmax backward for one row).
-@inline(__always) @usableFromInline
-func softmaxBackwardRow(_ d: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n: Int, _ scale: Float) {
-    let dot = vdot(UnsafePointer(d), p, n)
-    let dv = F16(repeating: dot)
-    var i = 0
-    while i + 16 <= n { store16(load16(p + i) * (load16(d + i) - dv) * scale, d + i); i += 16 }
-    while i < n { d[i] = p[i] * (d[i] - dot) * scale; i += 1 }
 }
 
 /// `out[i] = a[i] * b[i]` (out may alias a or b).

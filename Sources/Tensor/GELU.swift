@@ -1,25 +1,18 @@
+import CKernels
+
 // GELU with the exact (erf) form, as BERT: gelu(x) = x * Φ(x), Φ the standard normal CDF.
+
+// The element-wise work is in C (Sources/CKernels/gelu.c: AVX-512, AVX2 or plain C, chosen at
+// run time, all giving the same bits); here it is split over the cores.
 
 /// Forward GELU over `count` elements: `output[i] = input[i] * Φ(input[i])`.
 /// `output` may alias `input` (the backward pass then needs another copy of the input).
 public func geluForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
     KernelProfile.timed(.gelu) {
         let block = 2048
-        Parallel.forEachRange((count + block - 1) / block, workPerItem: block * 30) { range in
+        Parallel.forEachRange((count + block - 1) / block, workPerItem: block * 8) { range in
             let start = range.lowerBound * block, end = min(count, range.upperBound * block)
-            var i = start
-            while i + 16 <= end {
-                let x = load16(input + i)
-                store16(x * vNormalCDF(x), output + i)
-                i += 16
-            }
-            if i < end {
-                // Tail: pad a vector so the tail gets exactly the same arithmetic.
-                var x = F16()
-                for j in i ..< end { x[j - i] = input[j] }
-                let y = x * vNormalCDF(x)
-                for j in i ..< end { output[j] = y[j - i] }
-            }
+            vitrine_gelu_forward(output + start, input + start, end - start)
         }
     }
 }
@@ -31,23 +24,9 @@ public func geluBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePoi
                          input: UnsafePointer<Float>, count: Int, accumulate: Bool = false) {
     KernelProfile.timed(.gelu) {
         let block = 2048
-        Parallel.forEachRange((count + block - 1) / block, workPerItem: block * 32) { range in
+        Parallel.forEachRange((count + block - 1) / block, workPerItem: block * 10) { range in
             let start = range.lowerBound * block, end = min(count, range.upperBound * block)
-            var i = start
-            while i + 16 <= end {
-                let x = load16(input + i)
-                let (cdf, pdf) = vNormalCDFAndPDF(x)
-                let g = load16(dOutput + i) * (cdf + x * pdf)
-                store16(accumulate ? load16(dInput + i) + g : g, dInput + i)
-                i += 16
-            }
-            if i < end {
-                var x = F16(), dy = F16()
-                for j in i ..< end { x[j - i] = input[j]; dy[j - i] = dOutput[j] }
-                let (cdf, pdf) = vNormalCDFAndPDF(x)
-                let g = dy * (cdf + x * pdf)
-                for j in i ..< end { dInput[j] = accumulate ? dInput[j] + g[j - i] : g[j - i] }
-            }
+            vitrine_gelu_backward(dInput + start, dOutput + start, input + start, end - start, accumulate ? 1 : 0)
         }
     }
 }
@@ -68,27 +47,9 @@ public func biasGELUForward(output: UnsafeMutablePointer<Float>, preActivation: 
                             bias: UnsafePointer<Float>?, rows: Int, width: Int) {
     KernelProfile.timed(.gelu) {
         guard rows > 0, width > 0 else { return }
-        Parallel.forEachRange(rows, workPerItem: width * 40) { range in
-            for r in range {
-                let x0 = preActivation + r * width, y0 = output + r * width
-                var c = 0
-                while c + 16 <= width {
-                    var x = load16(x0 + c)
-                    if let bias { x += load16(bias + c) }
-                    let (cdf, pdf) = vNormalCDFAndPDF(x)
-                    store16(x * cdf, y0 + c)
-                    store16(cdf + x * pdf, x0 + c)
-                    c += 16
-                }
-                if c < width {
-                    // Tail: one padded vector, so every column gets the same arithmetic.
-                    var x = F16()
-                    for j in c ..< width { x[j - c] = x0[j] + (bias?[j] ?? 0) }
-                    let (cdf, pdf) = vNormalCDFAndPDF(x)
-                    let y = x * cdf, d = cdf + x * pdf
-                    for j in c ..< width { y0[j] = y[j - c]; x0[j] = d[j - c] }
-                }
-            }
+        Parallel.forEachRange(rows, workPerItem: width * 10) { range in
+            vitrine_bias_gelu_forward(output + range.lowerBound * width, preActivation + range.lowerBound * width,
+                                      bias, range.count, width)
         }
     }
 }

@@ -1,5 +1,5 @@
 // Vectorised building blocks for the kernels: unaligned SIMD loads and
-// stores, exp, the normal CDF (for GELU) and row reductions. Everything works
+// stores, exp and row reductions (GELU's normal CDF is in C: Sources/CKernels/gelu.c). Everything works
 // on SIMD16<Float> (four SSE or two AVX registers, one AVX-512 register) with
 // scalar tails, so any row length is handled.
 
@@ -99,45 +99,6 @@ func vexp(_ x: F16) -> F16 {
 @inline(__always) @usableFromInline
 func sexp(_ x: Float) -> Float {
     vexp(F16(repeating: x))[0]
-}
-
-// MARK: normal CDF (GELU)
-
-/// Φ(-|x|) = erfc(|x| / sqrt 2) / 2 for 16 lanes, with erfc from the Chebyshev
-/// fit of Numerical Recipes (`erfcc`, relative error below 1.2e-7 everywhere),
-/// so the left tail keeps its relative precision. Also returns |x|.
-@inline(__always) @usableFromInline
-func vHalfErfc(_ x: F16) -> (halfErfc: F16, absX: F16) {
-    let ax = unsafeBitCast(unsafeBitCast(x, to: I16.self) & 0x7FFF_FFFF, to: F16.self)
-    let z = ax * 0.707_106_781_186_547_5
-    let t = 1 / (1 + 0.5 * z)
-    var p = F16(repeating: 0.170_872_77)
-    p = p * t - 0.822_152_23
-    p = p * t + 1.488_515_87
-    p = p * t - 1.135_203_98
-    p = p * t + 0.278_868_07
-    p = p * t - 0.186_288_06
-    p = p * t + 0.096_784_18
-    p = p * t + 0.374_091_96
-    p = p * t + 1.000_023_68
-    p = p * t - 1.265_512_23
-    return (0.5 * t * vexp(p - z * z), ax)
-}
-
-/// Φ(x), the standard normal CDF, for 16 lanes: Φ(−|x|) on the left (no
-/// cancellation in the tail), 1 − Φ(−|x|) on the right.
-@inline(__always) @usableFromInline
-func vNormalCDF(_ x: F16) -> F16 {
-    let halfErfc = vHalfErfc(x).halfErfc
-    return (1 - halfErfc).replacing(with: halfErfc, where: x .< 0)
-}
-
-/// Φ(x) and φ(x) = exp(−x²/2) / sqrt(2π) for 16 lanes.
-@inline(__always) @usableFromInline
-func vNormalCDFAndPDF(_ x: F16) -> (cdf: F16, pdf: F16) {
-    let (halfErfc, ax) = vHalfErfc(x)
-    let cdf = (1 - halfErfc).replacing(with: halfErfc, where: x .< 0)
-    return (cdf, vexp(-0.5 * ax * ax) * 0.398_942_280_401_432_7)
 }
 
 // MARK: reductions

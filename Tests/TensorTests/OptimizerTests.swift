@@ -126,6 +126,119 @@ import Testing
     }
 }
 
+/// GELU's C kernels give the same bits on every path the CPU can run (AVX-512, AVX2, plain C),
+/// for lengths around the 16-lane blocks, with and without a bias and accumulation; the values
+/// themselves are checked against erf in KernelForwardTests.
+@Suite struct GELUKernelPathTests {
+    var paths: [Int32] { [0, 256, 512].filter { $0 <= vitrine_simd_width() } }
+
+    @Test(arguments: [1, 15, 16, 17, 383, 1536, 4099])
+    func everyPathGivesTheSameBits(_ n: Int) {
+        var rng = SeededRNG(seed: UInt64(n) &+ 11)
+        // Wide range: both tails of Φ, the exp clamps, zeros and a NaN.
+        var x = (0 ..< n).map { _ in rng.normal() * 4 }
+        x[0] = 0
+        if n > 2 { x[1] = -95; x[2] = Float.nan }
+        let dy = (0 ..< n).map { _ in rng.normal() }
+        let start = (0 ..< n).map { _ in rng.normal() }
+        let width = n > 16 ? 16 + n % 7 : n, rows = n / width
+        let bias = (0 ..< width).map { _ in rng.normal() }
+        var results: [[[UInt32]]] = []
+        for path in paths {
+            var y = [Float](repeating: 0, count: n), dx = start, dxOverwritten = start
+            vitrine_gelu_forward_on(path, &y, x, n)
+            vitrine_gelu_backward_on(path, &dx, dy, x, n, 1)
+            vitrine_gelu_backward_on(path, &dxOverwritten, dy, x, n, 0)
+            var pre = Array(x[0 ..< rows * width]), out = [Float](repeating: 0, count: rows * width)
+            vitrine_bias_gelu_forward_on(path, &out, &pre, bias, rows, width)
+            var preNoBias = Array(x[0 ..< rows * width]), outNoBias = out
+            vitrine_bias_gelu_forward_on(path, &outNoBias, &preNoBias, nil, rows, width)
+            results.append([y, dx, dxOverwritten, out, pre, outNoBias, preNoBias].map { $0.map(\.bitPattern) })
+            // Without a bias, the fused kernel's output is the plain forward's.
+            #expect(outNoBias.map(\.bitPattern) == Array(y[0 ..< rows * width]).map(\.bitPattern))
+            // Accumulating adds to what was there; overwriting does not.
+            #expect(zip(zip(dx, dxOverwritten), start).dropFirst(3).allSatisfy { abs($0.0 - ($0.1 + $1)) <= 1e-5 * max(1, abs($0.0)) })
+        }
+        for other in results.dropFirst() { #expect(other == results[0]) }
+        #expect(results.count == paths.count && !paths.isEmpty)
+    }
+}
+
+/// The attention kernel's paths (AVX-512, AVX2, plain C) agree to rounding on one head, for head
+/// widths with and without whole 16-lane blocks, lengths around the blocks, a key mask (one row
+/// with every key masked), attention dropout, and accumulated gradients; the values themselves
+/// are checked against a float64 reference and finite differences in KernelForwardTests and
+/// KernelGradientTests.
+@Suite struct AttentionKernelPathTests {
+    @Test(arguments: [(1, 1, 4), (5, 7, 8), (17, 3, 20), (36, 36, 32), (36, 50, 32), (86, 86, 48), (9, 70, 80)])
+    func pathsAgree(_ sizes: (Int, Int, Int)) {
+        let (tq, tk, d) = sizes, stride = d + 5
+        var rng = SeededRNG(seed: UInt64(tq * 1000 + tk * 10 + d))
+        func values(_ n: Int) -> [Float] { (0 ..< n).map { _ in rng.normal() } }
+        let q = values(tq * stride), k = values(tk * stride), v = values(tk * stride), dOut = values(tq * stride)
+        var mask = (0 ..< tk).map { _ in rng.uniform() < 0.2 ? Float(0) : 1 }
+        mask[0] = 1
+        let drop = (0 ..< tq * tk).map { _ in rng.uniform() < 0.1 ? Float(0) : Float(1) / 0.9 }
+        let start = values(tq * stride), startK = values(tk * stride), startV = values(tk * stride)
+        var results: [[Float]] = []
+        for simd in [Int32(0), 256, 512] where simd <= vitrine_simd_width() {
+            var out = [Float](repeating: 0, count: tq * stride), p = [Float](repeating: 0, count: tq * tk)
+            var dropped = p, dq = start, dk = startK, dv = startV, ds = p
+            var scratch = [Float](repeating: .nan, count: d * ((tk + 15) / 16 * 16))
+            q.withUnsafeBufferPointer { q in k.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { v in
+            dOut.withUnsafeBufferPointer { dOut in mask.withUnsafeBufferPointer { mask in drop.withUnsafeBufferPointer { drop in
+            out.withUnsafeMutableBufferPointer { out in p.withUnsafeMutableBufferPointer { p in
+            dropped.withUnsafeMutableBufferPointer { dropped in dq.withUnsafeMutableBufferPointer { dq in
+            dk.withUnsafeMutableBufferPointer { dk in dv.withUnsafeMutableBufferPointer { dv in
+                var head = vitrine_attention_head()
+                head.query_length = tq; head.key_length = tk; head.head_dim = d; head.stride = stride
+                head.scale = 1 / Float(d).squareRoot()
+                head.query = q.baseAddress; head.key = k.baseAddress; head.value = v.baseAddress
+                head.key_mask = mask.baseAddress; head.dropout_mask = drop.baseAddress
+                head.dropped_probabilities = dropped.baseAddress; head.probabilities = p.baseAddress
+                head.output = out.baseAddress; head.d_output = dOut.baseAddress
+                head.d_query = dq.baseAddress; head.d_key = dk.baseAddress; head.d_value = dv.baseAddress
+                vitrine_attention_head_forward_on(simd, &head, &scratch)
+                vitrine_attention_head_backward_on(simd, &head, &scratch, &ds, 1)
+            } } } } } } } } } } } }
+            // Masked keys get exactly zero; every row sums to one.
+            for t in 0 ..< tq {
+                for j in 0 ..< tk where mask[j] == 0 { #expect(p[t * tk + j] == 0) }
+                #expect(abs(p[t * tk ..< (t + 1) * tk].reduce(0, +) - 1) < 1e-5)
+            }
+            // Columns past the head width are untouched.
+            for t in 0 ..< tq { #expect(out[t * stride + d ..< (t + 1) * stride].allSatisfy { $0 == 0 }) }
+            results.append(out + p + dropped + dq + dk + dv)
+        }
+        #expect(!results.isEmpty)
+        for other in results.dropFirst() {
+            let worst = zip(other, results[0]).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 2e-5, "paths differ by \(worst) at Tq=\(tq) Tk=\(tk) D=\(d)")
+        }
+    }
+
+    /// A row whose keys are all masked gives zero probabilities and a zero output.
+    @Test func allMaskedRowIsZero() {
+        let tq = 3, tk = 18, d = 16
+        var rng = SeededRNG(seed: 5)
+        let q = (0 ..< tq * d).map { _ in rng.normal() }, k = (0 ..< tk * d).map { _ in rng.normal() }
+        let v = (0 ..< tk * d).map { _ in rng.normal() }, mask = [Float](repeating: 0, count: tk)
+        for simd in [Int32(0), 256, 512] where simd <= vitrine_simd_width() {
+            var out = [Float](repeating: .nan, count: tq * d), p = [Float](repeating: .nan, count: tq * tk)
+            var scratch = [Float](repeating: 0, count: d * 32)
+            q.withUnsafeBufferPointer { q in k.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { v in
+            mask.withUnsafeBufferPointer { mask in out.withUnsafeMutableBufferPointer { out in p.withUnsafeMutableBufferPointer { p in
+                var head = vitrine_attention_head()
+                head.query_length = tq; head.key_length = tk; head.head_dim = d; head.stride = d; head.scale = 0.25
+                head.query = q.baseAddress; head.key = k.baseAddress; head.value = v.baseAddress
+                head.key_mask = mask.baseAddress; head.probabilities = p.baseAddress; head.output = out.baseAddress
+                vitrine_attention_head_forward_on(simd, &head, &scratch)
+            } } } } } }
+            #expect(p.allSatisfy { $0 == 0 } && out.allSatisfy { $0 == 0 })
+        }
+    }
+}
+
 /// The bfloat16 scan kernel (AVX-512, AVX2 or plain C) against a float64 reference, at every
 /// dimension from 1 to 130 (whole pairs of 16-blocks, an odd block, a tail) and row counts around
 /// its 4-row blocking: within the bound the exact search relies on.

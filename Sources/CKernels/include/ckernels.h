@@ -41,6 +41,52 @@ void vitrine_pool_run(int tasks, vitrine_task_fn fn, void *context);
 /// The pool's worker threads (online cores - 1), started on first use.
 int vitrine_pool_workers(void);
 
+/// GELU, exact (erf) form, y = x * Φ(x), over n floats (`out` may alias `in`). gelu.c: the
+/// arithmetic of Sources/Tensor/VectorMath.swift without fused multiply-adds, so every
+/// instruction set gives the same bits. AVX-512, AVX2 or plain C (VITRINE_SIMD narrows it).
+void vitrine_gelu_forward(float *out, const float *in, long n);
+/// d_in (+)= d_out * (Φ(x) + x φ(x)), x = in: added when `accumulate` is non-zero.
+void vitrine_gelu_backward(float *d_in, const float *d_out, const float *in, long n, int accumulate);
+/// For each of `rows` rows of `width`: x = pre + bias (bias NULL: none); out = x Φ(x) and
+/// pre = Φ(x) + x φ(x) (GELU's derivative, for the backward pass). `out` must not alias `pre`.
+void vitrine_bias_gelu_forward(float *out, float *pre, const float *bias, long rows, long width);
+/// The same three on a given path (512, 256 or 0, as `vitrine_simd_width`), for tests that
+/// compare the paths; the path must be one the CPU can run.
+void vitrine_gelu_forward_on(int simd, float *out, const float *in, long n);
+void vitrine_gelu_backward_on(int simd, float *d_in, const float *d_out, const float *in, long n, int accumulate);
+void vitrine_bias_gelu_forward_on(int simd, float *out, float *pre, const float *bias, long rows, long width);
+
+/// One (batch item, head) of multi-head attention (attention.c). Pointers address this head's
+/// first row and column; query, key, value, output and the gradients share one row stride
+/// (`stride`, the packed feature width); probabilities and the dropout arrays are
+/// query_length x key_length, contiguous.
+typedef struct vitrine_attention_head {
+    long query_length, key_length, head_dim, stride;
+    float scale;                       // 1/sqrt(head_dim)
+    const float *query, *key, *value;
+    const float *key_mask;             // key_length values, 1 or 0; NULL for none
+    const float *dropout_mask;         // multipliers 0 or 1/(1-p); NULL for none
+    float *dropped_probabilities;      // P * dropout_mask (written forward, read backward)
+    float *probabilities;              // softmax (written forward, read backward)
+    float *output;                     // forward: P' V
+    const float *d_output;             // backward: upstream gradient
+    float *d_query, *d_key, *d_value;  // backward: gradients (added or overwritten)
+} vitrine_attention_head;
+
+/// P = softmax(scale Q Kᵀ with masked keys), output = (P * dropout) V. `scratch`: head_dim x
+/// (key_length rounded up to a multiple of 16) floats. Masked keys get exactly 0; a row with every key masked is all zeros.
+void vitrine_attention_head_forward(const vitrine_attention_head *head, float *scratch);
+/// The gradients of the forward pass for the same head: added to d_query, d_key, d_value when
+/// `accumulate` is non-zero, overwritten otherwise. `scratch`: as for the forward pass;
+/// `d_scores`: query_length x key_length floats (destroyed).
+void vitrine_attention_head_backward(const vitrine_attention_head *head, float *scratch, float *d_scores,
+                                     int accumulate);
+/// The same two on a given path (512, 256 or 0, as `vitrine_simd_width`), for tests that compare
+/// the paths; the path must be one the CPU can run.
+void vitrine_attention_head_forward_on(int simd, const vitrine_attention_head *head, float *scratch);
+void vitrine_attention_head_backward_on(int simd, const vitrine_attention_head *head, float *scratch,
+                                        float *d_scores, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif
