@@ -15,8 +15,8 @@ It writes into OUTPUT_DIR (each file atomically):
 
   model.safetensors  the encoder dequantised to float32, with Hugging Face BERT/XLM-R names
                      (`embeddings.word_embeddings.weight`, `encoder.layer.N.attention.self.
-                     query.weight`, ...), linear weights [out, in]; header sorted, padded to
-                     8 bytes, tensors back to back. The word-embedding table holds only the
+                     query.weight`, ...), linear weights [out, in]; header sorted, padded so
+                     that the word table starts on a 4 KiB page, tensors back to back. The word-embedding table holds only the
                      rows of the pieces kept (see "Pruning" below), in id order.
   tokenizer.bin      the SentencePiece unigram tokenizer and the id -> row map
                      (format in docs/model.md, "The e5 text tower's files").
@@ -430,6 +430,10 @@ def config_json(model: dict, kept: list[int], source_name: str, source_sha: str,
     }
 
 
+WORD_TABLE = "embeddings.word_embeddings.weight"
+PAGE = 4096
+
+
 def safetensors_header(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
     header: dict[str, object] = {"__metadata__": dict(metadata)}
     position = 0
@@ -439,6 +443,12 @@ def safetensors_header(tensors: dict[str, np.ndarray], metadata: dict[str, str])
                         "data_offsets": [position, position + array.nbytes]}
         position += array.nbytes
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
+    # Pad the header (with spaces, as safetensors allows) so that the word-embedding table
+    # starts on a 4 KiB page of the file: Vitrine maps that table straight from the file, so
+    # only the rows a dataset uses are ever resident (docs/model.md §2.1, "Memory").
+    word = header.get(WORD_TABLE)
+    if isinstance(word, dict):
+        text += b" " * (-(8 + len(text) + word["data_offsets"][0]) % PAGE)
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text
 

@@ -23,10 +23,16 @@ public struct CaptureConfig: Sendable, Codable, Equatable {
     /// CAPTURE's text length, [CLS] and [SEP] included.
     public var maxTextLength = 36
     public var layerNormEps: Float = 1e-12
+    /// The pretrained tower the text stream is (or started as): it decides the tokenizer, and
+    /// the weights a checkpoint's frozen text tensors come from. Checkpoints written before
+    /// there was a choice have none in their configuration and are MiniLM's.
+    public var textTower: TextTower = .miniLM
 
     public init() {}
 
-    /// What ships: MiniLM-L6 text tower, EfficientNet-Lite0 image features.
+    /// The MiniLM-L6 configuration (6 text layers, BERT's 30,522 WordPiece ids, 36 tokens) with
+    /// EfficientNet-Lite0 image features: the sizes the model's tests and benchmarks use. New
+    /// models take `TextTower.standard.configuration(in:)` (e5).
     public static let `default` = CaptureConfig()
 
     public var headDim: Int { hidden / heads }
@@ -77,5 +83,49 @@ public struct CaptureConfig: Sendable, Codable, Equatable {
         let cross = crossLayers * layer
         let heads = 2 * h * clrDim + 3 * h * fusedDim + vocabSize * h + h * regionFeatureDim
         return embeddings + textLayers * layer + image + co + cross + heads
+    }
+}
+
+extension CaptureConfig {
+    private enum CodingKeys: String, CodingKey {
+        case hidden, heads, intermediate, vocabSize, maxPositions, typeVocabSize, textLayers, imageLayers, coLayers
+        case crossLayers, clrDim, fusedDim, regionFeatureDim, boxDim, imageTokens, maxTextLength, layerNormEps, textTower
+    }
+
+    /// Every field is required except `textTower` (MiniLM when absent: the checkpoints written
+    /// before the e5 tower).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        heads = try c.decode(Int.self, forKey: .heads)
+        intermediate = try c.decode(Int.self, forKey: .intermediate)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        maxPositions = try c.decode(Int.self, forKey: .maxPositions)
+        typeVocabSize = try c.decode(Int.self, forKey: .typeVocabSize)
+        textLayers = try c.decode(Int.self, forKey: .textLayers)
+        imageLayers = try c.decode(Int.self, forKey: .imageLayers)
+        coLayers = try c.decode(Int.self, forKey: .coLayers)
+        crossLayers = try c.decode(Int.self, forKey: .crossLayers)
+        clrDim = try c.decode(Int.self, forKey: .clrDim)
+        fusedDim = try c.decode(Int.self, forKey: .fusedDim)
+        regionFeatureDim = try c.decode(Int.self, forKey: .regionFeatureDim)
+        boxDim = try c.decode(Int.self, forKey: .boxDim)
+        imageTokens = try c.decode(Int.self, forKey: .imageTokens)
+        maxTextLength = try c.decode(Int.self, forKey: .maxTextLength)
+        layerNormEps = try c.decode(Float.self, forKey: .layerNormEps)
+        textTower = try c.decodeIfPresent(TextTower.self, forKey: .textTower) ?? .miniLM
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(hidden, forKey: .hidden); try c.encode(heads, forKey: .heads)
+        try c.encode(intermediate, forKey: .intermediate); try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(maxPositions, forKey: .maxPositions); try c.encode(typeVocabSize, forKey: .typeVocabSize)
+        try c.encode(textLayers, forKey: .textLayers); try c.encode(imageLayers, forKey: .imageLayers)
+        try c.encode(coLayers, forKey: .coLayers); try c.encode(crossLayers, forKey: .crossLayers)
+        try c.encode(clrDim, forKey: .clrDim); try c.encode(fusedDim, forKey: .fusedDim)
+        try c.encode(regionFeatureDim, forKey: .regionFeatureDim); try c.encode(boxDim, forKey: .boxDim)
+        try c.encode(imageTokens, forKey: .imageTokens); try c.encode(maxTextLength, forKey: .maxTextLength)
+        try c.encode(layerNormEps, forKey: .layerNormEps); try c.encode(textTower, forKey: .textTower)
     }
 }

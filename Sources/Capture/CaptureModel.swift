@@ -86,12 +86,12 @@ public final class CaptureModel: @unchecked Sendable {
         parameters = set
     }
 
-    /// A model whose text stream is MiniLM from the weights folder and whose other parts are
-    /// randomly initialised with `seed`.
+    /// A model whose text stream is its pretrained tower (`config.textTower`: e5 or MiniLM)
+    /// from the weights folder and whose other parts are randomly initialised with `seed`.
     public static func pretrained(weights: WeightsFolder, config: CaptureConfig = .default,
                                   seed: UInt64 = 0) throws -> CaptureModel {
         let model = CaptureModel(config: config, seed: seed)
-        let path = try weights.require(.miniLMModel)
+        let path = try weights.require(config.textTower.modelFile)
         try model.text.load(from: try SafetensorsFile.read(path: path))
         return model
     }

@@ -22,7 +22,7 @@ public struct ComponentIdentity: Sendable, Codable, Hashable, CustomStringConver
 
     /// The identity of a file of the weights folder: its display name and the SHA-256 the
     /// folder's MANIFEST records, or (without a MANIFEST entry) the file's computed SHA-256.
-    /// For the tokenizer use `.miniLMVocabulary`, for a frozen text tower `.miniLMModel`.
+    /// For the tokenizer use the tower's `tokenizerFile`, for a frozen text tower its `modelFile`.
     public init(_ file: WeightsFile, in folder: WeightsFolder) throws {
         let path = try folder.require(file)
         if let recorded = folder.recordedSHA256(of: file) {
@@ -70,11 +70,13 @@ public struct FrozenTensors: Sendable, Equatable {
 
     public init(source: ComponentIdentity, names: Set<String>) { self.source = source; self.names = names }
 
-    /// The frozen parameters of `model`'s text stream that equal MiniLM's in `weights` (the only
-    /// pretrained tower a checkpoint holds; the backbone is never in one). A frozen parameter
-    /// that differs (trained earlier, then frozen) is not among them and stays in the file.
-    public static func miniLM(of model: CaptureModel, in weights: WeightsFolder) throws -> FrozenTensors {
-        let source = try SafetensorsFile.read(path: try weights.require(.miniLMModel))
+    /// The frozen parameters of `model`'s text stream that equal its pretrained tower's (e5 or
+    /// MiniLM, `model.config.textTower`) in `weights` (the only pretrained tower a checkpoint
+    /// holds; the backbone is never in one). A frozen parameter that differs (trained earlier,
+    /// then frozen) is not among them and stays in the file.
+    public static func textTower(of model: CaptureModel, in weights: WeightsFolder) throws -> FrozenTensors {
+        let file = model.config.textTower.modelFile
+        let source = try SafetensorsFile.read(path: try weights.require(file))
         var names: Set<String> = []
         for p in model.text.parameters where !p.isTrainable {
             let name = model.text.sourceName(of: p.name, in: source)
@@ -82,7 +84,7 @@ public struct FrozenTensors: Sendable, Equatable {
             let current = p.value.array
             if values.elementsEqual(current, by: { $0.bitPattern == $1.bitPattern }) { names.insert(p.name) }
         }
-        return FrozenTensors(source: try ComponentIdentity(.miniLMModel, in: weights), names: names)
+        return FrozenTensors(source: try ComponentIdentity(file, in: weights), names: names)
     }
 }
 
@@ -95,8 +97,8 @@ public enum Checkpoint {
     /// Writes `model`'s parameters to `path` as `dtype` (`.f32`, bit for bit, or `.f16`).
     ///
     /// With `frozen`, the parameters it names that are frozen (`isTrainable == false`) are left
-    /// out and recorded as coming from `frozen.source` (MiniLM's weights file, by SHA-256);
-    /// `load` reads them back from that file. See `FrozenTensors.miniLM(of:in:)`.
+    /// out and recorded as coming from `frozen.source` (the text tower's weights file, by
+    /// SHA-256); `load` reads them back from that file. See `FrozenTensors.textTower(of:in:)`.
     public static func save(_ model: CaptureModel, to path: String, metadata: CheckpointMetadata,
                             dtype: SafetensorsDType = .f32, omitting frozen: FrozenTensors? = nil) throws {
         guard dtype == .f32 || dtype == .f16 else {
@@ -126,7 +128,7 @@ public enum Checkpoint {
     /// Fails with a `CheckpointError` naming the difference when the checkpoint's configuration
     /// is not the model's, or when its backbone (or tokenizer) is not `expectedBackbone`
     /// (`expectedTokenizer`). A checkpoint that leaves frozen tensors out has them read from
-    /// MiniLM's file in `weights`, which must be the file it recorded (same SHA-256). Fails with
+    /// its text tower's file in `weights`, which must be the file it recorded (same SHA-256). Fails with
     /// the `SafetensorsError` of a missing tensor or a wrong shape. Parameters are only changed
     /// once every check has passed and every tensor was read.
     @discardableResult
@@ -174,7 +176,7 @@ public enum Checkpoint {
         return metadata
     }
 
-    /// The values of the frozen tensors a checkpoint left out, from MiniLM's file in `weights`.
+    /// The values of the frozen tensors a checkpoint left out, from its text tower's file in `weights`.
     private static func frozenValues(_ names: Set<String>, of model: CaptureModel, recorded: ComponentIdentity?,
                                      weights: WeightsFolder?, path: String) throws -> [(Parameter, [Float])] {
         guard let recorded else {
@@ -185,12 +187,13 @@ public enum Checkpoint {
             throw CheckpointError(path: path, reason: "it leaves out \(names.count) frozen tensors of \(recorded), "
                 + "read from the weights folder, and none was given")
         }
-        let installed = try ComponentIdentity(.miniLMModel, in: weights)
+        let towerFile = model.config.textTower.modelFile
+        let installed = try ComponentIdentity(towerFile, in: weights)
         guard installed == recorded else {
             throw CheckpointError(path: path, reason: "it leaves out \(names.count) frozen tensors of \(recorded), "
                 + "but \(weights.path) holds \(installed); install the weights it was trained from (make weights)")
         }
-        let source = try SafetensorsFile.read(path: try weights.require(.miniLMModel))
+        let source = try SafetensorsFile.read(path: try weights.require(towerFile))
         return try names.sorted().map { name in
             guard let p = model.parameters[name], name.hasPrefix(model.text.prefix) else {
                 throw CheckpointError(path: path, reason: "it leaves out \"\(name)\", which is not a parameter of "
@@ -201,7 +204,7 @@ public enum Checkpoint {
     }
 
     /// A model built from the checkpoint's own configuration, with its parameters loaded
-    /// (frozen tensors it left out come from MiniLM's file in `weights`).
+    /// (frozen tensors it left out come from its text tower's file in `weights`).
     public static func load(path: String, expectedBackbone: ComponentIdentity?,
                             expectedTokenizer: ComponentIdentity? = nil,
                             weights: WeightsFolder? = nil) throws -> (CaptureModel, CheckpointMetadata) {

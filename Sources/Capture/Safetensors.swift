@@ -8,6 +8,7 @@ import Darwin
 import Foundation
 import Support
 import SafeText
+import Tensor
 
 // safetensors (https://github.com/huggingface/safetensors), the format of Vitrine's
 // checkpoints and of the pretrained towers (docs/model.md §8.1, "The safetensors container"):
@@ -270,6 +271,27 @@ public struct SafetensorsFile: Sendable {
         precondition(destination.count == entry.elementCount,
                      "copyTensor: destination holds \(destination.count) floats, tensor \"\(name)\" has \(entry.elementCount)")
         convert(entry, into: destination)
+        try checkIntact()
+    }
+
+    /// Fills `destination` with the tensor `name` (which must have `shape`), as `copyTensor` does,
+    /// but without reading it: where the tensor is float32 and starts on a page of the file, the
+    /// buffer becomes a private map of those bytes (`FloatBuffer.mapPrivately`), so its pages are
+    /// read only when something touches them. Otherwise the values are copied. Used for e5's
+    /// word table (214 MB, of which a dataset uses a few MB).
+    public func loadTensor(_ name: String, shape: [Int], into destination: FloatBuffer) throws(SafetensorsError) {
+        let entry = try floatEntry(name, shape: shape)
+        precondition(destination.count == entry.elementCount,
+                     "loadTensor: destination holds \(destination.count) floats, tensor \"\(name)\" has \(entry.elementCount)")
+        if entry.dtype == .f32, let opened = try? RegularFile.open(path, kind: "file", limit: Int.max) {
+            defer { close(opened.descriptor) }
+            let end = dataStart + entry.dataRange.upperBound
+            if opened.size >= end,
+               destination.mapPrivately(descriptor: opened.descriptor, offset: dataStart + entry.dataRange.lowerBound) {
+                return
+            }
+        }
+        convert(entry, into: destination.buffer)
         try checkIntact()
     }
 

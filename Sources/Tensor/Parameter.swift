@@ -109,7 +109,9 @@ public struct ParameterSet: Sendable, Sequence {
 
     /// Zeroes every gradient (trainable or not).
     public func zeroGradients() {
-        for p in parameters { p.grad.zero() }
+        // A frozen parameter's gradient is never written: leaving it alone keeps its pages
+        // untouched (FloatBuffer maps large zero buffers lazily), e.g. e5's word table.
+        for p in parameters where p.isTrainable { p.grad.zero() }
     }
 
     /// Marks every parameter whose name starts with `prefix` as frozen or trainable.

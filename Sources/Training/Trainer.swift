@@ -62,7 +62,7 @@ public final class Trainer: @unchecked Sendable {
     // Checkpoint size: frozen tensors equal to MiniLM's are left out. Found at the first save,
     // after any resume has set the frozen layers; frozen parameters never change during a run.
     private let weights: WeightsFolder?
-    private lazy var omittable: FrozenTensors? = weights.flatMap { try? FrozenTensors.miniLM(of: model, in: $0) }
+    private lazy var omittable: FrozenTensors? = weights.flatMap { try? FrozenTensors.textTower(of: model, in: $0) }
     // Data order.
     private let pretrainPool: [Int]
     private let labelGroups: [[Int]]

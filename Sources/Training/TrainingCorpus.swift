@@ -72,7 +72,7 @@ public struct TrainingCorpus: Sendable {
     /// The examples of `splits` of `dataset`: captions tokenised with `tokenizer` and image features
     /// from `cache` (the missing ones computed with `network` and stored first; `progress` after
     /// each batch of images).
-    public static func build(dataset: Dataset, splits: [Split], tokenizer: WordPieceTokenizer, maxTextLength: Int,
+    public static func build(dataset: Dataset, splits: [Split], tokenizer: TextTokenizer, maxTextLength: Int,
                              cache: FeatureCache, network: EfficientNetLite0,
                              progress: (FeatureProgress) -> Void = { _ in }) -> TrainingCorpus {
         var samples: [(Sample, Split)] = []

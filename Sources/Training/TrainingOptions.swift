@@ -150,7 +150,20 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// - `full`: Product1M-sized runs (every layer trains).
     /// - `tiny`: a very small model from random initialisation (no MiniLM), for tests and
     ///   smoke checks; see `tinyConfig`.
-    public static func preset(_ name: TrainingPreset, mode: TrainingMode) -> TrainingOptions {
+    ///
+    /// `textLayers` is the text tower's depth (6 for MiniLM, 12 for e5): `sample` freezes all of
+    /// it, `small` all but the top two.
+    public static func preset(_ name: TrainingPreset, mode: TrainingMode, textLayers: Int = 6) -> TrainingOptions {
+        var options = basePreset(name, mode: mode)
+        switch name {
+        case .sample: options.frozenTextLayers = textLayers
+        case .small: options.frozenTextLayers = max(0, textLayers - 2)
+        case .full, .tiny: break
+        }
+        return options
+    }
+
+    private static func basePreset(_ name: TrainingPreset, mode: TrainingMode) -> TrainingOptions {
         switch (name, mode) {
         case (.sample, .finetune):
             return TrainingOptions(mode: mode, preset: name, steps: 150, batchSize: 16, learningRate: 2e-4,

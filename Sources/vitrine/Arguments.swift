@@ -1,4 +1,5 @@
 import Annotations
+import Capture
 import ArgumentParser
 import Explorer
 import Retrieval
@@ -11,6 +12,7 @@ extension TrainingMode: ExpressibleByArgument {}
 extension TrainingPreset: ExpressibleByArgument {}
 extension QueryMode: ExpressibleByArgument {}
 extension DisagreementRule: ExpressibleByArgument {}
+extension TextTower: ExpressibleByArgument {}
 // Verdicts and flag file formats are read without regard to case, as in flag files.
 extension FlagFileFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

@@ -50,8 +50,8 @@ struct BenchQuery: ParsableCommand {
             let identity = IndexIdentity(
                 checkpoint: IndexIdentity.zeroShot, checkpointName: IndexIdentity.zeroShot,
                 backbone: try ContentHash.sha256(fileAt: weights.path(of: .efficientNetLite0)),
-                tokenizer: try ComponentIdentity(.miniLMVocabulary, in: weights).sha256,
-                textTower: try ComponentIdentity(.miniLMModel, in: weights).sha256,
+                tokenizer: try ComponentIdentity(TextTower.standard.tokenizerFile, in: weights).sha256,
+                textTower: try ComponentIdentity(TextTower.standard.modelFile, in: weights).sha256,
                 dataset: GalleryFingerprint.of(samples))
             var rng = SeededRNG(seed: 5)
             func unitVectors(_ dimension: Int) -> [Float] {

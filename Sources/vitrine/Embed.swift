@@ -10,8 +10,10 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print token ids and embeddings of a caption and/or an image as JSON.",
         discussion: """
-        Without --model: `tokens`, `text_sentence` (MiniLM's mean-pooled, L2-normalised sentence \
-        embedding, 384 numbers) and `image_pooled` (the mean over the 7x7 cells of EfficientNet-Lite0's \
+        Without --model: `tokens` (rows of the text tower's word table: the model's input), for e5 \
+        also `piece_ids` (XLM-R's ids, as e5.c gives them), `text_sentence` (the text tower's \
+        mean-pooled, L2-normalised sentence embedding, 384 numbers; e5 reads the caption with its \
+        "query: " prefix) and `image_pooled` (the mean over the 7x7 cells of EfficientNet-Lite0's \
         block-15 output, 320 numbers; a 224x224 image is fed as is, others are letterboxed). \
         With --model CKPT also `z_t` (caption), `z_v` (image) and `e` (both), 256 numbers each.
         """)
@@ -19,6 +21,8 @@ struct Embed: ParsableCommand {
     @Option(name: .long, help: "A caption.") var caption: String?
     @Option(name: .long, help: ArgumentHelp("An image file (JPEG or PNG).", valueName: "PATH")) var image: String?
     @Option(name: .long, help: ArgumentHelp("A Vitrine checkpoint (.safetensors).", valueName: "CKPT")) var model: String?
+    @Option(name: .long, help: ArgumentHelp("Text tower: e5 (default) or minilm; with --model, the checkpoint's.", valueName: "TOWER"))
+    var textTower: TextTower?
     @Flag(name: .long, help: "Print JSON (the only output format; accepted for scripts).") var json = false
 
     func validate() throws {
@@ -29,12 +33,25 @@ struct Embed: ParsableCommand {
         let weights = try WeightsFolder.locate()
         var fields: [(String, String)] = []
         var tokens: TokenizedText?
+        let checkpoint = try model.map { try Checkpoint.readMetadata(path: absolute($0)) }
+        if let checkpoint, let textTower, textTower != checkpoint.config.textTower {
+            throw ValidationError("--text-tower \(textTower.rawValue) does not match the checkpoint's text stream "
+                + "(\(checkpoint.config.textTower.rawValue)); leave --text-tower out")
+        }
         if let caption {
-            let tokenizer = try WordPieceTokenizer(vocabularyPath: try weights.require(.miniLMVocabulary))
-            let t = tokenizer.encode(caption, maxLength: CaptureConfig.default.maxTextLength)
+            let tower = checkpoint?.config.textTower ?? textTower ?? .standard
+            let tokenizer = try TextTokenizer(tower, in: weights)
+            let config = checkpoint?.config ?? tower.configuration(vocabularyRows: tokenizer.vocabularyRows)
+            let t = tokenizer.encode(caption, maxLength: config.maxTextLength)
             tokens = t
             fields.append(("tokens", "[" + t.ids.prefix(t.length).map(String.init).joined(separator: ",") + "]"))
-            let encoder = try TextEncoder.miniLM(in: weights)
+            if case .sentencePiece(let pieces) = tokenizer {
+                let ids = pieces.pieceIDs(caption, prefix: .query)
+                let kept = ids.count <= t.length ? ids : Array(ids.prefix(t.length - 1)) + [pieces.endID]
+                fields.append(("piece_ids", "[" + kept.map(String.init).joined(separator: ",") + "]"))
+            }
+            let encoder = try TextEncoder.pretrained(config: tower.configuration(vocabularyRows: tokenizer.vocabularyRows),
+                                                     in: weights)
             fields.append(("text_sentence", Self.numbers(encoder.sentenceEmbeddings(TokenBatch([t]))[0])))
         }
         var cellFeatures: [Float]?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Capture
 import Catalog
 import Foundation
 import SafeText
@@ -40,6 +41,8 @@ struct Eval: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Evaluate this Vitrine checkpoint (.safetensors) and choose it for --json and --out.", valueName: "CKPT"))
     var model: String?
+    @Option(name: .long, help: ArgumentHelp("Text tower of the zero-shot system: e5 (multilingual-e5-small, the default) or minilm (all-MiniLM-L6-v2, English). A checkpoint uses its own.", valueName: "TOWER"))
+    var textTower: TextTower?
 
     @Flag(name: .long, help: "Choose the zero-shot towers for --json and --out.")
     var zeroShot = false
@@ -109,11 +112,12 @@ struct Eval: ParsableCommand {
         if let chosen { systems.append(chosen) }
         if !json && chosen != .zeroShot { systems.append(.zeroShot) }
         for system in systems {
-            let title = system == .zeroShot ? "zero-shot towers" : "model (\(system.displayName))"
+            let title = system == .zeroShot ? "zero-shot towers (\((textTower ?? .standard).rawValue))" : "model (\(system.displayName))"
             let bar = ProgressLine(enabled: !quiet)
             let engine: RetrievalEngine
             do {
-                engine = try RetrievalEngine(dataset: dataset, system: system) { event in
+                engine = try RetrievalEngine(dataset: dataset, system: system,
+                                             options: RetrievalOptions(zeroShotTextTower: textTower ?? .standard)) { event in
                     if case .progress(let done, let total) = event {
                         bar.update("\(title): indexing the gallery \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
                     }

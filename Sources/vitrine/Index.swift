@@ -1,4 +1,5 @@
 import ArgumentParser
+import Capture
 import Catalog
 import Foundation
 import Retrieval
@@ -23,6 +24,8 @@ struct IndexCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("A Vitrine checkpoint (.safetensors): also index its e, z_t and z_v.", valueName: "CKPT"))
     var model: String?
+    @Option(name: .long, help: ArgumentHelp("Text tower of the zero-shot system: e5 (multilingual-e5-small, the default) or minilm (all-MiniLM-L6-v2, English). A checkpoint uses its own.", valueName: "TOWER"))
+    var textTower: TextTower?
 
     @Flag(name: .long, help: "Rebuild even when the stored index is current.")
     var rebuild = false
@@ -37,7 +40,7 @@ struct IndexCommand: ParsableCommand {
         let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
         var systems: [RetrievalSystem] = [.zeroShot]
         if let model { systems.append(.model(checkpoint: absolute(model))) }
-        let options = RetrievalOptions(rebuild: rebuild)
+        let options = RetrievalOptions(rebuild: rebuild, zeroShotTextTower: textTower ?? .standard)
         var reports: [IndexReport] = []
         for system in systems {
             let bar = ProgressLine(enabled: !quiet)

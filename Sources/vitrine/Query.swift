@@ -1,4 +1,5 @@
 import ArgumentParser
+import Capture
 import Catalog
 import Foundation
 import SafeText
@@ -43,6 +44,8 @@ struct QueryCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("A Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
     var model: String?
+    @Option(name: .long, help: ArgumentHelp("Text tower of the zero-shot system: e5 (multilingual-e5-small, the default) or minilm (all-MiniLM-L6-v2, English). A checkpoint uses its own.", valueName: "TOWER"))
+    var textTower: TextTower?
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
@@ -53,6 +56,9 @@ struct QueryCommand: ParsableCommand {
     func validate() throws {
         let given = [caption != nil, image != nil, sample != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of: a caption, --image PATH or --sample ID") }
+        if model != nil, textTower != nil {
+            throw ValidationError("--text-tower chooses the zero-shot system's tower; a --model checkpoint uses its own")
+        }
         _ = kindFilter()
         guard top > 0 else { throw ValidationError("--top must be positive") }
     }
@@ -66,7 +72,8 @@ struct QueryCommand: ParsableCommand {
         let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
         let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
         let bar = ProgressLine(enabled: !quiet)
-        let engine = try RetrievalEngine(dataset: dataset, system: system) { event in
+        let engine = try RetrievalEngine(dataset: dataset, system: system,
+                                         options: RetrievalOptions(zeroShotTextTower: textTower ?? .standard)) { event in
             if case .progress(let done, let total) = event {
                 bar.update("indexing the gallery: \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
             }

@@ -36,6 +36,8 @@ struct Train: ParsableCommand {
     var resume: String?
     @Option(name: .long, help: ArgumentHelp("Start a new run from this model checkpoint (e.g. a pretraining run's best).", valueName: "CKPT"))
     var initFrom: String?
+    @Option(name: .long, help: ArgumentHelp("Pretrained text tower of a new model: e5 (multilingual-e5-small, reads Chinese; the default) or minilm (all-MiniLM-L6-v2, English). --init-from and --resume keep their checkpoint's.", valueName: "TOWER"))
+    var textTower: TextTower?
     @Option(name: .long, help: "Total optimiser steps (overrides the preset).") var steps: Int?
     @Option(name: .long, help: "Pairs per step (overrides the preset).") var batch: Int?
     @Option(name: .long, help: "Peak learning rate (overrides the preset).") var lr: Float?
@@ -87,9 +89,38 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// The text tower of the model this run trains: the --init-from or --resume checkpoint's, or
+    /// --text-tower (default e5) for a new model. A --text-tower that contradicts the checkpoint
+    /// is an error, not ignored.
+    func startingTower() throws -> TextTower {
+        var checkpoint: String?
+        if let initFrom { checkpoint = absolute(initFrom) }
+        if let resume {
+            let path = absolute(resume)
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                checkpoint = try CheckpointStore(directory: path).latestCheckpoint()
+            } else {
+                checkpoint = path
+            }
+        }
+        guard let checkpoint else { return textTower ?? .standard }
+        // A checkpoint that cannot be read is reported where the run opens it.
+        guard let recorded = try? Checkpoint.readMetadata(path: checkpoint).config.textTower else {
+            return textTower ?? .standard
+        }
+        if let textTower, textTower != recorded {
+            throw ValidationError("--text-tower \(textTower.rawValue) does not match the checkpoint, whose text stream is "
+                + "\(recorded) (\(recorded.rawValue)); leave --text-tower out to keep it")
+        }
+        return recorded
+    }
+
     func run() throws {
         let trainingMode = mode
-        var options = TrainingOptions.preset(preset, mode: trainingMode)
+        let tower = try startingTower()
+        let towerLayers = preset == .tiny ? TrainingOptions.tinyConfig.textLayers : tower.configuration(vocabularyRows: 1).textLayers
+        var options = TrainingOptions.preset(preset, mode: trainingMode, textLayers: towerLayers)
         options.seed = seed
         if let steps { options.steps = steps }
         if let batch { options.batchSize = batch }
@@ -117,7 +148,12 @@ struct Train: ParsableCommand {
         let root = try dataOptions.resolved()
         let dataset = try Dataset.load(from: root, options: LoadOptions(strict: dataOptions.strict))
         let weights = try WeightsFolder.locate()
-        let tokenizer = try WordPieceTokenizer(vocabularyPath: try weights.require(.miniLMVocabulary))
+        let tokenizer = try TextTokenizer(tower, in: weights)
+        var newConfig = tower.configuration(vocabularyRows: tokenizer.vocabularyRows)
+        if options.preset == .tiny {
+            newConfig = TrainingOptions.tinyConfig
+            newConfig.textTower = tower; newConfig.vocabSize = tokenizer.vocabularyRows
+        }
         let network = try EfficientNetLite0(weights: weights)
         let cache = try FeatureCache(backbone: network.identity)
         let devName = try devSplitName(dataset)
@@ -125,7 +161,7 @@ struct Train: ParsableCommand {
         if trainingMode == .pretrain { splits += dataset.splits(role: .train) }
         if let gallery = dataset.gallery { splits.append(gallery) }
         splits += dataset.splits(role: .query)
-        let maxText = options.preset == .tiny ? TrainingOptions.tinyConfig.maxTextLength : CaptureConfig.default.maxTextLength
+        let maxText = newConfig.maxTextLength
         let started = Date()
         let corpus = TrainingCorpus.build(dataset: dataset, splits: splits, tokenizer: tokenizer, maxTextLength: maxText,
                                           cache: cache, network: network) { p in
@@ -170,14 +206,14 @@ struct Train: ParsableCommand {
         // Model.
         let model: CaptureModel
         if options.preset == .tiny {
-            model = CaptureModel(config: TrainingOptions.tinyConfig, seed: seed)
+            model = CaptureModel(config: newConfig, seed: seed)
         } else if let initFrom {
             model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: network.identity,
                                         weights: weights).0
         } else {
-            model = try CaptureModel.pretrained(weights: weights, seed: seed)
+            model = try CaptureModel.pretrained(weights: weights, config: newConfig, seed: seed)
         }
-        let identity = CheckpointIdentity(tokenizer: try ComponentIdentity(.miniLMVocabulary, in: weights),
+        let identity = CheckpointIdentity(tokenizer: try ComponentIdentity(tower.tokenizerFile, in: weights),
                                           backbone: network.identity,
                                           data: "\(dataset.name): " + splits.map(\.name).joined(separator: "+")
                                               + ", \(corpus.examples.count) pairs")
@@ -195,7 +231,7 @@ struct Train: ParsableCommand {
         let flagList = try loadFlags(dataset: dataset, output: output)
         let control = TrainingControl(throttle: options.throttle)
         let trainer = try Trainer(model: model, corpus: corpus, options: options, store: store, identity: identity,
-                                  flags: flagList, masking: PretrainingMasking(tokenizer),
+                                  flags: flagList, masking: tokenizer.masking,
                                   evaluate: dev.map { e -> (CaptureModel) throws -> Double in { try e.fusedMAP10($0) } },
                                   control: control, weights: options.preset == .tiny ? nil : weights)
         if let delay = ProcessInfo.processInfo.environment["VITRINE_TRAIN_WRITE_DELAY_MS"], let ms = Double(delay) {

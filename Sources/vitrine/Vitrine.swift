@@ -1,6 +1,7 @@
 import SafeText
 import Support
 import ArgumentParser
+import Capture
 import Catalog
 import Explorer
 import Foundation
@@ -82,6 +83,8 @@ struct Explore: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Search with this Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
     var model: String?
+    @Option(name: .long, help: ArgumentHelp("Text tower of the zero-shot system: e5 (multilingual-e5-small, the default) or minilm (all-MiniLM-L6-v2, English). A checkpoint uses its own.", valueName: "TOWER"))
+    var textTower: TextTower?
 
     @Option(name: .long, help: ArgumentHelp("The pretrained towers' folder. Default: $VITRINE_WEIGHTS, else Weights/ (see `make weights`).", valueName: "DIR"))
     var weights: String?
@@ -103,6 +106,10 @@ struct Explore: ParsableCommand {
 
     func validate() throws {
         if noSearch && model != nil { throw ValidationError("--no-search and --model do not go together") }
+        if noSearch && textTower != nil { throw ValidationError("--no-search and --text-tower do not go together") }
+        if model != nil && textTower != nil {
+            throw ValidationError("--text-tower chooses the zero-shot system's tower; a --model checkpoint uses its own")
+        }
         if let annotator, annotator.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--annotator must not be empty") }
     }
 
@@ -112,8 +119,9 @@ struct Explore: ParsableCommand {
         }
         let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
         let opener: RetrievalOpener? = noSearch ? nil
-            : EngineRetrievalService.opener(system: system, options: RetrievalOptions(weightsPath: weights.map(absolute)))
-        let retrievalOptions = RetrievalOptions(weightsPath: weights.map(absolute))
+            : EngineRetrievalService.opener(system: system, options: RetrievalOptions(weightsPath: weights.map(absolute),
+                                                                                  zeroShotTextTower: textTower ?? .standard))
+        let retrievalOptions = RetrievalOptions(weightsPath: weights.map(absolute), zeroShotTextTower: textTower ?? .standard)
         let reopen: (@Sendable (String) -> RetrievalOpener)? = noSearch ? nil : { @Sendable checkpoint in
             EngineRetrievalService.opener(system: .model(checkpoint: checkpoint), options: retrievalOptions)
         }

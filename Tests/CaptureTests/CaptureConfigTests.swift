@@ -16,4 +16,29 @@ import Testing
         let data = try JSONEncoder().encode(c)
         #expect(try JSONDecoder().decode(CaptureConfig.self, from: data) == c)
     }
+
+    @Test func textTowerRoundTripsAndDefaultsToMiniLMInOldCheckpoints() throws {
+        var c = TextTower.e5.configuration(vocabularyRows: 139_096)
+        #expect(c.textTower == .e5 && c.textLayers == 12 && c.maxTextLength == 64 && c.problem == nil)
+        let data = try JSONEncoder().encode(c)
+        #expect(try JSONDecoder().decode(CaptureConfig.self, from: data) == c)
+        // A configuration written before the choice existed (no "textTower") is MiniLM's.
+        var object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect(object["textTower"] as? String == "e5")
+        object.removeValue(forKey: "textTower")
+        let old = try JSONDecoder().decode(CaptureConfig.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(old.textTower == .miniLM)
+        c.textTower = .miniLM
+        #expect(old == c)
+        // An unknown tower is refused, not guessed.
+        object["textTower"] = "gpt"
+        #expect(throws: (any Error).self) {
+            try JSONDecoder().decode(CaptureConfig.self, from: try JSONSerialization.data(withJSONObject: object))
+        }
+        // A missing required field still fails.
+        object.removeValue(forKey: "textTower"); object.removeValue(forKey: "hidden")
+        #expect(throws: (any Error).self) {
+            try JSONDecoder().decode(CaptureConfig.self, from: try JSONSerialization.data(withJSONObject: object))
+        }
+    }
 }

@@ -138,7 +138,7 @@ import Testing
         let changed = "text.encoder.layer.0.output.dense.bias"
         model.parameters[changed]!.value.fill(0.5)
         for p in model.parameters where !p.name.hasPrefix("text.") { p.value.fill(0.25) }
-        let frozen = try FrozenTensors.miniLM(of: model, in: weights)
+        let frozen = try FrozenTensors.textTower(of: model, in: weights)
         let textNames = model.parameters.names.filter { $0.hasPrefix("text.") }
         #expect(frozen.source == miniLM)
         #expect(frozen.names == Set(textNames).subtracting([changed]))

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-/// `vitrine embed` as a script would use it: its JSON against the golden
-/// MiniLM values recorded in Tests/CaptureTests/Fixtures/minilm_reference.json
-/// (computed once with sentence-transformers; see that file's description).
+/// `vitrine embed` as a script would use it: its JSON against the golden values of both text
+/// towers: MiniLM's in Tests/CaptureTests/Fixtures/minilm_reference.json (sentence-transformers)
+/// and e5's in e5_reference.json (e5.c's ids, a numpy float32 forward); see those files.
 @Suite struct EmbedCommandTests {
     static let repository = ExplorerEndToEndTests.repository
 
@@ -23,7 +23,7 @@ import Testing
         let ids = try #require(ref["token_ids"] as? [[Int]])
         let golden = try #require(ref["text_sentence"] as? [[Double]])
         for i in [0, 2] {
-            let r = try run(["embed", "--caption", sentences[i], "--json"])
+            let r = try run(["embed", "--caption", sentences[i], "--text-tower", "minilm", "--json"])
             #expect(r.status == 0, "\(r.stderr)")
             let out = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
             #expect(out["tokens"] as? [Int] == ids[i].filter { $0 != 0 })
@@ -32,6 +32,33 @@ import Testing
             let err = zip(v, golden[i]).map { abs($0 - $1) }.max() ?? 1
             #expect(err < 1e-4, "max difference \(err) from sentence-transformers")
         }
+    }
+
+    /// Without --text-tower, e5: `piece_ids` are e5.c's ids of "query: " + the caption, `tokens`
+    /// the rows of the pruned word table, and `text_sentence` the numpy reference's embedding.
+    @Test func captionUsesE5ByDefault() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.repository + "/Tests/CaptureTests/Fixtures/e5_reference.json"))
+        let ref = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let entries = try #require(ref["embeddings"] as? [[String: Any]])
+        for entry in [entries[0], entries[10], entries[entries.count - 1]] {
+            let text = try #require(entry["text"] as? String), ids = try #require(entry["ids"] as? [Int])
+            let golden = try #require(entry["numpy"] as? [Double])
+            let r = try run(["embed", "--caption", text, "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let out = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let tokens = try #require(out["tokens"] as? [Int])
+            let pieces = try #require(out["piece_ids"] as? [Int])
+            // Within the model's 64 tokens the ids are e5.c's; a longer caption ends in </s> there.
+            #expect(pieces == (ids.count <= 64 ? ids : Array(ids.prefix(63)) + [2]))
+            #expect(tokens.count == pieces.count && tokens.first == 0)
+            if ids.count <= 64 {
+                let v = try #require(out["text_sentence"] as? [Double])
+                let err = zip(v, golden).map { abs($0 - $1) }.max() ?? 1
+                #expect(v.count == 384 && err < 1e-4, "max difference \(err) from the numpy forward")
+            }
+        }
+        let wrong = try run(["embed", "--caption", "x", "--text-tower", "bert"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("e5") && wrong.stderr.contains("minilm"))
     }
 
     @Test func imageGivesThePooledBackboneFeature() throws {

@@ -91,6 +91,11 @@ class CaptureConfig:
     image_tokens: int = 50
     max_text_length: int = 36
     layer_norm_eps: float = 1e-12
+    # The pretrained tower the text stream started from: "minilm" (all-MiniLM-L6-v2, WordPiece)
+    # or "e5" (multilingual-e5-small, SentencePiece, pruned word table). The architecture is the
+    # same; it decides which weights file holds the frozen text tensors a checkpoint leaves out.
+    # Checkpoints written before the choice existed have none: MiniLM.
+    text_tower: str = "minilm"
     hidden_dropout: float = 0.1
     attention_dropout: float = 0.1
 
@@ -474,8 +479,9 @@ def load_minilm(model: CaptureTorch, path: str) -> None:
 def load_checkpoint(path: str, text_weights: Optional[str] = None) -> CaptureTorch:
     """A model from a Vitrine checkpoint: the configuration from the metadata's "config"
     (JSON; defaults if absent), float16 tensors widened to float32. Frozen parts that a
-    fine-tuned checkpoint leaves out (referenced by hash) are taken from `text_weights`
-    (MiniLM's model.safetensors) when given; any other missing tensor is an error."""
+    fine-tuned checkpoint leaves out (referenced by hash) are taken from `text_weights` (the
+    checkpoint's text tower's model.safetensors: Weights/minilm/ or Weights/e5-small/, as its
+    configuration's textTower says) when given; any other missing tensor is an error."""
     from safetensors import safe_open
     from safetensors.torch import load_file
     with safe_open(path, "pt") as f:
@@ -552,7 +558,7 @@ def main() -> int:
     sub.add_parser("self-check", help="names, masking, round trip and losses on a small random model")
     emb = sub.add_parser("embed", help="z_t, z_v, e for token ids and a block-15 map, as JSON")
     emb.add_argument("--model", required=True, help="a Vitrine checkpoint (.safetensors)")
-    emb.add_argument("--text-weights", help="MiniLM's model.safetensors, for checkpoints that leave the text tower out")
+    emb.add_argument("--text-weights", help="the text tower's model.safetensors (Weights/minilm/ or Weights/e5-small/), for checkpoints that leave it out")
     emb.add_argument("--ids", required=True, help="token ids, comma-separated ([CLS] ... [SEP])")
     emb.add_argument("--features", required=True,
                      help="a .npy (float32, [320, 7, 7] or [1, 320, 7, 7]) block-15 map")

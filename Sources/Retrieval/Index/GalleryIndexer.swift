@@ -26,12 +26,16 @@ public struct RetrievalOptions: Sendable, Equatable {
     /// Zero-shot pair queries (image and caption) score
     /// `w * cos(sentence, sentence') + (1 - w) * cos(pooled, pooled')`.
     public var pairTextWeight: Float
+    /// The text tower of the zero-shot system (a checkpoint uses its own).
+    public var zeroShotTextTower: TextTower
 
     public init(weightsPath: String? = nil, indexRoot: String? = nil, featureCacheRoot: String? = nil,
-                rebuild: Bool = false, batchSize: Int = 32, captionTextWeight: Float = 0, pairTextWeight: Float = 0.5) {
+                rebuild: Bool = false, batchSize: Int = 32, captionTextWeight: Float = 0, pairTextWeight: Float = 0.5,
+                zeroShotTextTower: TextTower = .standard) {
         self.weightsPath = weightsPath; self.indexRoot = indexRoot; self.featureCacheRoot = featureCacheRoot
         self.rebuild = rebuild; self.batchSize = batchSize
         self.captionTextWeight = captionTextWeight; self.pairTextWeight = pairTextWeight
+        self.zeroShotTextTower = zeroShotTextTower
     }
 }
 
@@ -49,13 +53,17 @@ public enum IndexLocation {
     }
 
     /// The index file of `system` over the dataset at `datasetRoot`.
-    public static func path(root: String? = nil, datasetRoot: String, system: RetrievalSystem) -> String {
+    /// The zero-shot system has one file per text tower (`zero-shot.vtri` for the standard one,
+    /// `zero-shot-minilm.vtri` for MiniLM), so switching towers does not rebuild the other's.
+    public static func path(root: String? = nil, datasetRoot: String, system: RetrievalSystem,
+                            zeroShotTextTower: TextTower = .standard) -> String {
         let folderName = (datasetRoot as NSString).lastPathComponent
             .filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
         let datasetKey = ContentHash.sha256(Array(datasetRoot.utf8)).prefix(16)
         let file: String
         switch system {
-        case .zeroShot: file = IndexIdentity.zeroShot
+        case .zeroShot:
+            file = IndexIdentity.zeroShot + (zeroShotTextTower == .standard ? "" : "-" + zeroShotTextTower.rawValue)
         case .model(let checkpoint): file = "model-" + ContentHash.sha256(Array(checkpoint.utf8)).prefix(16)
         }
         return (root ?? defaultRoot()) + "/" + (folderName.isEmpty ? "dataset" : folderName) + "-" + datasetKey + "/" + file + ".vtri"
@@ -111,7 +119,7 @@ public enum GalleryIndexer {
     /// damaged, another format version), or when `options.rebuild` is set.
     public static func prepare(dataset: Dataset, system: RetrievalSystem, options: RetrievalOptions = RetrievalOptions(),
                                progress: (@Sendable (IndexEvent) -> Void)? = nil) throws -> (GalleryIndex, IndexReport) {
-        let towers = try Towers(system: system, weightsPath: options.weightsPath, featureCacheRoot: options.featureCacheRoot)
+        let towers = try Towers(system: system, options: options)
         return try prepare(dataset: dataset, towers: towers, options: options, progress: progress)
     }
 
@@ -120,7 +128,8 @@ public enum GalleryIndexer {
         guard let gallery = dataset.gallery?.samples, !gallery.isEmpty else {
             throw RetrievalError.noGallery(dataset.root)
         }
-        let path = IndexLocation.path(root: options.indexRoot, datasetRoot: dataset.root, system: towers.system)
+        let path = IndexLocation.path(root: options.indexRoot, datasetRoot: dataset.root, system: towers.system,
+                                      zeroShotTextTower: options.zeroShotTextTower)
         let identity = towers.identity(gallery: GalleryFingerprint.of(gallery))
         var reason: String? = options.rebuild ? "rebuild requested" : nil
         if reason == nil {

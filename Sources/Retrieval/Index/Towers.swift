@@ -5,7 +5,7 @@ import Foundation
 import Imaging
 
 /// What a gallery index and the retrieval engine compute vectors with: the zero-shot towers
-/// (MiniLM, EfficientNet-Lite0 through the feature cache) or a CAPTURE checkpoint.
+/// (the text tower, EfficientNet-Lite0 through the feature cache) or a CAPTURE checkpoint.
 public enum RetrievalSystem: Sendable, Equatable, Hashable {
     /// The pretrained towers alone: caption to caption and image to image.
     case zeroShot
@@ -28,11 +28,12 @@ final class Towers: @unchecked Sendable {
     // while `lock` is held.
     let system: RetrievalSystem
     let weights: WeightsFolder
-    let tokenizer: WordPieceTokenizer
+    let tokenizer: TextTokenizer
     let backbone: EfficientNetLite0
     let cache: FeatureCache
-    /// MiniLM for zero-shot caption vectors (nil for a checkpoint: its own text stream is used).
-    let miniLM: TextEncoder?
+    /// The pretrained text tower for zero-shot caption vectors (nil for a checkpoint: its own
+    /// text stream is used).
+    let textEncoder: TextEncoder?
     let model: CaptureModel?
     let maxTextLength: Int
     /// Hashes of the components (for index identities).
@@ -41,29 +42,38 @@ final class Towers: @unchecked Sendable {
     let checkpointHash: String
     private let lock = NSLock()
 
-    init(system: RetrievalSystem, weightsPath: String?, featureCacheRoot: String?) throws {
+    init(system: RetrievalSystem, options: RetrievalOptions) throws {
         self.system = system
-        weights = try weightsPath.map { WeightsFolder(path: $0) } ?? WeightsFolder.locate()
-        tokenizer = try WordPieceTokenizer(vocabularyPath: try weights.require(.miniLMVocabulary))
+        weights = try options.weightsPath.map { WeightsFolder(path: $0) } ?? WeightsFolder.locate()
         backbone = try EfficientNetLite0(weights: weights)
-        cache = try FeatureCache(root: featureCacheRoot, backbone: backbone.identity)
-        tokenizerHash = try ComponentIdentity(.miniLMVocabulary, in: weights).sha256
-        let textIdentity = try ComponentIdentity(.miniLMModel, in: weights)
-        textTowerHash = textIdentity.sha256
+        cache = try FeatureCache(root: options.featureCacheRoot, backbone: backbone.identity)
+        let tower: TextTower
         switch system {
         case .zeroShot:
-            miniLM = try TextEncoder.miniLM(in: weights)
+            tower = options.zeroShotTextTower
+            tokenizer = try TextTokenizer(tower, in: weights)
+            let config = tower.configuration(vocabularyRows: tokenizer.vocabularyRows)
+            textEncoder = try TextEncoder.pretrained(config: config, in: weights)
             model = nil
             checkpointHash = IndexIdentity.zeroShot
-            maxTextLength = CaptureConfig.default.maxTextLength
+            maxTextLength = config.maxTextLength
         case .model(let path):
             checkpointHash = try ContentHash.sha256(fileAt: path)
-            // A fine-tuned checkpoint may leave the frozen MiniLM tensors out: they come from `weights`.
+            // A fine-tuned checkpoint may leave the frozen text-tower tensors out: they come from `weights`.
             let (capture, metadata) = try Checkpoint.load(path: path, expectedBackbone: backbone.identity, weights: weights)
+            tower = metadata.config.textTower
+            tokenizer = try TextTokenizer(tower, in: weights)
+            guard tokenizer.vocabularyRows == metadata.config.vocabSize else {
+                throw CheckpointError(path: path, reason: "its text stream has \(metadata.config.vocabSize) word rows, but "
+                    + "the installed \(tower) tokenizer has \(tokenizer.vocabularyRows); install the weights it was "
+                    + "trained with (make weights)")
+            }
             model = capture
-            miniLM = nil
+            textEncoder = nil
             maxTextLength = metadata.config.maxTextLength
         }
+        tokenizerHash = try ComponentIdentity(tower.tokenizerFile, in: weights).sha256
+        textTowerHash = try ComponentIdentity(tower.modelFile, in: weights).sha256
     }
 
     /// The identity of vectors computed by these towers over a gallery with `fingerprint`.
@@ -100,11 +110,11 @@ final class Towers: @unchecked Sendable {
 
     // MARK: Zero-shot vectors
 
-    /// MiniLM sentence embeddings (unit vectors, 384-d).
+    /// The text tower's sentence embeddings (unit vectors, 384-d).
     func sentenceVectors(_ captions: [String]) -> [[Float]] {
-        guard let miniLM else { preconditionFailure("sentenceVectors needs the zero-shot towers") }
+        guard let textEncoder else { preconditionFailure("sentenceVectors needs the zero-shot towers") }
         let batch = TokenBatch(captions.map(encode))
-        return lock.withLock { miniLM.sentenceEmbeddings(batch) }
+        return lock.withLock { textEncoder.sentenceEmbeddings(batch) }
     }
 
     /// The pooled backbone feature of a map, L2-normalised (zero stays zero).

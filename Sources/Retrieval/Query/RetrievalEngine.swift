@@ -59,7 +59,7 @@ public final class RetrievalEngine: @unchecked Sendable {
         self.gallery = gallery
         self.system = system
         self.options = options
-        towers = try Towers(system: system, weightsPath: options.weightsPath, featureCacheRoot: options.featureCacheRoot)
+        towers = try Towers(system: system, options: options)
         (index, indexReport) = try GalleryIndexer.prepare(dataset: dataset, towers: towers, options: options, progress: progress)
         var byID: [String: Sample] = [:]
         var labelled: [OfficialGroundTruth.Item] = []
