@@ -272,6 +272,7 @@ public struct SafetensorsFile: Sendable {
                      "copyTensor: destination holds \(destination.count) floats, tensor \"\(name)\" has \(entry.elementCount)")
         convert(entry, into: destination)
         try checkIntact()
+        bytes.release(dataStart + entry.dataRange.lowerBound ..< dataStart + entry.dataRange.upperBound)
     }
 
     /// Fills `destination` with the tensor `name` (which must have `shape`), as `copyTensor` does,
@@ -293,6 +294,7 @@ public struct SafetensorsFile: Sendable {
         }
         convert(entry, into: destination.buffer)
         try checkIntact()
+        bytes.release(dataStart + entry.dataRange.lowerBound ..< dataStart + entry.dataRange.upperBound)
     }
 
     private func floatEntry(_ name: String, shape: [Int]) throws(SafetensorsError) -> SafetensorsEntry {
@@ -590,6 +592,18 @@ private final class FileBytes: @unchecked Sendable {
 
     /// Whether the file was cut short after it was mapped (its tail then read as zeros).
     var truncatedWhileMapped: Bool { mapping?.truncatedWhileMapped ?? false }
+
+    /// Drops this process's view of the whole pages inside `range` once they were copied out
+    /// (they stay in the page cache), so loading a file tensor by tensor never holds the mapped
+    /// file and the copies in memory at once.
+    func release(_ range: Range<Int>) {
+        guard mapping != nil, range.lowerBound >= 0, range.upperBound <= count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
 }
 
 /// Buffers writes in 1 MiB chunks on their way to `sink`.

@@ -56,14 +56,18 @@ public final class BertEmbeddings: @unchecked Sendable {
     private var summed = Workspace(), output = Workspace(), mean = Workspace(), rstd = Workspace()
     private var dropMask = Workspace(), dSummed = Workspace(), dDropped = Workspace()
 
+    /// `initializeWordTable` false leaves the word table at zero (untouched pages: it is about
+    /// to be loaded, and e5's is 214 MB) and draws nothing for it from `rng`.
     public init(prefix: String, vocabularySize: Int, maxPositions: Int, typeVocabularySize: Int,
-                hidden: Int, layerNormEps: Float, rng: inout SeededRNG) {
+                hidden: Int, layerNormEps: Float, rng: inout SeededRNG, initializeWordTable: Bool = true) {
         self.hidden = hidden
         word = Parameter(name: prefix + "embeddings.word_embeddings.weight", shape: [vocabularySize, hidden], decays: true)
         position = Parameter(name: prefix + "embeddings.position_embeddings.weight", shape: [maxPositions, hidden], decays: true)
         tokenType = Parameter(name: prefix + "embeddings.token_type_embeddings.weight", shape: [typeVocabularySize, hidden],
                               decays: true)
-        for p in [word, position, tokenType] { p.initializeNormal(std: 0.02, rng: &rng) }
+        for p in initializeWordTable ? [word, position, tokenType] : [position, tokenType] {
+            p.initializeNormal(std: 0.02, rng: &rng)
+        }
         layerNorm = LayerNormLayer(name: prefix + "embeddings.LayerNorm", width: hidden, eps: layerNormEps)
         salt = stableHash(prefix + "embeddings")
     }
@@ -143,13 +147,14 @@ public final class TextEncoder: @unchecked Sendable {
     deinit { idCopy.deallocate() }
 
     /// A randomly initialised encoder (BERT's initialisation), for tests and small configurations.
-    public init(config: CaptureConfig, prefix: String = "text.", seed: UInt64 = 0) {
+    /// `initializeWordTable` false leaves the word table at zero, for an encoder about to be loaded.
+    public init(config: CaptureConfig, prefix: String = "text.", seed: UInt64 = 0, initializeWordTable: Bool = true) {
         self.config = config
         self.prefix = prefix
         var rng = SeededRNG(seed: seed)
         embeddings = BertEmbeddings(prefix: prefix, vocabularySize: config.vocabSize, maxPositions: config.maxPositions,
                                     typeVocabularySize: config.typeVocabSize, hidden: config.hidden,
-                                    layerNormEps: config.layerNormEps, rng: &rng)
+                                    layerNormEps: config.layerNormEps, rng: &rng, initializeWordTable: initializeWordTable)
         let dims = BertDimensions(config)
         layers = (0..<config.textLayers).map { BertLayer(prefix: prefix + "encoder.layer.\($0).", dims: dims, rng: &rng) }
         var set = ParameterSet()
@@ -186,7 +191,7 @@ public final class TextEncoder: @unchecked Sendable {
     /// `config`'s sizes (take them from `TextTower.configuration(in:)`).
     public static func pretrained(config: CaptureConfig, in folder: WeightsFolder) throws -> TextEncoder {
         let path = try folder.require(config.textTower.modelFile)
-        let encoder = TextEncoder(config: config)
+        let encoder = TextEncoder(config: config, initializeWordTable: false)
         try encoder.load(from: try SafetensorsFile.read(path: path))
         return encoder
     }

@@ -35,6 +35,8 @@ struct BenchModel: ParsableCommand {
     @Option(name: .long, help: "Timed steps (the median is reported).") var steps: Int = 10
     @Option(name: .long, help: "Caption length in tokens, [CLS] and [SEP] included.") var captionTokens: Int = 16
     @Option(name: .long, help: "Timed caption embeddings.") var captionRuns: Int = 300
+    @Option(name: .long, help: ArgumentHelp("Text tower of the caption part: minilm (random ids of --caption-tokens) or e5 (the 16 Chinese characters of BenchModel.e5Caption with the \"query: \" prefix, through the real tokenizer).", valueName: "TOWER"))
+    var textTower: TextTower = .miniLM
     @Flag(name: .long, help: "Print JSON (the only output format; accepted for scripts).") var json = false
 
     func validate() throws {
@@ -151,12 +153,30 @@ struct BenchModel: ParsableCommand {
         fields["gemm_gflops_inside_gemm"] = round4(profile.gemmFlops / 1e9 / gemmWall)
     }
 
+    /// The e5 caption of the benchmark: 16 Chinese characters of a real-looking title (the same
+    /// text as tools/reference/capture_bench.py's E5_CAPTION).
+    static let e5Caption = "韩国黄金水乳霜套盒蜗牛玻尿酸精华"
+
     private func caption(into fields: inout [String: Any]) throws {
         let weights = try WeightsFolder.locate()
-        let encoder = try TextEncoder.miniLM(in: weights)
-        var rng = SeededRNG(seed: 2)
-        let ids = [101] + (0..<(captionTokens - 2)).map { _ in 1000 + rng.below(29_000) } + [102]
-        let tokens = TokenBatch(sequences: [ids], length: captionTokens)
+        let tokens: TokenBatch
+        let encoder: TextEncoder
+        switch textTower {
+        case .miniLM:
+            encoder = try TextEncoder.miniLM(in: weights)
+            var rng = SeededRNG(seed: 2)
+            let ids = [101] + (0..<(captionTokens - 2)).map { _ in 1000 + rng.below(29_000) } + [102]
+            tokens = TokenBatch(sequences: [ids], length: captionTokens)
+        case .e5:
+            let tokenizer = try SentencePieceTokenizer(path: try weights.require(.e5Tokenizer))
+            encoder = try TextEncoder.pretrained(config: TextTower.e5.configuration(vocabularyRows: tokenizer.rowCount),
+                                                 in: weights)
+            let pieces = tokenizer.pieceIDs(Self.e5Caption, prefix: .query)
+            fields["piece_ids"] = pieces
+            fields["text"] = Self.e5Caption
+            tokens = TokenBatch(sequences: [pieces.map(tokenizer.row(ofPiece:))])
+        }
+        fields["text_tower"] = textTower.rawValue
         for _ in 0..<30 { _ = encoder.sentenceEmbeddings(tokens) }
         var times: [Double] = []
         for _ in 0..<captionRuns {
@@ -181,7 +201,7 @@ struct BenchModel: ParsableCommand {
         }
         kernels["other (not instrumented)"] = round4(max(0, profiledRun - accounted) * 1e3)
         fields["kernel_wall_ms"] = kernels
-        fields["tokens"] = captionTokens; fields["batch"] = 1; fields["runs"] = captionRuns
+        fields["tokens"] = tokens.length; fields["batch"] = 1; fields["runs"] = captionRuns
         fields["latency_ms"] = ["median": round4(times[times.count / 2] * 1e3), "min": round4(times[0] * 1e3),
                                 "p90": round4(times[times.count * 9 / 10] * 1e3), "max": round4(times.last! * 1e3)]
     }

@@ -178,6 +178,9 @@ def main() -> int:
     s["caption"] = vitrine(args.bin, "caption", [])
     # Without Vitrine's AVX-512 few-rows kernel (what a processor without AVX-512 runs).
     s["caption_openblas"] = vitrine(args.bin, "caption", [], gemm="openblas")
+    # The e5 text tower (12 layers) on 16 Chinese characters, the same weights on both sides.
+    s["caption_e5"] = vitrine(args.bin, "caption", ["--text-tower", "e5"])
+    s["caption_e5_openblas"] = vitrine(args.bin, "caption", ["--text-tower", "e5"], gemm="openblas")
     s["backbone"] = vitrine(args.bin, "backbone", [])
     if args.coretype_variant:
         c = args.coretype_variant
@@ -227,6 +230,16 @@ def main() -> int:
     add("  same, dense layers through OpenBLAS only [VITRINE_GEMM=openblas]", fmt(cob["latency_ms"]["median"]),
         fmt(tcap["latency_ms"]["median"]) if tcap else "n/a",
         ratio(cob["latency_ms"]["median"], tcap["latency_ms"]["median"] if tcap else None), loads(cob))
+    e5, te5 = s["caption_e5"], t.get("caption_e5")
+    if te5 and te5.get("piece_ids") != e5.get("piece_ids"):
+        print("bench/model: warning: the e5 caption's ids differ between Vitrine and the Python tokenizer", file=sys.stderr)
+    e5label = f"caption embedding, e5, 16 Chinese characters ({e5['tokens']} pieces), batch 1 (ms, p50)"
+    add(e5label, fmt(e5["latency_ms"]["median"]), fmt(te5["latency_ms"]["median"]) if te5 else "n/a",
+        ratio(e5["latency_ms"]["median"], te5["latency_ms"]["median"] if te5 else None), loads(e5, te5))
+    eob = s["caption_e5_openblas"]
+    add("  same, dense layers through OpenBLAS only [VITRINE_GEMM=openblas]", fmt(eob["latency_ms"]["median"]),
+        fmt(te5["latency_ms"]["median"]) if te5 else "n/a",
+        ratio(eob["latency_ms"]["median"], te5["latency_ms"]["median"] if te5 else None), loads(eob))
     bb, tbb = s["backbone"], (t.get("backbone") or {})
     add("backbone to block 15, 224x224, batch 32 (images/s, median)", fmt(bb["images_per_s_median"], 1),
         fmt(tbb.get("images_per_s"), 1), ratio(bb["images_per_s_median"], tbb.get("images_per_s"), lower_is_better=False),

@@ -53,6 +53,10 @@ from capture_torch import (CLS_ID, SEP_ID, CaptureConfig, CaptureTorch, image_to
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MINILM = os.path.join(REPO, "Weights", "minilm", "model.safetensors")
+E5_MODEL = os.path.join(REPO, "Weights", "e5-small", "model.safetensors")
+E5_TOKENIZER = os.path.join(REPO, "Weights", "e5-small", "tokenizer.bin")
+# 16 Chinese characters of a real-looking title (Sources/vitrine/BenchModel.swift's e5Caption).
+E5_CAPTION = "韩国黄金水乳霜套盒蜗牛玻尿酸精华"
 VARIANTS = ("all", "frozen0-3", "frozen0-3-only")
 
 
@@ -164,12 +168,29 @@ def train_variant(variant: str, batch: int, length: int, warmup: int, steps: int
     }
 
 
-def caption_latency(tokens: int, warmup: int, runs: int) -> dict:
-    config = CaptureConfig()
-    model, text_source = make_model(config)
+def caption_latency(tokens: int, warmup: int, runs: int, tower: str = "minilm") -> dict:
+    extra = {}
+    if tower == "e5":
+        # The same dequantised float32 weights as Vitrine's, the ids of tools/reference/e5_reference.py's
+        # tokenizer (e5.c's ids; checked against Vitrine's by bench/model/compare.py).
+        from e5_reference import E5Tokenizer
+        tokenizer = E5Tokenizer(E5_TOKENIZER)
+        pieces = tokenizer.encode(E5_CAPTION)
+        rows = [int(tokenizer.row_of[i]) for i in pieces]
+        config = CaptureConfig(text_layers=12, vocab_size=int(tokenizer.rows), text_tower="e5")
+        torch.manual_seed(0)
+        model = CaptureTorch(config)
+        load_minilm(model, E5_MODEL)
+        text_source = "e5 from " + os.path.relpath(E5_MODEL, REPO)
+        ids = torch.tensor([rows])
+        tokens = len(rows)
+        extra = {"piece_ids": pieces, "text": E5_CAPTION}
+    else:
+        config = CaptureConfig()
+        model, text_source = make_model(config)
+        ids = torch.randint(1000, config.vocab_size, (1, tokens), generator=torch.Generator().manual_seed(2))
+        ids[:, 0], ids[:, -1] = CLS_ID, SEP_ID
     text = model.text.eval()
-    ids = torch.randint(1000, config.vocab_size, (1, tokens), generator=torch.Generator().manual_seed(2))
-    ids[:, 0], ids[:, -1] = CLS_ID, SEP_ID
     mask = torch.ones(1, tokens, dtype=torch.long)
     from capture_torch import additive_mask
 
@@ -187,7 +208,7 @@ def caption_latency(tokens: int, warmup: int, runs: int) -> dict:
             t0 = time.perf_counter()
             embed()
             times.append(time.perf_counter() - t0)
-    return {"tokens": tokens, "batch": 1, "text_stream": text_source, "runs": runs,
+    return {**extra, "tokens": tokens, "batch": 1, "text_stream": text_source, "text_tower": tower, "runs": runs,
             "latency_ms": {"median": round(statistics.median(times) * 1e3, 3),
                            "min": round(min(times) * 1e3, 3), "max": round(max(times) * 1e3, 3)},
             "peak_rss_mib": peak_rss_mib(), "load_average_before": load_before, "load_average_after": load_average()}
@@ -208,18 +229,22 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     if args.only:
-        if args.only == "caption":
-            result = caption_latency(args.caption_tokens, 30, args.caption_runs)
+        if args.only in ("caption", "caption-e5"):
+            result = caption_latency(args.caption_tokens, 30, args.caption_runs,
+                                     tower="e5" if args.only == "caption-e5" else "minilm")
         else:
             result = train_variant(args.only, args.batch, args.length, args.warmup, args.steps)
         print(json.dumps(result))
         return 0
 
     report = {"torch": torch.__version__, "threads": args.threads, "mode": "eager, float32, CPU",
-              "cpu_count": os.cpu_count(), "load_average_start": load_average(), "train_step": [], "caption": None}
+              "cpu_count": os.cpu_count(), "load_average_start": load_average(), "train_step": [], "caption": None,
+              "caption_e5": None}
     parts = [v for v in args.variants.split(",") if v] + ["caption"]
+    if os.path.exists(E5_MODEL) and os.path.exists(E5_TOKENIZER):
+        parts.append("caption-e5")
     for part in parts:
-        if part != "caption" and part not in VARIANTS:
+        if part not in ("caption", "caption-e5") and part not in VARIANTS:
             parser.error(f"unknown variant {part!r}; choose from {', '.join(VARIANTS)}")
         cmd = [sys.executable, os.path.abspath(__file__), "--only", part, "--threads", str(args.threads),
                "--batch", str(args.batch), "--length", str(args.length), "--warmup", str(args.warmup),
@@ -230,6 +255,8 @@ def main() -> int:
         result = json.loads(out.strip().splitlines()[-1])
         if part == "caption":
             report["caption"] = result
+        elif part == "caption-e5":
+            report["caption_e5"] = result
         else:
             report["train_step"].append(result)
     report["load_average_end"] = load_average()
