@@ -59,18 +59,12 @@ public func attentionForward(output: UnsafeMutablePointer<Float>, probabilities:
             output.update(repeating: 0, count: B * Tq * C)
             return
         }
-        let scaleFactor = 1 / Float(D).squareRoot()
         Parallel.forEachRange(B * H, workPerItem: 4 * Tq * Tk * D) { range in
             let transposed = UnsafeMutablePointer<Float>.allocate(capacity: D * ((Tk + 15) / 16 * 16))
             defer { transposed.deallocate() }
             for bh in range {
                 let b = bh / H, h = bh % H
-                var head = vitrine_attention_head()
-                head.query_length = Tq; head.key_length = Tk; head.head_dim = D; head.stride = C
-                head.scale = scaleFactor
-                head.query = query + b * Tq * C + h * D
-                head.key = key + b * Tk * C + h * D
-                head.value = value + b * Tk * C + h * D
+                var head = attentionHead(shape, bh: bh, query: query, key: key, value: value)
                 head.key_mask = keyMask.map { $0 + b * Tk }
                 head.dropout_mask = dropoutMask.map { $0 + bh * Tq * Tk }
                 head.dropped_probabilities = droppedProbabilities.map { $0 + bh * Tq * Tk }
@@ -109,18 +103,12 @@ public func attentionBackward(dQuery: UnsafeMutablePointer<Float>, dKey: UnsafeM
             }
             return
         }
-        let scaleFactor = 1 / Float(D).squareRoot()
         Parallel.forEachRange(B * H, workPerItem: 8 * Tq * Tk * D) { range in
             let transposed = UnsafeMutablePointer<Float>.allocate(capacity: D * ((Tk + 15) / 16 * 16))
             defer { transposed.deallocate() }
             for bh in range {
                 let b = bh / H, h = bh % H
-                var head = vitrine_attention_head()
-                head.query_length = Tq; head.key_length = Tk; head.head_dim = D; head.stride = C
-                head.scale = scaleFactor
-                head.query = query + b * Tq * C + h * D
-                head.key = key + b * Tk * C + h * D
-                head.value = value + b * Tk * C + h * D
+                var head = attentionHead(shape, bh: bh, query: query, key: key, value: value)
                 head.dropout_mask = dropoutMask.map { $0 + bh * Tq * Tk }
                 head.dropped_probabilities = droppedProbabilities.map { UnsafeMutablePointer(mutating: $0 + bh * Tq * Tk) }
                 head.probabilities = UnsafeMutablePointer(mutating: probabilities + bh * Tq * Tk)
@@ -132,6 +120,20 @@ public func attentionBackward(dQuery: UnsafeMutablePointer<Float>, dKey: UnsafeM
             }
         }
     }
+}
+
+/// The C kernel's description of (batch item, head) `bh`: sizes, scale and the head's first
+/// query, key and value; the caller adds the masks and the outputs.
+private func attentionHead(_ shape: AttentionShape, bh: Int, query: UnsafePointer<Float>, key: UnsafePointer<Float>,
+                           value: UnsafePointer<Float>) -> vitrine_attention_head {
+    let b = bh / shape.heads, h = bh % shape.heads, C = shape.width, D = shape.headDim
+    var head = vitrine_attention_head()
+    head.query_length = shape.queryLength; head.key_length = shape.keyLength; head.head_dim = D; head.stride = C
+    head.scale = 1 / Float(D).squareRoot()
+    head.query = query + b * shape.queryLength * C + h * D
+    head.key = key + b * shape.keyLength * C + h * D
+    head.value = value + b * shape.keyLength * C + h * D
+    return head
 }
 
 /// `out[i] = a[i] * b[i]` (out may alias a or b).
