@@ -119,8 +119,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let trainingMode = mode
         let tower = try startingTower()
-        let towerLayers = preset == .tiny ? TrainingOptions.tinyConfig.textLayers : tower.configuration(vocabularyRows: 1).textLayers
-        var options = TrainingOptions.preset(preset, mode: trainingMode, textLayers: towerLayers)
+        var options = TrainingOptions.preset(preset, mode: trainingMode, tower: tower)
         options.seed = seed
         if let steps { options.steps = steps }
         if let batch { options.batchSize = batch }
