@@ -63,7 +63,10 @@ struct Embed: ParsableCommand {
             fields.append(("image_pooled", Self.numbers(EfficientNetLite0.pool(map))))
         }
         if let model {
-            let (capture, _) = try Checkpoint.load(path: absolute(model), expectedBackbone: nil, weights: weights)
+            let tower = checkpoint?.config.textTower ?? .standard
+            let (capture, _) = try Checkpoint.load(path: absolute(model), expectedBackbone: nil,
+                                                   expectedTokenizer: try ComponentIdentity(tower.tokenizerFile, in: weights),
+                                                   weights: weights)
             let config = capture.config
             let imageTokens = cellFeatures.map { ImageTokens.features(channelMajor: $0, channels: config.regionFeatureDim) }
             if let t = tokens { fields.append(("z_t", Self.numbers(capture.embedText(TokenBatch([t]))[0]))) }

@@ -208,6 +208,7 @@ struct Train: ParsableCommand {
             model = CaptureModel(config: newConfig, seed: seed)
         } else if let initFrom {
             model = try Checkpoint.load(path: absolute(initFrom), expectedBackbone: network.identity,
+                                        expectedTokenizer: try ComponentIdentity(tower.tokenizerFile, in: weights),
                                         weights: weights).0
         } else {
             model = try CaptureModel.pretrained(weights: weights, config: newConfig, seed: seed)

@@ -59,9 +59,13 @@ final class Towers: @unchecked Sendable {
             maxTextLength = config.maxTextLength
         case .model(let path):
             checkpointHash = try ContentHash.sha256(fileAt: path)
-            // A fine-tuned checkpoint may leave the frozen text-tower tensors out: they come from `weights`.
-            let (capture, metadata) = try Checkpoint.load(path: path, expectedBackbone: backbone.identity, weights: weights)
-            tower = metadata.config.textTower
+            // The checkpoint's tower decides the tokenizer, which must be the one it was trained
+            // with; a fine-tuned checkpoint may leave the frozen text-tower tensors out: they come
+            // from `weights`.
+            tower = try Checkpoint.readMetadata(path: path).config.textTower
+            let (capture, metadata) = try Checkpoint.load(path: path, expectedBackbone: backbone.identity,
+                                                          expectedTokenizer: try ComponentIdentity(tower.tokenizerFile, in: weights),
+                                                          weights: weights)
             tokenizer = try TextTokenizer(tower, in: weights)
             guard tokenizer.vocabularyRows == metadata.config.vocabSize else {
                 throw CheckpointError(path: path, reason: "its text stream has \(metadata.config.vocabSize) word rows, but "
