@@ -38,6 +38,18 @@ public enum TextTower: String, Sendable, Codable, CaseIterable, CustomStringConv
         }
     }
 
+    /// The zero-shot system's pair queries (image and caption) score `w cos(sentence) + (1 - w)
+    /// cos(pooled)`: w for this tower's sentence embeddings, chosen on SampleData's dev split
+    /// (official mAP@10 of pair queries). e5's captions carry most of the signal: 0.684 at w 0.5,
+    /// 0.728 at 0.7, 0.773 at 0.85, 0.783 at 0.9, 0.763 at 0.95, 0.728 at 1 (captions alone).
+    /// MiniLM's do not: 0.465 at 0.5, 0.409 at 0.7, 0.355 at 0.9.
+    public var zeroShotPairTextWeight: Float {
+        switch self {
+        case .e5: 0.9
+        case .miniLM: 0.5
+        }
+    }
+
     /// The model configuration for this tower: the default widths, the tower's layer count,
     /// vocabulary rows and text length (docs/model.md §1). `vocabularyRows` is the tokenizer's
     /// (for e5, the rows of the pruned embedding table).

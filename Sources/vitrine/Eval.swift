@@ -43,6 +43,8 @@ struct Eval: ParsableCommand {
     var model: String?
     @Option(name: .long, help: ArgumentHelp("Text tower of the zero-shot system: e5 (multilingual-e5-small, the default) or minilm (all-MiniLM-L6-v2, English). A checkpoint uses its own.", valueName: "TOWER"))
     var textTower: TextTower?
+    @Option(name: .long, help: ArgumentHelp("Zero-shot pair queries: the weight w of the caption in w cos(sentence) + (1 - w) cos(image). Default: the text tower's.", valueName: "W"))
+    var pairTextWeight: Float?
 
     @Flag(name: .long, help: "Choose the zero-shot towers for --json and --out.")
     var zeroShot = false
@@ -117,7 +119,7 @@ struct Eval: ParsableCommand {
             let engine: RetrievalEngine
             do {
                 engine = try RetrievalEngine(dataset: dataset, system: system,
-                                             options: RetrievalOptions(zeroShotTextTower: textTower ?? .standard)) { event in
+                                             options: RetrievalOptions(pairTextWeight: pairTextWeight, zeroShotTextTower: textTower ?? .standard)) { event in
                     if case .progress(let done, let total) = event {
                         bar.update("\(title): indexing the gallery \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
                     }

@@ -1,3 +1,4 @@
+import Capture
 import Catalog
 import Dispatch
 import Foundation
@@ -30,7 +31,10 @@ func dot(_ a: [Float], _ b: [Float]) -> Double {
             switch mode {
             case .caption: s = dot(qs, sentence.row(r))
             case .image: s = dot(qp, pooled.row(r))
-            case .pair: s = 0.5 * dot(qs, sentence.row(r)) + 0.5 * dot(qp, pooled.row(r))
+            case .pair:
+                // The zero-shot tower's weight (the engine's default options).
+                let w = Double(TextTower.standard.zeroShotPairTextWeight)
+                s = w * dot(qs, sentence.row(r)) + (1 - w) * dot(qp, pooled.row(r))
             }
             scored.append((engine.gallery[r].id, s))
         }

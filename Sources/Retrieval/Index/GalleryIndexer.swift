@@ -29,12 +29,14 @@ public struct RetrievalOptions: Sendable, Equatable {
     /// The text tower of the zero-shot system (a checkpoint uses its own).
     public var zeroShotTextTower: TextTower
 
+    /// `pairTextWeight` nil: the zero-shot tower's own (`TextTower.zeroShotPairTextWeight`).
     public init(weightsPath: String? = nil, indexRoot: String? = nil, featureCacheRoot: String? = nil,
-                rebuild: Bool = false, batchSize: Int = 32, captionTextWeight: Float = 0, pairTextWeight: Float = 0.5,
+                rebuild: Bool = false, batchSize: Int = 32, captionTextWeight: Float = 0, pairTextWeight: Float? = nil,
                 zeroShotTextTower: TextTower = .standard) {
         self.weightsPath = weightsPath; self.indexRoot = indexRoot; self.featureCacheRoot = featureCacheRoot
         self.rebuild = rebuild; self.batchSize = batchSize
-        self.captionTextWeight = captionTextWeight; self.pairTextWeight = pairTextWeight
+        self.captionTextWeight = captionTextWeight
+        self.pairTextWeight = pairTextWeight ?? zeroShotTextTower.zeroShotPairTextWeight
         self.zeroShotTextTower = zeroShotTextTower
     }
 }

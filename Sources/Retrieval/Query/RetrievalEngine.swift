@@ -10,7 +10,7 @@ import Foundation
 /// |---|---|---|
 /// | caption | `z_t` against the gallery's `z_v` (blended with its `z_t` when `captionTextWeight` > 0) | MiniLM sentence embedding against the gallery captions' |
 /// | image (file, or a sample as image) | `z_v` against `z_v` | pooled backbone feature against pooled features |
-/// | sample as pair (image and caption) | `e` against `e` | `w · cos(sentence) + (1 - w) · cos(pooled)`, w = `pairTextWeight` (0.5) |
+/// | sample as pair (image and caption) | `e` against `e` | `w · cos(sentence) + (1 - w) · cos(pooled)`, w = `pairTextWeight` (the tower's: 0.9 e5, 0.5 MiniLM) |
 ///
 /// A sample used as a query is left out of its own results. Gallery samples' vectors come from
 /// the index; other samples and image files are encoded on the fly (backbone maps through the
