@@ -52,9 +52,12 @@ import math
 import os
 import struct
 import sys
-import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from atomic_write import write_atomically  # noqa: E402
 
 QK = 32
 Q4_BLOCK_BYTES = 2 + QK // 2
@@ -451,26 +454,6 @@ def safetensors_header(tensors: dict[str, np.ndarray], metadata: dict[str, str])
         text += b" " * (-(8 + len(text) + word["data_offsets"][0]) % PAGE)
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text
-
-
-def write_atomically(path: str, chunks) -> None:
-    """Write the chunks to a temporary file next to `path`, fsync, then rename over it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".convert-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def chunks_of(header: bytes, tensors: dict[str, np.ndarray]):

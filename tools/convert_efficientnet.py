@@ -56,9 +56,12 @@ import os
 import pickle
 import struct
 import sys
-import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from atomic_write import write_atomically  # noqa: E402
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
@@ -297,25 +300,6 @@ def safetensors_bytes(tensors, metadata: dict[str, str]) -> bytes:
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write to a temporary file next to `path`, fsync, then rename over it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".convert-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Convert a legacy torch .pth state dict to safetensors (no torch needed).")
     parser.add_argument("input", help="the legacy .pth file")
@@ -354,7 +338,7 @@ def main(argv: list[str]) -> int:
     }
     data = safetensors_bytes(tensors, metadata)
     try:
-        write_atomically(args.output, data)
+        write_atomically(args.output, [data])
     except OSError as error:
         print(f"convert_efficientnet: cannot write {args.output}: {error.strerror}", file=sys.stderr)
         return 1
