@@ -50,6 +50,14 @@ public enum TextTower: String, Sendable, Codable, CaseIterable, CustomStringConv
         }
     }
 
+    /// The tower's depth: 12 layers for e5, 6 for MiniLM.
+    public var textLayers: Int {
+        switch self {
+        case .e5: 12
+        case .miniLM: 6
+        }
+    }
+
     /// The model configuration for this tower: the default widths, the tower's layer count,
     /// vocabulary rows and text length (docs/model.md §1). `vocabularyRows` is the tokenizer's
     /// (for e5, the rows of the pruned embedding table).
@@ -57,9 +65,9 @@ public enum TextTower: String, Sendable, Codable, CaseIterable, CustomStringConv
         var config = CaptureConfig()
         config.textTower = self
         config.vocabSize = vocabularyRows
+        config.textLayers = textLayers
         switch self {
         case .e5:
-            config.textLayers = 12
             // p99 of SampleData's titles with the "query: " prefix is 61 pieces; 64 cuts 0.5 %
             // of them (docs/model.md §2.1, "Length").
             config.maxTextLength = 64

@@ -159,7 +159,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// but the top two layers of either tower.
     public static func preset(_ name: TrainingPreset, mode: TrainingMode, tower: TextTower = .miniLM) -> TrainingOptions {
         var options = basePreset(name, mode: mode)
-        let textLayers = tower.configuration(vocabularyRows: 1).textLayers
+        let textLayers = tower.textLayers
         switch (name, tower) {
         case (.sample, .miniLM): options.frozenTextLayers = textLayers
         case (.sample, .e5):
