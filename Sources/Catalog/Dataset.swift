@@ -8,12 +8,20 @@ public struct Split: Sendable {
     public let role: SplitRole
     /// Path of the file the split was read from.
     public let file: String
-    /// The well-formed lines, in file order.
-    public let samples: [Sample]
+    /// The well-formed lines, in file order. A Product1M split reads each from its file when it is
+    /// asked for (`SampleList`): iterate what you need, and use `kindCounts`, `missingImages` and
+    /// `sample(id:)` rather than walking all of them.
+    public let samples: SampleList
     /// The malformed lines, all of them, in file order. They were skipped.
     public let issues: [LoadIssue]
     /// Samples whose image was not found (`imagePath == nil`). They are kept.
     public let missingImages: Int
+    /// Samples with one label and with several (the rest are unlabelled).
+    public let kindCounts: (single: Int, multi: Int)
+    /// The widest id among the first 2,000 samples, in characters (for laying out a table).
+    public let idWidth: Int
+    /// Each distinct label with the number of times it occurs over the samples.
+    let labelCounts: [String: Int]
     private let index: [String: Int]
 
     /// A split made in memory. If two samples share an id, `sample(id:)` finds the first.
@@ -31,17 +39,71 @@ public struct Split: Sendable {
         self.name = name
         self.role = role
         self.file = file
-        self.samples = samples
+        self.samples = SampleList(samples)
         self.issues = issues
         self.index = index
-        var missing = 0
-        for sample in samples where sample.imagePath == nil { missing += 1 }
+        var missing = 0, single = 0, multi = 0
+        var labels: [String: Int] = [:]
+        for sample in samples {
+            if sample.imagePath == nil { missing += 1 }
+            switch sample.kind {
+            case .single: single += 1
+            case .multi: multi += 1
+            case .unknown: break
+            }
+            for label in sample.labels { labels[label, default: 0] += 1 }
+        }
         self.missingImages = missing
+        self.kindCounts = (single, multi)
+        self.labelCounts = labels
+        self.idWidth = samples.prefix(2000).map { $0.id.count }.max() ?? 0
+    }
+
+    /// A Product1M split backed by its file.
+    init(name: String, role: SplitRole, lines: Product1MLines) {
+        self.name = name
+        self.role = role
+        self.file = lines.path
+        self.samples = SampleList(lines)
+        self.issues = lines.issues
+        self.index = [:]
+        self.missingImages = lines.imageCodes.count(where: { $0 == 0 })
+        self.kindCounts = lines.kindCounts
+        self.labelCounts = lines.labelCounts
+        self.idWidth = (0 ..< min(2000, lines.count)).map { lines.id(at: $0).count }.max() ?? 0
     }
 
     /// The sample with this id, in O(1).
     public func sample(id: String) -> Sample? {
-        index[id].map { samples[$0] }
+        if let lines = samples.lines { return lines.position(of: id).map(lines.sample(at:)) }
+        return index[id].map { samples[$0] }
+    }
+}
+
+/// The samples of a split, in file order: an array, or (Product1M) the lines of a file read back
+/// and parsed one at a time when they are asked for, so that a split of a million lines costs
+/// about 27 bytes a line until it is looked at.
+public struct SampleList: RandomAccessCollection, Sendable {
+    private let array: [Sample]
+    let lines: Product1MLines?
+
+    init(_ samples: [Sample]) { array = samples; lines = nil }
+    init(_ lines: Product1MLines) { array = []; self.lines = lines }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { lines?.count ?? array.count }
+
+    public subscript(position: Int) -> Sample {
+        if let lines {
+            precondition(position >= 0 && position < lines.count, "SampleList: index \(position) out of range")
+            return lines.sample(at: position)
+        }
+        return array[position]
+    }
+
+    /// The id at `position`, without reading the line (Product1M) or copying the sample.
+    public func id(at position: Int) -> String {
+        lines?.id(at: position) ?? array[position].id
     }
 }
 
@@ -121,7 +183,7 @@ public struct Dataset: Sendable {
 
         switch format {
         case .product1m:
-            let splits = try loadProduct1M(root: root, options: options)
+            let splits = try Product1MLoader.load(root: root, options: options)
             return Dataset(root: root, name: name, format: format, splits: splits)
         case .folderTSV, .folderJSONL:
             let result = try FolderLoader.load(format: format, root: root, options: options)
@@ -140,29 +202,6 @@ public struct Dataset: Sendable {
         if entryKind(root + "/" + FolderLoader.tsvName) != .missing { return .folderTSV }
         if entryKind(root + "/" + FolderLoader.jsonlName) != .missing { return .folderJSONL }
         return nil
-    }
-
-    private static func loadProduct1M(root: String, options: LoadOptions) throws -> [Split] {
-        let specs = Product1MSplitSpec.all.filter { entryKind(root + "/" + $0.fileName) != .missing }
-        let images = ImageFolder(path: root + "/images")
-        let slots = Slots<Result<Split, any Error>>(count: specs.count)
-        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
-            let spec = specs[i]
-            let path = root + "/" + spec.fileName
-            slots[i] = Result {
-                let bytes = try readFileBytes(path)
-                return Product1MParser.parse(bytes, spec: spec, path: path, images: images, options: options)
-            }
-        }
-        var splits: [Split] = []
-        for i in 0..<specs.count {
-            let split = try slots[i]!.get()
-            if options.strict, let first = split.issues.first {
-                throw CatalogError.malformed(first, path: split.file)
-            }
-            splits.append(split)
-        }
-        return splits
     }
 }
 

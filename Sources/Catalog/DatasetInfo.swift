@@ -26,17 +26,11 @@ public struct SplitStats: Sendable, Codable, Equatable {
         name = split.name
         role = split.role
         file = split.file
-        var counts = KindCounts()
-        var distinct = Set<String>()
-        for sample in split.samples {
-            counts.add(sample)
-            distinct.formUnion(sample.labels)
-        }
         samples = split.samples.count
-        single = counts.single
-        multi = counts.multi
-        unlabelled = counts.unlabelled
-        labels = distinct.count
+        single = split.kindCounts.single
+        multi = split.kindCounts.multi
+        unlabelled = samples - single - multi
+        labels = split.labelCounts.count
         missingImages = split.missingImages
         malformedLines = split.issues.count
     }
@@ -63,42 +57,65 @@ public struct DatasetTotals: Sendable, Codable, Equatable {
     public let malformedLines: Int
 
     public init(_ dataset: Dataset) {
+        // Each split knows its own counts; what is left is to leave out the samples whose id an earlier
+        // split already listed (in Product1M, none in a well-formed dump).
+        var single = 0, multi = 0, unlabelled = 0, missing = 0, distinct = 0
+        var labels: [String: Int] = [:]
         var seen = Set<String>()
-        var counts = KindCounts()
-        var distinct = Set<String>()
-        var missing = 0
-        for split in dataset.splits {
-            for sample in split.samples where seen.insert(sample.id).inserted {
-                counts.add(sample)
-                distinct.formUnion(sample.labels)
-                if sample.imagePath == nil { missing += 1 }
+        for (k, split) in dataset.splits.enumerated() {
+            var splitLabels = split.labelCounts
+            var s = split.kindCounts.single, m = split.kindCounts.multi, u = split.samples.count - s - m
+            var miss = split.missingImages
+            for p in DatasetTotals.repeated(in: split, after: dataset.splits[..<k], seen: &seen) {
+                let sample = split.samples[p]
+                switch sample.kind {
+                case .single: s -= 1
+                case .multi: m -= 1
+                case .unknown: u -= 1
+                }
+                if sample.imagePath == nil { miss -= 1 }
+                for label in sample.labels {
+                    splitLabels[label, default: 0] -= 1
+                    if splitLabels[label] == 0 { splitLabels[label] = nil }
+                }
             }
+            distinct += s + m + u
+            single += s; multi += m; unlabelled += u; missing += miss
+            labels.merge(splitLabels, uniquingKeysWith: +)
         }
-        samples = seen.count
-        single = counts.single
-        multi = counts.multi
-        unlabelled = counts.unlabelled
-        labels = distinct.count
+        samples = distinct
+        self.single = single
+        self.multi = multi
+        self.unlabelled = unlabelled
+        self.labels = labels.count
         missingImages = missing
         malformedLines = dataset.issues.count
+    }
+
+    /// The positions in `split` whose id is in one of the `earlier` splits or earlier in `split` itself.
+    /// File-backed splits answer from their id tables; in-memory ones through `seen`, the ids so far.
+    private static func repeated(in split: Split, after earlier: ArraySlice<Split>, seen: inout Set<String>) -> [Int] {
+        if let lines = split.samples.lines, earlier.allSatisfy({ $0.samples.lines != nil }) {
+            // A file-backed split holds no id twice (the scan dropped repeats).
+            let tables = earlier.map { $0.samples.lines! }
+            guard !tables.isEmpty else { return [] }
+            return (0 ..< lines.count).filter { p in
+                let key = lines.key(at: p), long = lines.longID(at: p)
+                return tables.contains { $0.contains(key, long: long) }
+            }
+        }
+        if seen.isEmpty {
+            for e in earlier { for p in e.samples.indices { seen.insert(e.samples.id(at: p)) } }
+        }
+        var out: [Int] = []
+        for p in split.samples.indices where !seen.insert(split.samples.id(at: p)).inserted { out.append(p) }
+        return out
     }
 
     enum CodingKeys: String, CodingKey {
         case samples, single, multi, unlabelled, labels
         case missingImages = "missing_images"
         case malformedLines = "malformed_lines"
-    }
-}
-
-private struct KindCounts {
-    var single = 0, multi = 0, unlabelled = 0
-
-    mutating func add(_ sample: Sample) {
-        switch sample.kind {
-        case .single: single += 1
-        case .multi: multi += 1
-        case .unknown: unlabelled += 1
-        }
     }
 }
 

@@ -36,7 +36,7 @@ struct BenchQuery: ParsableCommand {
         let options = RetrievalOptions(weightsPath: weights.path, indexRoot: cache)
         let sample = try RetrievalEngine(dataPath: sampleData, system: .zeroShot, options: options)
         let dataset = try Dataset.load(from: sampleData)
-        let texts = Array((dataset.split(named: "train")?.samples ?? []).prefix(captions).map(\.caption))
+        let texts = (dataset.split(named: "train").map { Array($0.samples.prefix(captions)) } ?? []).map(\.caption)
         var fields: [String: Any] = ["captions": texts.count, "threads": Parallel.workerCount]
         let small = try percentiles(sample, texts)
         fields["sampledata_items"] = sample.gallery.count

@@ -131,7 +131,7 @@ struct Eval: ParsableCommand {
                 warn("\(title): skipped (\(error))")
                 continue
             }
-            let (systemRankings, problems) = try engine.rankings(for: queries.samples, mode: queryMode, top: 100) { done, total in
+            let (systemRankings, problems) = try engine.rankings(for: Array(queries.samples), mode: queryMode, top: 100) { done, total in
                 bar.update("\(title): queries \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
             }
             bar.finish("\(title): ranked \(queries.samples.count) queries (\(queryMode.rawValue))")
@@ -156,7 +156,7 @@ struct Eval: ParsableCommand {
         }
         for method in methods {
             let bar = ProgressLine(enabled: !quiet && method == .colour)
-            let run = BaselineRun(method, queries: queries.samples, gallery: gallery.samples, top: 100, seed: seed) { event in
+            let run = BaselineRun(method, queries: Array(queries.samples), gallery: Array(gallery.samples), top: 100, seed: seed) { event in
                 if case .decodedImages(let done, let total) = event {
                     bar.update("\(method.title): images \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
                 }

@@ -223,7 +223,7 @@ import Testing
 
     func rankingFile() throws -> String {
         // Query 200001 ranked well, 200002 badly, an unknown query last.
-        let gallery = Fixture.dataset.gallery!.samples
+        let gallery = Array(Fixture.dataset.gallery!.samples)
         let good = gallery.filter { $0.product == "Aurelle 水光面霜" || $0.product == "Brisane 柔肤水" }.map(\.id)
         let bad = gallery.filter { $0.product != "Celoria 防晒乳" && $0.product != "Dovena 睫毛膏" }.map(\.id)
         let text = "200001,\(good.joined(separator: ",")),100001\n200002,\(bad.prefix(12).joined(separator: ","))\n999999,100001\n"

@@ -58,7 +58,7 @@ import Testing
 
     @Test func colourHistogramOnSampleData() throws {
         let dataset = try Dataset.load(from: sampleDataFolder)
-        let gallery = try #require(dataset.gallery).samples
+        let gallery = Array(try #require(dataset.gallery).samples)
         let ranker = ColourHistogramRanker(gallery: gallery)
         #expect(ranker.unreadable.isEmpty)
         // A gallery image as its own query: intersection 1, ranked first.
@@ -74,8 +74,8 @@ import Testing
 
     @Test func baselinesOnSampleDataTestSplitOrderAsExpected() throws {
         let dataset = try Dataset.load(from: sampleDataFolder)
-        let queries = try #require(dataset.split(named: "test")).samples
-        let gallery = try #require(dataset.gallery).samples
+        let queries = Array(try #require(dataset.split(named: "test")).samples)
+        let gallery = Array(try #require(dataset.gallery).samples)
         let groundTruth = try OfficialGroundTruth.loadProduct1M(folder: sampleDataFolder)
         var mAP: [BaselineMethod: Double] = [:]
         for method in BaselineMethod.allCases {

@@ -1,45 +1,62 @@
-/// The images of a Product1M folder, listed once: `images/<item_id>.{jpg,jpeg,png}` by item id.
-///
-/// One `readdir` pass instead of up to three `stat` calls per sample; extensions match in any case and
-/// `.jpg` wins over `.jpeg`, which wins over `.png`, when an id has several.
-struct ImageFolder: Sendable {
-    /// Absolute path of the `images` folder.
-    let path: String
-    /// File name by stem (the item id).
-    private let fileByStem: [String: String]
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
+/// The images of a Product1M folder: `images/<item_id>.{jpg,jpeg,png}`, extensions in any case,
+/// `.jpg` preferred over `.jpeg` over `.png` when an id has several (docs/data.md §1.3).
+///
+/// The folder is listed once, straight from `readdir`: a name is matched against the scanned splits'
+/// id tables as bytes, so a folder of a million images costs no String per file, and no `stat` per
+/// sample. What comes out is one byte per sample: 0 for no image, else 1 + the index of the
+/// extension as spelt on disk (there are at most 32 spellings of the three).
+enum ImageCensus {
     static let extensionsByPreference = ["jpg", "jpeg", "png"]
 
-    init(path: String) {
-        self.path = path
-        let names = folderEntries(path)
-        var files: [String: String] = [:]
-        files.reserveCapacity(names.count)
-        for name in names {
-            guard let (stem, rank) = Self.stemAndRank(name) else { continue }
-            // Two files for one id (rare): keep the preferred extension.
-            if let current = files[stem], let currentRank = Self.stemAndRank(current)?.rank, currentRank <= rank {
-                continue
+    static func run(folder: String, splits: [ScannedSplit]) -> (codes: [[UInt8]], extensions: [String]) {
+        var codes = splits.map { [UInt8](repeating: 0, count: $0.count) }
+        var extensions: [String] = []
+        var ranks: [Int] = []
+        guard let dir = opendir(folder) else { return (codes, extensions) }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                let length = bytes.firstIndex(of: 0) ?? bytes.count
+                guard let base = bytes.baseAddress, length > 1,
+                      let dot = bytes[..<length].lastIndex(of: 0x2E), dot > 0, dot < length - 1 else { return }
+                for i in 0 ..< dot where base[i] < 0x30 || base[i] > 0x39 { return }
+                let ext = UnsafeBufferPointer(rebasing: bytes[(dot + 1) ..< length])
+                guard let rank = rank(of: ext) else { return }
+                let key = IDKey.of(base, count: dot)
+                let long = key.isLong ? String(decoding: UnsafeBufferPointer(start: base, count: dot), as: UTF8.self) : nil
+                var code: UInt8 = 0
+                for s in splits.indices {
+                    guard let p = splits[s].find(key, long: long) else { continue }
+                    if code == 0 {
+                        let spelling = String(decoding: ext, as: UTF8.self)
+                        if let known = extensions.firstIndex(of: spelling) {
+                            code = UInt8(known + 1)
+                        } else {
+                            extensions.append(spelling); ranks.append(rank)
+                            code = UInt8(extensions.count)
+                        }
+                    }
+                    // Two files for one id: keep the preferred extension (the first listed on a tie).
+                    let current = codes[s][p]
+                    if current == 0 || ranks[Int(current) - 1] > rank { codes[s][p] = code }
+                }
             }
-            files[stem] = name
         }
-        fileByStem = files
+        return (codes, extensions)
     }
 
-    /// The stem of an image file name and the rank of its extension, or nil for other files.
-    private static func stemAndRank(_ name: String) -> (stem: String, rank: Int)? {
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
-        let ext = name[name.index(after: dot)...].lowercased()
-        guard let rank = extensionsByPreference.firstIndex(of: ext) else { return nil }
-        return (String(name[..<dot]), rank)
-    }
-
-    /// Number of image files found.
-    var count: Int { fileByStem.count }
-
-    /// Absolute path of the image for `id`, or nil when there is none.
-    func imagePath(for id: String) -> String? {
-        fileByStem[id].map { path + "/" + $0 }
+    /// The preference rank of an extension (any case), or nil for other files.
+    private static func rank(of ext: UnsafeBufferPointer<UInt8>) -> Int? {
+        let lower = ext.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+        for (rank, name) in extensionsByPreference.enumerated() where lower.elementsEqual(name.utf8) { return rank }
+        return nil
     }
 }
 

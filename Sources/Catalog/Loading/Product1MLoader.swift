@@ -1,3 +1,12 @@
+import Dispatch
+import Foundation
+import Support
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// One of the four Product1M split files.
 struct Product1MSplitSpec: Sendable {
     let name: String
@@ -16,113 +25,49 @@ struct Product1MSplitSpec: Sendable {
     ]
 }
 
-/// Parses one Product1M split file (docs/data.md §1):
-/// `item_id#####title#####url1#####url2#####labels`, labels joined by `#;#`.
-enum Product1MParser {
-    /// Parses `bytes`, the whole file. Malformed lines become issues and are skipped; in strict mode
-    /// parsing stops at the first one.
-    static func parse(
-        _ bytes: [UInt8], spec: Product1MSplitSpec, path: String, images: ImageFolder, options: LoadOptions
-    ) -> Split {
-        let fileName = spec.fileName
-        var samples: [Sample] = []
-        var index: [String: Int] = [:]
-        var issues: [LoadIssue] = []
-
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            let text = ByteText(base: base, count: buffer.count)
-            var labels = LabelInterner()  // keys point into `buffer`: it must not outlive this closure
-            let expectedLines = text.lineCount()
-            samples.reserveCapacity(expectedLines)
-            index.reserveCapacity(expectedLines)
-
-            var fields: [ByteRange] = []
-            fields.reserveCapacity(8)
-            var lineLabels: [String] = []
-            lineLabels.reserveCapacity(16)
-
-            text.forEachLine { number, line in
-                func reject(_ reason: String) -> Bool {
-                    issues.append(LoadIssue(file: fileName, line: number, reason: reason))
-                    return !options.strict
-                }
-
-                // Fields, split exactly as `line.split('#####')` would.
-                fields.removeAll(keepingCapacity: true)
-                var fieldStart = line.start
-                while true {
-                    let sep = text.findFieldSeparator(from: fieldStart, to: line.end)
-                    fields.append(text.trimmed(ByteRange(start: fieldStart, end: sep)))
-                    if sep == line.end { break }
-                    fieldStart = sep + 5
-                }
-                guard fields.count == 5 || (fields.count == 4 && spec.allowsFourFields) else {
-                    let expected = spec.allowsFourFields ? "4 or 5" : "5"
-                    return reject("expected \(expected) fields separated by '#####', found \(fields.count)")
-                }
-
-                let idRange = fields[0]
-                if idRange.isEmpty { return reject("empty item_id") }
-                if idRange.count > options.maxIDBytes { return reject("item_id is \(idRange.count) bytes long, over the limit of \(options.maxIDBytes)") }
-                guard text.allDigits(idRange) else {
-                    return reject("item_id \(quoted(text, idRange)) is not a number (digits only)")
-                }
-                let titleRange = fields[1]
-                if titleRange.count > options.maxTitleBytes {
-                    return reject("title is \(titleRange.count) bytes long, over the limit of \(options.maxTitleBytes) bytes")
-                }
-                guard let title = text.validString(titleRange) else { return reject("invalid UTF-8 in the title") }
-
-                var urls: [String] = []
-                urls.reserveCapacity(2)
-                let url1 = fields[2], url2 = fields[3]
-                if !url1.isEmpty {
-                    guard let url = text.validString(url1) else { return reject("invalid UTF-8 in url1") }
-                    urls.append(url)
-                }
-                if !url2.isEmpty {
-                    // The two URLs are usually the same: share one String then.
-                    if !url1.isEmpty && text.equal(url1, url2) {
-                        urls.append(urls[0])
-                    } else {
-                        guard let url = text.validString(url2) else { return reject("invalid UTF-8 in url2") }
-                        urls.append(url)
-                    }
-                }
-
-                lineLabels.removeAll(keepingCapacity: true)
-                if fields.count == 5 {
-                    let all = fields[4]
-                    var labelStart = all.start
-                    while labelStart <= all.end {
-                        let sep = text.findLabelSeparator(from: labelStart, to: all.end)
-                        let label = text.trimmed(ByteRange(start: labelStart, end: sep))
-                        if let problem = options.labelProblem(count: lineLabels.count + 1, longest: label.count) {
-                            return reject(problem)
-                        }
-                        if !label.isEmpty {
-                            // Separators and trimmed bytes are ASCII, so valid pieces make a valid field.
-                            guard let shared = labels.intern(text, label) else {
-                                return reject("invalid UTF-8 in labels")
-                            }
-                            lineLabels.append(shared)
-                        }
-                        labelStart = sep + 3
-                    }
-                }
-
-                let id = text.string(idRange)  // digits: ASCII
-                if let first = index[id] {
-                    return reject("duplicate item_id \(id) (first on line \(samples[first].line))")
-                }
-
-                index[id] = samples.count
-                samples.append(Sample(id: id, caption: title, imagePath: images.imagePath(for: id),
-                                      labels: Array(lineLabels[...]), urls: urls, line: number))
-                return true
+/// Opens the Product1M split files of a folder: each is scanned in chunks, in parallel regions
+/// (`Product1MScan`), then the images folder is listed once (`ImageCensus`). The splits keep the
+/// open files and read a sample back when it is asked for (`Product1MLines`).
+enum Product1MLoader {
+    static func load(root: String, options: LoadOptions) throws -> [Split] {
+        let specs = Product1MSplitSpec.all.filter { entryKind(root + "/" + $0.fileName) != .missing }
+        var opened: [(spec: Product1MSplitSpec, path: String, descriptor: Int32, size: Int)] = []
+        var handedOver = false
+        defer { if !handedOver { for o in opened { close(o.descriptor) } } }
+        for spec in specs {
+            let path = root + "/" + spec.fileName
+            do {
+                let (fd, size) = try RegularFile.open(path, kind: "dataset file", limit: maxDatasetFileBytes)
+                opened.append((spec, path, fd, size))
+            } catch {
+                throw CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): \(error.message)")
             }
         }
-        return Split(name: spec.name, role: spec.role, file: path, samples: samples, issues: issues, index: index)
+        // The largest file gets both cores; the small ones are scanned one after another meanwhile.
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let slots = Slots<ScannedSplit>(count: opened.count)
+        let files = opened
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            let o = files[i]
+            slots[i] = Product1MScan.scan(descriptor: o.descriptor, size: o.size, fileName: o.spec.fileName,
+                                          allowsFourFields: o.spec.allowsFourFields, options: options,
+                                          workers: o.size > 16 << 20 ? workers : 1)
+        }
+        let scans = opened.indices.map { slots[$0]! }
+        if options.strict {
+            for (o, scan) in zip(opened, scans) {
+                if let first = scan.issues.first { throw CatalogError.malformed(first, path: o.path) }
+            }
+        }
+        let images = ImageCensus.run(folder: root + "/images", splits: scans)
+        handedOver = true
+        return opened.indices.map { i in
+            let o = opened[i]
+            let lines = Product1MLines(path: o.path, fileName: o.spec.fileName, imagesFolder: root + "/images",
+                                       descriptor: o.descriptor, allowsFourFields: o.spec.allowsFourFields,
+                                       options: options, scan: scans[i], imageCodes: images.codes[i],
+                                       extensions: images.extensions)
+            return Split(name: o.spec.name, role: o.spec.role, lines: lines)
+        }
     }
 }

@@ -14,9 +14,7 @@ public struct LoadedDataset: Sendable {
     public init(dataset: Dataset, loadSeconds: Double) {
         self.dataset = dataset
         self.searchIndexes = dataset.splits.map { SearchIndex(samples: $0.samples) }
-        self.kindCounts = dataset.splits.map { split in
-            (split.samples.count(where: { $0.kind == .single }), split.samples.count(where: { $0.kind == .multi }))
-        }
+        self.kindCounts = dataset.splits.map(\.kindCounts)
         self.loadSeconds = loadSeconds
     }
 }

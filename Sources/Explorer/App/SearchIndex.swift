@@ -1,13 +1,41 @@
 import Catalog
 
+import Synchronization
+
 /// The text the browser's filter looks through, for one split: each sample's
 /// id, caption and labels, lower-cased once, as bytes (a substring search over
-/// bytes is fast enough for 100,000 samples per keystroke).
+/// bytes is fast enough for 100,000 samples per keystroke). Built the first time
+/// the split is filtered, not when the dataset opens.
 public final class SearchIndex: Sendable {
-    private let text: [UInt8]
-    private let starts: [Int]   // sample i's text is text[starts[i] ..< starts[i + 1]]
+    private let samples: SampleList
+    private let built = Mutex<SearchText?>(nil)
 
-    public init(samples: [Sample]) {
+    public init(samples: SampleList) { self.samples = samples }
+
+    public var count: Int { samples.count }
+
+    private var text: SearchText {
+        built.withLock { t in
+            if let t { return t }
+            let made = SearchText(samples: samples)
+            t = made
+            return made
+        }
+    }
+
+    /// Indices of the samples whose id, caption or labels contain `query`
+    /// (case-insensitive); all of them for an empty query.
+    public func matches(_ query: String) -> [Int] {
+        if query.isEmpty { return Array(0..<count) }
+        return text.matches(query)
+    }
+}
+
+private struct SearchText: Sendable {
+    let text: [UInt8]
+    let starts: [Int]   // sample i's text is text[starts[i] ..< starts[i + 1]]
+
+    init(samples: SampleList) {
         var text: [UInt8] = []
         var starts: [Int] = []
         starts.reserveCapacity(samples.count + 1)

@@ -122,7 +122,7 @@ struct Canvas {
         if !state.filter.isEmpty { title += " of \(split.samples.count) matching “\(clean(state.filter))”" }
         box(r, title: title, focused: true)
         let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
-        let idWidth = min(14, max(2, split.samples.prefix(2000).map { $0.id.count }.max() ?? 2))
+        let idWidth = min(14, max(2, split.idWidth))
         let kindWidth = 6
         let captionX = inner.x + 1 + idWidth + 1 + kindWidth + 1
         let captionWidth = inner.maxX - captionX

@@ -83,12 +83,40 @@ public struct OfficialGroundTruth: Sendable {
         self.skippedLines = skippedLines
     }
 
+    /// This ground truth with one more query (replacing one with the same id): what a single search
+    /// is scored against, without indexing every labelled sample of a dataset up front.
+    public func adding(query item: Item) -> OfficialGroundTruth {
+        var names = labelNames, indexOf = labelIndex, counts = galleryCount
+        func intern(_ label: String) -> Int32 {
+            let key = CodePointKey(label)
+            if let index = indexOf[key] { return index }
+            names.append(label)
+            counts.append(0)
+            indexOf[key] = Int32(names.count - 1)
+            return Int32(names.count - 1)
+        }
+        var queries = queryLabels
+        queries[CodePointKey(item.id)] = (item.labels.isEmpty ? [""] : item.labels).map(intern)
+        return OfficialGroundTruth(labelNames: names, labelIndex: indexOf, galleryLabel: galleryLabel, galleryCount: counts,
+                                   queryLabels: queries, skippedLines: skippedLines)
+    }
+
+    private init(labelNames: [String], labelIndex: [CodePointKey: Int32], galleryLabel: [CodePointKey: Int32],
+                 galleryCount: [Int], queryLabels: [CodePointKey: [Int32]], skippedLines: [SkippedLine]) {
+        self.labelNames = labelNames
+        self.labelIndex = labelIndex
+        self.galleryLabel = galleryLabel
+        self.galleryCount = galleryCount
+        self.queryLabels = queryLabels
+        self.skippedLines = skippedLines
+    }
+
     /// Ground truth from a loaded dataset: its gallery split and all its query splits. For Product1M
     /// the query splits are taken test first, then dev (dev wins on a shared id), as the official
     /// script does. Labels are those the Catalog loader read (trimmed around `#;#`); for Product1M
     /// folders prefer `loadProduct1M(folder:)`, which reads the files exactly as the script does.
     public init(dataset: Dataset) {
-        let gallery = (dataset.gallery?.samples ?? []).map { Item(id: $0.id, labels: $0.labels) }
+        let gallery = (dataset.gallery.map { Array($0.samples) } ?? []).map { Item(id: $0.id, labels: $0.labels) }
         var querySplits = dataset.splits(role: .query)
         if dataset.format == .product1m {
             let order = ["test": 0, "dev": 1]

@@ -127,7 +127,7 @@ public enum GalleryIndexer {
 
     static func prepare(dataset: Dataset, towers: Towers, options: RetrievalOptions,
                         progress: (@Sendable (IndexEvent) -> Void)?) throws -> (GalleryIndex, IndexReport) {
-        guard let gallery = dataset.gallery?.samples, !gallery.isEmpty else {
+        guard let gallery = dataset.gallery.map({ Array($0.samples) }), !gallery.isEmpty else {
             throw RetrievalError.noGallery(dataset.root)
         }
         let path = IndexLocation.path(root: options.indexRoot, datasetRoot: dataset.root, system: towers.system,

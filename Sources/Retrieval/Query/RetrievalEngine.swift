@@ -36,7 +36,6 @@ public final class RetrievalEngine: @unchecked Sendable {
 
     private let towers: Towers
     private let groundTruth: OfficialGroundTruth
-    private let samplesByID: [String: Sample]
     private let galleryRows: [String: Int]
     private let targetLock = NSLock()
     private var targets: [Target: VectorIndex] = [:]
@@ -48,7 +47,7 @@ public final class RetrievalEngine: @unchecked Sendable {
     /// or stale (events go to `progress`).
     public init(dataset: Dataset, system: RetrievalSystem = .zeroShot, options: RetrievalOptions = RetrievalOptions(),
                 progress: (@Sendable (IndexEvent) -> Void)? = nil) throws {
-        guard let gallery = dataset.gallery?.samples, !gallery.isEmpty else { throw RetrievalError.noGallery(dataset.root) }
+        guard let gallery = dataset.gallery.map({ Array($0.samples) }), !gallery.isEmpty else { throw RetrievalError.noGallery(dataset.root) }
         if case .model(let path) = system, !FileManager.default.isReadableFile(atPath: path) {
             throw RetrievalError.invalidArgument("cannot read the checkpoint \(path)")
         }
@@ -61,19 +60,12 @@ public final class RetrievalEngine: @unchecked Sendable {
         self.options = options
         towers = try Towers(system: system, options: options)
         (index, indexReport) = try GalleryIndexer.prepare(dataset: dataset, towers: towers, options: options, progress: progress)
-        var byID: [String: Sample] = [:]
-        var labelled: [OfficialGroundTruth.Item] = []
-        for split in dataset.splits {
-            for sample in split.samples {
-                if byID[sample.id] == nil { byID[sample.id] = sample }
-                if !sample.labels.isEmpty { labelled.append(.init(id: sample.id, labels: sample.labels)) }
-            }
-        }
-        samplesByID = byID
+        // Only the gallery is indexed here: a query sample is looked up in its split when it is asked
+        // for, so a training split of a million lines is never walked.
+        groundTruth = OfficialGroundTruth(gallery: gallery.map { .init(id: $0.id, labels: $0.labels) }, queries: [])
         var rows: [String: Int] = [:]
         for (row, sample) in gallery.enumerated() where rows[sample.id] == nil { rows[sample.id] = row }
         galleryRows = rows
-        groundTruth = OfficialGroundTruth(gallery: gallery.map { .init(id: $0.id, labels: $0.labels) }, queries: labelled)
     }
 
     /// Opens the dataset folder at `dataPath` and the engine over it.
@@ -83,7 +75,11 @@ public final class RetrievalEngine: @unchecked Sendable {
     }
 
     /// The sample with id `id` in any split.
-    public func sample(id: String) -> Sample? { samplesByID[id] }
+    /// The sample with this id, from the first split that lists it.
+    public func sample(id: String) -> Sample? {
+        for split in dataset.splits { if let sample = split.sample(id: id) { return sample } }
+        return nil
+    }
 
     // MARK: Search
 
@@ -111,9 +107,10 @@ public final class RetrievalEngine: @unchecked Sendable {
                         isRelevant: wanted.map { labels in gallery[hit.row].product.map(labels.contains) ?? false })
         }
         var ap: Double? = nil
-        if let id = plan.queryID, plan.labels != nil, groundTruth.labels(ofQuery: id) != nil {
+        if let id = plan.queryID, let labels = plan.labels {
             let ranking = Ranking(queryID: id, galleryIDs: matches.map(\.sampleID))
-            ap = OfficialMetrics.score(ranking, line: 1, groundTruth: groundTruth, cutoffs: [top]).cutoffs[0].averagePrecision
+            let truth = groundTruth.adding(query: .init(id: id, labels: labels))
+            ap = OfficialMetrics.score(ranking, line: 1, groundTruth: truth, cutoffs: [top]).cutoffs[0].averagePrecision
         }
         return SearchResult(query: query, matches: matches, averagePrecision: ap, model: modelName,
                             seconds: seconds(since: start))
@@ -168,7 +165,7 @@ public final class RetrievalEngine: @unchecked Sendable {
     ///   states and the backbone's cells live in unrelated spaces, so there is no honest map.
     public func attention(for query: RetrievalQuery, match sampleID: String, maxTokens: Int = 8) throws -> AttentionSummary {
         guard let row = galleryRows[sampleID] else {
-            throw samplesByID[sampleID] == nil ? RetrievalError.unknownSample(sampleID) : RetrievalError.notInGallery(sampleID)
+            throw sample(id: sampleID) == nil ? RetrievalError.unknownSample(sampleID) : RetrievalError.notInGallery(sampleID)
         }
         guard let matchPath = gallery[row].imagePath else { throw RetrievalError.sampleHasNoImage(sampleID) }
         let matchMap = try towers.imageMap(path: matchPath)
@@ -179,7 +176,7 @@ public final class RetrievalEngine: @unchecked Sendable {
         case .caption(let text): source = .caption(text)
         case .imageFile(let path): source = .image(path)
         case .sample(let id, let mode):
-            guard let sample = samplesByID[id] else { throw RetrievalError.unknownSample(id) }
+            guard let sample = sample(id: id) else { throw RetrievalError.unknownSample(id) }
             switch mode {
             case .caption: source = .caption(sample.caption)
             case .image:
@@ -249,7 +246,7 @@ public final class RetrievalEngine: @unchecked Sendable {
             guard let vector = vectors[0] else { throw RetrievalError.imageUnreadable(path, problems.first ?? "unreadable") }
             return Plan(vector: vector, target: targetKind(for: .image), labels: nil, queryID: nil, exclude: nil)
         case .sample(let id, let mode):
-            guard let sample = samplesByID[id] else { throw RetrievalError.unknownSample(id) }
+            guard let sample = sample(id: id) else { throw RetrievalError.unknownSample(id) }
             if mode != .caption && sample.imagePath == nil { throw RetrievalError.sampleHasNoImage(id) }
             let (vectors, problems) = try encodeSamples([sample], mode: mode)
             guard let vector = vectors[0] else {

@@ -1,0 +1,98 @@
+import Support
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The samples of one Product1M split, backed by its file: the index of a scan (`ScannedSplit`)
+/// and the image each item has (`ImageCensus`). A sample is read back from the file and parsed when it
+/// is asked for, so memory grows with what is looked at, not with the file (docs/data.md §1.4).
+///
+/// The file stays open for that; if it is changed in place after the scan, a line that no longer
+/// checks is given back as a sample that says so, never as garbage.
+final class Product1MLines: @unchecked Sendable {
+    let path: String
+    let fileName: String
+    let imagesFolder: String
+    private let descriptor: Int32
+    private let allowsFourFields: Bool
+    private let options: LoadOptions
+    private let scan: ScannedSplit
+    /// Per position: 0 when the item has no image, else 1 + an index into `extensions`.
+    let imageCodes: [UInt8]
+    private let extensions: [String]
+
+    init(path: String, fileName: String, imagesFolder: String, descriptor: Int32, allowsFourFields: Bool,
+         options: LoadOptions, scan: ScannedSplit, imageCodes: [UInt8], extensions: [String]) {
+        self.path = path
+        self.fileName = fileName
+        self.imagesFolder = imagesFolder
+        self.descriptor = descriptor
+        self.allowsFourFields = allowsFourFields
+        self.options = options
+        self.scan = scan
+        self.imageCodes = imageCodes
+        self.extensions = extensions
+    }
+
+    deinit { close(descriptor) }
+
+    var count: Int { scan.count }
+    var issues: [LoadIssue] { scan.issues }
+    var labelCounts: [String: Int] { scan.labelCounts }
+    /// Samples with one label and with several.
+    var kindCounts: (single: Int, multi: Int) {
+        var single = 0, multi = 0
+        for segment in scan.segments {
+            for kind in segment.kinds { if kind == 1 { single += 1 } else if kind == 2 { multi += 1 } }
+        }
+        return (single, multi)
+    }
+
+    /// The item id at `position`.
+    func id(at position: Int) -> String {
+        let key = scan.key(position)
+        return key.isLong ? scan.longIDs[position] ?? "" : key.digits
+    }
+
+    func imagePath(at position: Int) -> String? {
+        let code = Int(imageCodes[position])
+        return code == 0 ? nil : imagesFolder + "/" + id(at: position) + "." + extensions[code - 1]
+    }
+
+    /// The position of the item with this id, in O(1).
+    func position(of id: String) -> Int? {
+        guard let key = IDKey.of(id) else { return nil }
+        return scan.find(key, long: id)
+    }
+
+    /// The id key at `position` and whether another split's table holds it (for totals).
+    func key(at position: Int) -> IDKey { scan.key(position) }
+    func longID(at position: Int) -> String? { scan.longIDs[position] }
+
+    func contains(_ key: IDKey, long: String?) -> Bool {
+        scan.find(key, long: long) != nil
+    }
+
+    /// The sample at `position`, read and parsed now.
+    func sample(at position: Int) -> Sample {
+        let start = scan.start(position), length = scan.length(position)
+        let line = scan.lineNumber(position)
+        var buffer = [UInt8](repeating: 0, count: max(1, length))
+        if readFully(descriptor, into: &buffer, count: length, at: start) {
+            let parsed: Sample? = buffer.withUnsafeBufferPointer { b in
+                let text = ByteText(base: b.baseAddress!, count: length)
+                var fields = Product1MFields(), scratch: [ByteRange] = []
+                let problem = Product1MLine.check(text, ByteRange(start: 0, end: length), allowsFourFields: allowsFourFields,
+                                                  options: options, into: &fields, scratch: &scratch) { UTF8Check.isValid(text, $0) }
+                guard problem == nil, IDKey.of(text, fields.id) == scan.key(position) else { return nil }
+                return Product1MLine.sample(text, fields, imagePath: imagePath(at: position), line: line)
+            }
+            if let parsed { return parsed }
+        }
+        return Sample(id: id(at: position),
+                      caption: "(line \(line) of \(fileName) changed on disk after the dataset was opened: reopen it)",
+                      imagePath: imagePath(at: position), labels: [], urls: [], line: line)
+    }
+}
