@@ -16,7 +16,11 @@ struct QueryCommand: ParsableCommand {
         embeddings caption to caption, pooled backbone features image to image, their mean for a pair). \
         Scores are cosine similarities. For a labelled sample, each match is marked relevant (+) or not \
         (-), and the query's AP at the returned depth is printed (official Product1M definition). \
-        The gallery index is built first when it is missing or stale (see `vitrine index`).
+        The gallery index is built first when it is missing or stale (see `vitrine index`). \
+        With --stdin, the model and index are loaded once and every line of standard input is a query: \
+        plain text is a caption, a JSON object names one ({"caption": ...}, {"image": PATH} or \
+        {"sample": ID, "mode": "pair"}, with optional "top", "label" and "kind"); each answer is one \
+        JSON line on standard output, in input order, {"line": N, "error": ...} for a query that fails.
         """)
 
     @Argument(help: ArgumentHelp("A caption to search for.", valueName: "caption"))
@@ -50,12 +54,19 @@ struct QueryCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Answer one query per line of standard input, as JSON lines, with the model loaded once.")
+    var stdin = false
+
     @Flag(name: .long, help: "No progress output while an index is built.")
     var quiet = false
 
     func validate() throws {
         let given = [caption != nil, image != nil, sample != nil].filter { $0 }.count
-        guard given == 1 else { throw ValidationError("give exactly one of: a caption, --image PATH or --sample ID") }
+        if stdin {
+            guard given == 0 else { throw ValidationError("--stdin reads the queries from standard input: give no caption, --image or --sample") }
+        } else {
+            guard given == 1 else { throw ValidationError("give exactly one of: a caption, --image PATH or --sample ID, or --stdin") }
+        }
         if model != nil, textTower != nil {
             throw ValidationError("--text-tower chooses the zero-shot system's tower; a --model checkpoint uses its own")
         }
@@ -81,6 +92,12 @@ struct QueryCommand: ParsableCommand {
         if engine.indexReport.built {
             bar.finish(String(format: "indexed %d gallery items in %.1f s", engine.indexReport.items, engine.indexReport.seconds))
         }
+        let labels = Dictionary(engine.gallery.map { ($0.id, $0.product ?? "") }, uniquingKeysWith: { a, _ in a })
+        if stdin {
+            QueryLines(engine: engine, labels: labels, top: top, filter: RetrievalFilter(label: label, kind: kindFilter()),
+                       mode: mode).answerStandardInput()
+            return
+        }
         let query: RetrievalQuery
         if let caption {
             query = .caption(caption)
@@ -90,20 +107,11 @@ struct QueryCommand: ParsableCommand {
             query = .sample(id: sample!, mode: mode)
         }
         let result = try engine.search(query, top: top, filter: RetrievalFilter(label: label, kind: kindFilter()))
-        let labels = Dictionary(engine.gallery.map { ($0.id, $0.product ?? "") }, uniquingKeysWith: { a, _ in a })
         if json {
-            var fields = ["\"query\":" + describe(query, json: true), "\"model\":\(jsonString(result.model))",
-                          "\"seconds\":\(result.seconds)"]
-            fields.append("\"averagePrecision\":" + (result.averagePrecision.map { "\($0)" } ?? "null"))
-            let matches = result.matches.map { m -> String in
-                "{\"rank\":\(m.rank),\"id\":\(jsonString(m.sampleID)),\"score\":\(m.score),\"label\":\(jsonString(labels[m.sampleID] ?? "")),"
-                    + "\"relevant\":" + (m.isRelevant.map { "\($0)" } ?? "null") + "}"
-            }
-            fields.append("\"matches\":[" + matches.joined(separator: ",") + "]")
-            Console.json("{" + fields.joined(separator: ",") + "}")
+            Console.json("{" + Self.jsonFields(query, result, labels: labels).joined(separator: ",") + "}")
             return
         }
-        Console.out("\(describe(query, json: false)), \(SafeText.terminal(result.model)), \(String(format: "%.1f ms", result.seconds * 1000))")
+        Console.out("\(Self.describe(query, json: false)), \(SafeText.terminal(result.model)), \(String(format: "%.1f ms", result.seconds * 1000))")
         if let ap = result.averagePrecision { Console.out(String(format: "AP@%d %.4f (official definition)", top, ap)) }
         let ids = result.matches.map { SafeText.terminal($0.sampleID) }
         let idWidth = max(4, ids.map(\.count).max() ?? 0)
@@ -115,7 +123,20 @@ struct QueryCommand: ParsableCommand {
         if result.matches.isEmpty { Console.out("no gallery item matches the filter") }
     }
 
-    private func describe(_ query: RetrievalQuery, json: Bool) -> String {
+    /// The fields of a search's JSON object (`--json`, and each line of `--stdin`).
+    static func jsonFields(_ query: RetrievalQuery, _ result: SearchResult, labels: [String: String]) -> [String] {
+        var fields = ["\"query\":" + describe(query, json: true), "\"model\":\(jsonString(result.model))",
+                      "\"seconds\":\(result.seconds)"]
+        fields.append("\"averagePrecision\":" + (result.averagePrecision.map { "\($0)" } ?? "null"))
+        let matches = result.matches.map { m -> String in
+            "{\"rank\":\(m.rank),\"id\":\(jsonString(m.sampleID)),\"score\":\(m.score),\"label\":\(jsonString(labels[m.sampleID] ?? "")),"
+                + "\"relevant\":" + (m.isRelevant.map { "\($0)" } ?? "null") + "}"
+        }
+        fields.append("\"matches\":[" + matches.joined(separator: ",") + "]")
+        return fields
+    }
+
+    static func describe(_ query: RetrievalQuery, json: Bool) -> String {
         switch query {
         case .caption(let text):
             return json ? "{\"caption\":\(jsonString(text))}" : "caption \"\(SafeText.terminal(text))\""

@@ -7,12 +7,14 @@ import Testing
     static let repository = ExplorerEndToEndTests.repository
 
     /// Runs the binary with `VITRINE_CACHE=cache` (index files and backbone features go there).
-    func run(_ arguments: [String], cache: String) throws -> (status: Int32, stdout: String, stderr: String) {
+    func run(_ arguments: [String], cache: String, input: [UInt8]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let dir = NSTemporaryDirectory() + "vitrine-query-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        if let input { FileManager.default.createFile(atPath: dir + "/in", contents: Data(input)) }
         let argv = ["/usr/bin/env", "VITRINE_CACHE=" + cache, ExplorerEndToEndTests.binary] + arguments
-        let status = try Tmux.spawnAndWait(argv, stdout: dir + "/out", stderr: dir + "/err")
+        let status = try Tmux.spawnAndWait(argv, stdin: input == nil ? "/dev/null" : dir + "/in", stdout: dir + "/out",
+                                           stderr: dir + "/err")
         return (status, (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
                 (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
     }
@@ -36,6 +38,39 @@ import Testing
 
     func json(_ text: String) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
+    }
+
+    /// `--stdin` answers every line in order with the model loaded once: captions as text, JSON
+    /// objects, and a line that cannot be answered gets an error object while the next ones go on.
+    @Test func stdinAnswersOneJSONLinePerQuery() throws {
+        let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
+        let test = try String(contentsOfFile: data + "/product1m_test_ossurl_v2.txt", encoding: .utf8)
+        let queryID = String(test.prefix { $0 != "#" })
+        var input = Array("Lumessa 精华露\n\n{\"sample\": \"\(queryID)\", \"top\": 3}\n{\"caption\": \"x\", \"top\": 0}\n".utf8)
+        input += [0x62, 0xFF, 0x0A]                                     // not UTF-8
+        input += Array("{\"sample\": \"nope\"}\n{\"caption\": \"\\u001b[31m\", \"bogus\": 1}\n".utf8)
+        input += Array(String(repeating: "a", count: (1 << 20) + 10).utf8) + [0x0A]   // over 1 MiB
+        input += Array("{\"image\": \"\(data)/images/\(queryID).jpg\", \"kind\": \"single\"}".utf8)   // no final newline
+        let r = try run(["query", "--stdin", "--data", data, "--top", "2", "--quiet"], cache: cache, input: input)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("\u{1B}"))
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let objects = try lines.map { try #require(try json($0) as? [String: Any]) }
+        #expect(objects.map { $0["line"] as? Int } == [1, 3, 4, 5, 6, 7, 8, 9])
+        #expect((objects[0]["matches"] as? [Any])?.count == 2)
+        #expect((objects[1]["matches"] as? [Any])?.count == 3 && objects[1]["averagePrecision"] is Double)
+        #expect(objects[2]["error"] as? String == "\"top\" must be a positive integer")
+        #expect(objects[3]["error"] as? String == "the line is not valid UTF-8")
+        #expect((objects[4]["error"] as? String)?.contains("nope") == true)
+        #expect((objects[5]["error"] as? String)?.hasPrefix("unknown field 'bogus'") == true)
+        #expect((objects[6]["error"] as? String)?.contains("above the limit") == true)
+        #expect((objects[7]["matches"] as? [Any])?.count == 2)
+    }
+
+    @Test func stdinRefusesAQueryOnTheCommandLineToo() throws {
+        let r = try run(["query", "--stdin", "a caption"], cache: NSTemporaryDirectory())
+        #expect(r.status != 0 && r.stderr.contains("--stdin reads the queries from standard input"))
     }
 
     @Test func indexBuildsOnceThenReuses() throws {

@@ -67,20 +67,21 @@ final class Tmux {
     /// Runs a program (found on PATH) with stdin from /dev/null and output to
     /// files, and waits for it with waitpid: plain POSIX, because Foundation's
     /// Process did not always notice its children exit inside the test runner.
-    static func spawnAndWait(_ argv: [String], stdout: String, stderr: String) throws -> Int32 {
-        wait(try spawn(argv, stdout: stdout, stderr: stderr))
+    static func spawnAndWait(_ argv: [String], stdin: String = "/dev/null", stdout: String, stderr: String) throws -> Int32 {
+        wait(try spawn(argv, stdin: stdin, stdout: stdout, stderr: stderr))
     }
 
-    /// Starts a program (found on PATH) without waiting: stdin from /dev/null, output to files,
+    /// Starts a program (found on PATH) without waiting: stdin from a file (/dev/null unless told), output to files,
     /// this process's environment plus `extra`, and a clean signal state (the test runner's
     /// threads block signals, and a blocked mask would be inherited by tmux and everything it
     /// starts). With `newProcessGroup` it leads its own group, so the group can be killed at once.
-    static func spawn(_ argv: [String], environment extra: [String: String] = [:], stdout: String, stderr: String,
+    static func spawn(_ argv: [String], environment extra: [String: String] = [:], stdin: String = "/dev/null",
+                      stdout: String, stderr: String,
                       newProcessGroup: Bool = false) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var attr = posix_spawnattr_t()
