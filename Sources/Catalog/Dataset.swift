@@ -101,6 +101,9 @@ public struct SampleList: RandomAccessCollection, Sendable {
         return array[position]
     }
 
+    /// Whether the samples are read from their file when asked for (a Product1M split).
+    public var isFileBacked: Bool { lines != nil }
+
     /// The id at `position`, without reading the line (Product1M) or copying the sample.
     public func id(at position: Int) -> String {
         lines?.id(at: position) ?? array[position].id

@@ -95,4 +95,39 @@ final class Product1MLines: @unchecked Sendable {
                       caption: "(line \(line) of \(fileName) changed on disk after the dataset was opened: reopen it)",
                       imagePath: imagePath(at: position), labels: [], urls: [], line: line)
     }
+
+    /// Calls `body(position, text, fields)` for each position of `positions` (ascending), reading the
+    /// file in blocks of a few MiB rather than a line at a time; a line that no longer checks is
+    /// skipped. `body` returns false to stop.
+    func forEachLine(_ positions: [Int], _ body: (Int, ByteText, Product1MFields) -> Bool) {
+        var buffer: [UInt8] = []
+        var fields = Product1MFields(), scratch: [ByteRange] = []
+        var k = 0
+        while k < positions.count {
+            // A block: the lines from positions[k] on whose span fits in 4 MiB (at least one line).
+            let first = scan.start(positions[k])
+            var last = k
+            while last + 1 < positions.count,
+                  scan.start(positions[last + 1]) + scan.length(positions[last + 1]) - first <= Product1MScan.chunkBytes {
+                last += 1
+            }
+            let span = scan.start(positions[last]) + scan.length(positions[last]) - first
+            if buffer.count < span { buffer = [UInt8](repeating: 0, count: span) }
+            guard readFully(descriptor, into: &buffer, count: span, at: first) else { return }
+            let stop: Bool = buffer.withUnsafeBufferPointer { b in
+                let text = ByteText(base: b.baseAddress!, count: span)
+                for j in k ... last {
+                    let p = positions[j]
+                    let from = scan.start(p) - first
+                    let line = ByteRange(start: from, end: from + scan.length(p))
+                    let problem = Product1MLine.check(text, line, allowsFourFields: allowsFourFields, options: options,
+                                                      into: &fields, scratch: &scratch) { UTF8Check.isValid(text, $0) }
+                    if problem == nil && !body(p, text, fields) { return true }
+                }
+                return false
+            }
+            if stop { return }
+            k = last + 1
+        }
+    }
 }

@@ -57,6 +57,7 @@ public final class ExplorerApp {
     private let trace: Trace
     private let searches = LatestJobRunner(label: "vitrine.search")
     private let attentions = LatestJobRunner(label: "vitrine.attention")
+    private let filters = LatestJobRunner(label: "vitrine.filter")
     private let flagWriter = DispatchQueue(label: "vitrine.flags", qos: .userInitiated)
     private let service = ServiceSlot()
     private var flagStore: (any FlagService)?
@@ -137,10 +138,40 @@ public final class ExplorerApp {
             runRetrieval(effect)
         case .training(let effect):
             runTraining(effect)
+        case .filter(let split, let generation, let job):
+            runFilter(split: split, generation: generation, job: job)
         case .expireStatus(let serial, let seconds):
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.statusExpired(serial: serial)) }
         case .quit:
             break
+        }
+    }
+
+    /// Filters a large split on the filter thread: the first matches are posted as soon as there
+    /// are any, then at most every 100 ms; a newer filter (or a bare stop) makes it stop.
+    private func runFilter(split: Int, generation: Int, job: FilterJob?) {
+        guard let job, let dataset, split < dataset.splits.count else {
+            filters.submit {}   // only stops the running one
+            return
+        }
+        let samples = dataset.splits[split].samples
+        filters.submit { [inbox, filters] in
+            var pending: [Int] = [], posted = 0, checked = 0, lastPost = DispatchTime.now()
+            func post(done: Bool) {
+                inbox.post(.filterFound(FilterFound(split: split, generation: generation, matches: pending,
+                                                    checked: checked - posted, done: done)))
+                pending.removeAll(keepingCapacity: true)
+                posted = checked
+                lastPost = DispatchTime.now()
+            }
+            let complete = SampleFilter(job.text).scan(samples, positions: job.within, batch: 10_000,
+                                                       isCancelled: { filters.hasWaiting }) { matches, total in
+                pending += matches
+                checked = total
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - lastPost.uptimeNanoseconds) / 1e9
+                if posted == 0 && !pending.isEmpty || waited > 0.1 { post(done: false) }
+            }
+            if complete { post(done: true) }
         }
     }
 

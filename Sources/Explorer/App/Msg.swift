@@ -19,6 +19,28 @@ public struct LoadedDataset: Sendable {
     }
 }
 
+/// A filter to run over a split in the background.
+public struct FilterJob: Sendable, Equatable {
+    public var text: String
+    /// Only these positions (the matches of a filter this one narrows), or all.
+    public var within: [Int]?
+
+    public init(text: String, within: [Int]?) { self.text = text; self.within = within }
+}
+
+/// What a background filter reports: matches among the samples checked since its last report.
+public struct FilterFound: Sendable, Equatable {
+    public var split: Int
+    public var generation: Int
+    public var matches: [Int]
+    public var checked: Int
+    public var done: Bool
+
+    public init(split: Int, generation: Int, matches: [Int], checked: Int, done: Bool) {
+        self.split = split; self.generation = generation; self.matches = matches; self.checked = checked; self.done = done
+    }
+}
+
 /// Everything that can happen to the explorer.
 public enum Msg: Sendable {
     /// The first message: how the explorer starts. Its update sets the state up and asks for
@@ -33,6 +55,9 @@ public enum Msg: Sendable {
     case retrieval(RetrievalMsg)
     /// The training dialog, pane and background run (Sources/Explorer/Training).
     case training(TrainingMsg)
+    /// A background filter found `matches` (ascending positions in the split) among the next samples
+    /// it checked (`Effect.filter`).
+    case filterFound(FilterFound)
     /// The time of the status line numbered `serial` is up (`Effect.expireStatus`).
     case statusExpired(serial: Int)
 }
@@ -82,6 +107,9 @@ public struct LoadFailure: Error, Sendable, Equatable {
 /// with a message.
 public enum Effect: Sendable, Equatable {
     case loadDataset(path: String)
+    /// Run `job` off the UI thread (answered by `Msg.filterFound`), or with no job only stop the
+    /// split's running filter: any run of `split` with another generation stops.
+    case filter(split: Int, generation: Int, job: FilterJob?)
     /// Decode a thumbnail no larger than `maxSide` on either side.
     case loadImage(path: String, maxSide: Int)
     case loadTheme(name: String)

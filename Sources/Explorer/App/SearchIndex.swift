@@ -14,6 +14,13 @@ public final class SearchIndex: Sendable {
 
     public var count: Int { samples.count }
 
+    /// Splits read from their file with more lines than this are filtered in the background
+    /// (`FilterJob`), never indexed in memory.
+    public static let backgroundThreshold = 50_000
+
+    /// Whether this split is filtered in the background.
+    public var filtersInBackground: Bool { samples.isFileBacked && samples.count > Self.backgroundThreshold }
+
     private var text: SearchText {
         built.withLock { t in
             if let t { return t }

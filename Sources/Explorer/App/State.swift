@@ -26,6 +26,29 @@ public struct BrowserState: Sendable, Equatable {
     public var scroll: Int = 0
     /// The filter `visible` was computed for.
     public var appliedFilter: String? = nil
+    /// The background filter of a large file-backed split, while it runs and once it is done:
+    /// `visible` fills as it finds matches.
+    public var search: FilterSearch? = nil
+    /// The last background filter that ran to the end, with its matches: a filter whose text
+    /// contains its text only re-checks these.
+    public var lastComplete: CompletedFilter? = nil
+}
+
+public struct CompletedFilter: Sendable, Equatable {
+    public var text: String
+    public var matches: [Int]
+}
+
+/// A filter running over a large split off the UI thread (`Effect.filter`).
+public struct FilterSearch: Sendable, Equatable {
+    /// Tells this run's answers from those of runs it replaced.
+    public var generation: Int
+    /// Samples checked so far, and how many it checks (fewer when it narrows an earlier filter).
+    public var checked: Int
+    public var total: Int
+    public var done: Bool
+    /// The sample that was selected before the filter changed: selected again when it is found.
+    public var reselect: Int?
 }
 
 /// What has the keys, with the view that fills the body under it: one value, so that no two of
@@ -91,6 +114,8 @@ public struct ExplorerState: Sendable {
     public var load: LoadState
     public var splitIndex = 0
     public var browsers: [BrowserState] = []
+    /// The last generation given to a background filter (`FilterSearch`).
+    public var filterGeneration = 0
     public var filter = ""
     /// What has the keys (the browser, the results, the filter or query being typed, the help)
     /// and which view fills the body under it. The training dialog and its cancel question

@@ -18,12 +18,12 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         state.browsers = Array(repeating: BrowserState(), count: loaded.dataset.splits.count)
         // Start on the gallery: what a retrieval analyst looks at first.
         state.splitIndex = loaded.dataset.splits.firstIndex { $0.role == .gallery } ?? 0
-        applyFilter(&state)
+        let filtering = applyFilter(&state)
         let issues = loaded.dataset.issues.count
         if issues > 0 {
             state.status = StatusLine("\(issues) malformed line\(issues == 1 ? "" : "s") skipped; `vitrine info` lists them", role: .warning)
         }
-        return requestImages(&state) + updateRetrieval(&state, .datasetReady)
+        return filtering + requestImages(&state) + updateRetrieval(&state, .datasetReady)
 
     case .datasetLoaded(.failure(let failure)):
         state.load = .failed(failure.message)
@@ -50,6 +50,9 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
 
     case .training(let message):
         return updateTrainingUI(&state, message)
+
+    case .filterFound(let found):
+        return receiveFilterMatches(&state, found)
 
     case .statusExpired(let serial):
         if state.status?.serial == serial { state.status = nil }
@@ -129,8 +132,7 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
     }
     if context == .filter, case .char(let c) = key {
         state.filter.append(c)
-        applyFilter(&state)
-        return requestImages(&state)
+        return applyFilter(&state) + requestImages(&state)
     }
     if context == .query, case .char(let c) = key {
         return updateRetrieval(&state, .typed(c))
@@ -193,26 +195,22 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .clearFilter:
         guard !state.filter.isEmpty else { return [] }
         state.filter = ""
-        applyFilter(&state)
-        return requestImages(&state)
+        return applyFilter(&state) + requestImages(&state)
     case .filterAccept:
         if state.editingFilter { state.focus = state.focus.closed }
         return []
     case .filterCancel:
         if state.editingFilter { state.focus = state.focus.closed }
         state.filter = ""
-        applyFilter(&state)
-        return requestImages(&state)
+        return applyFilter(&state) + requestImages(&state)
     case .filterDeleteBack:
         guard !state.filter.isEmpty else { return [] }
         state.filter.removeLast()
-        applyFilter(&state)
-        return requestImages(&state)
+        return applyFilter(&state) + requestImages(&state)
     case .filterDeleteWord:
         while state.filter.last == " " { state.filter.removeLast() }
         while let c = state.filter.last, c != " " { state.filter.removeLast() }
-        applyFilter(&state)
-        return requestImages(&state)
+        return applyFilter(&state) + requestImages(&state)
     case .startSearch, .searchWithSample, .cycleQueryMode, .toggleInspect, .showResults,
          .resultsDown, .resultsUp, .resultsPageDown, .resultsPageUp, .resultsTop, .resultsBottom,
          .resultsWheelDown, .resultsWheelUp, .resultsCycleMode, .resultsSearch, .toggleAttention, .nextAttentionToken,
@@ -293,21 +291,67 @@ private func switchSplit(_ state: inout ExplorerState, by delta: Int) -> [Effect
     guard let d = state.dataset, d.splits.count > 1 else { return [] }
     let n = d.splits.count
     state.splitIndex = ((state.splitIndex + delta) % n + n) % n
-    if state.browser.appliedFilter != state.filter { applyFilter(&state) }
-    return requestImages(&state)
+    let filtering = state.browser.appliedFilter != state.filter ? applyFilter(&state) : []
+    return filtering + requestImages(&state)
 }
 
 /// Recomputes the visible samples of the current split for the filter,
-/// keeping the selected sample selected when it still passes.
-func applyFilter(_ state: inout ExplorerState) {
-    guard let loaded = state.loaded, state.splitIndex < loaded.searchIndexes.count else { return }
+/// keeping the selected sample selected when it still passes. A large split read from its file
+/// is filtered in the background (`Effect.filter`); `visible` then fills as matches are found,
+/// and a filter that extends a finished one only re-checks its matches.
+func applyFilter(_ state: inout ExplorerState) -> [Effect] {
+    guard let loaded = state.loaded, state.splitIndex < loaded.searchIndexes.count else { return [] }
+    let index = loaded.searchIndexes[state.splitIndex]
     var b = state.browser
-    let previous: Int? = b.selected < b.visible.count ? b.visible[b.selected] : nil
-    b.visible = loaded.searchIndexes[state.splitIndex].matches(state.filter)
+    let running = b.search.map { !$0.done } ?? false
+    // While a search has found nothing yet, the sample to select again is still the one before it.
+    let previous: Int? = b.selected < b.visible.count ? b.visible[b.selected] : running ? b.search?.reselect : nil
     b.appliedFilter = state.filter
+    if index.filtersInBackground && !state.filter.isEmpty {
+        state.filterGeneration += 1
+        let generation = state.filterGeneration
+        var within: [Int]? = nil
+        if let base = b.lastComplete, SampleFilter(base.text).narrows(to: SampleFilter(state.filter)) {
+            within = base.matches
+        }
+        b.search = FilterSearch(generation: generation, checked: 0, total: within?.count ?? index.count, done: false,
+                                reselect: previous)
+        b.visible = []
+        b.selected = 0
+        b.scroll = 0
+        state.browser = b
+        return [.filter(split: state.splitIndex, generation: generation, job: FilterJob(text: state.filter, within: within))]
+    }
+    b.visible = index.matches(state.filter)
+    b.search = nil
     if let p = previous, let i = binarySearch(b.visible, p) { b.selected = i } else { b.selected = 0 }
     state.browser = b
     clampScroll(&state)
+    guard running else { return [] }
+    state.filterGeneration += 1
+    return [.filter(split: state.splitIndex, generation: state.filterGeneration, job: nil)]
+}
+
+/// Matches from a background filter: appended to the split's visible samples if they answer its
+/// current filter (an answer to a replaced filter is dropped).
+func receiveFilterMatches(_ state: inout ExplorerState, _ found: FilterFound) -> [Effect] {
+    guard found.split < state.browsers.count, var search = state.browsers[found.split].search,
+          search.generation == found.generation else { return [] }
+    var b = state.browsers[found.split]
+    let start = b.visible.count
+    b.visible += found.matches
+    search.checked += found.checked
+    search.done = found.done
+    if let p = search.reselect, let i = found.matches.firstIndex(of: p), b.selected == 0 {
+        b.selected = start + i
+        search.reselect = nil
+    }
+    b.search = search
+    if found.done, let text = b.appliedFilter { b.lastComplete = CompletedFilter(text: text, matches: b.visible) }
+    state.browsers[found.split] = b
+    guard found.split == state.splitIndex else { return [] }
+    clampScroll(&state)
+    return start == 0 && !found.matches.isEmpty || b.selected >= start ? requestImages(&state) : []
 }
 
 private func binarySearch(_ a: [Int], _ x: Int) -> Int? {

@@ -118,7 +118,12 @@ struct Canvas {
         let r = layout.browser
         guard let split = state.split else { return }
         let b = state.browser
-        var title = "\(clean(split.name)) · \(b.visible.count)"
+        var title = "\(clean(split.name)) · "
+        if let search = b.search, !search.done {
+            // First, so a narrow pane still shows that the count is still growing.
+            title += "searching \(min(99, search.checked * 100 / max(1, search.total)))% · "
+        }
+        title += "\(b.visible.count)"
         if !state.filter.isEmpty { title += " of \(split.samples.count) matching “\(clean(state.filter))”" }
         box(r, title: title, focused: true)
         let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
@@ -133,7 +138,10 @@ struct Canvas {
 
         if b.visible.isEmpty {
             let clear = state.keyName(.clearFilter).map { " \($0) clears the filter." } ?? ""
-            let msg = split.samples.isEmpty ? "This split is empty." : "No sample matches “\(clean(state.filter))”.\(clear)"
+            let searching = b.search.map { !$0.done } ?? false
+            let msg = split.samples.isEmpty ? "This split is empty."
+                : searching ? "Searching \(split.samples.count) samples for “\(clean(state.filter))”…"
+                : "No sample matches “\(clean(state.filter))”.\(clear)"
             drawCentered([msg], in: Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: inner.height - 1), role: .dim)
             return
         }
