@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -39,43 +41,99 @@ public struct SampleFilter: Sendable {
     }
 
     /// Checks the samples at `positions` (all of them when nil), in order, and calls
-    /// `report(matches, checked)` with the new matches after every `batch` samples checked and at the
-    /// end; stops early when `isCancelled()`. Returns false when cancelled.
+    /// `report(matches, checked)` with the new matches (ascending, and after all earlier ones) as
+    /// they are found and at the end, `checked` counting the samples checked so far; stops early
+    /// when `isCancelled()`. A large file-backed split is checked on every core, in as many
+    /// stretches; the matches of a stretch are reported once those before it are done, so they
+    /// still come in order. `report` is never called twice at once. Returns false when cancelled.
     @discardableResult
     public func scan(_ samples: SampleList, positions: [Int]? = nil, batch: Int = 20_000,
                      isCancelled: () -> Bool, report: ([Int], _ checked: Int) -> Void) -> Bool {
-        let all = positions ?? Array(samples.indices)
-        var found: [Int] = []
-        var checked = 0
-        var cancelled = false
-        func tick() -> Bool {
-            checked += 1
-            if checked % batch == 0 {
-                report(found, checked); found.removeAll(keepingCapacity: true)
-                if isCancelled() { cancelled = true; return false }
-            }
-            return true
-        }
-        if let lines = samples.lines {
-            var text: [UInt8] = []
-            lines.forEachLine(all) { p, bytes, fields in
-                text.removeAll(keepingCapacity: true)
-                text += bytes.buffer(fields.id)
-                text.append(0x1F)
-                Self.appendLowercased(bytes, fields.title, to: &text)
-                for label in fields.labels { text.append(0x1F); Self.appendLowercased(bytes, label, to: &text) }
-                if contains(text) { found.append(p) }
-                return tick()
-            }
-        } else {
-            for p in all {
-                if matches(samples[p]) { found.append(p) }
-                if !tick() { break }
+        withoutActuallyEscaping(isCancelled) { isCancelled in
+            withoutActuallyEscaping(report) { report in
+                scan(samples, positions: positions ?? Array(samples.indices), batch: batch,
+                     isCancelled: UncheckedSendable(isCancelled), report: report)
             }
         }
-        if cancelled { return false }
-        report(found, checked)
-        return true
+    }
+
+    private func scan(_ samples: SampleList, positions all: [Int], batch: Int, isCancelled isCancelledBox: UncheckedSendable<() -> Bool>,
+                      report: @escaping ([Int], Int) -> Void) -> Bool {
+        let workers = samples.isFileBacked && all.count >= 100_000 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let merger = Merger(stretches: workers, report: report)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let stretch = all[(all.count * w / workers) ..< (all.count * (w + 1) / workers)]
+            var found: [Int] = []
+            var checked = 0
+            var cancelled = false
+            func tick() -> Bool {
+                checked += 1
+                if checked % batch == 0 {
+                    merger.add(found, checked: batch, from: w, done: false); found.removeAll(keepingCapacity: true)
+                    if isCancelledBox.value() { cancelled = true; return false }
+                }
+                return true
+            }
+            if let lines = samples.lines {
+                var text: [UInt8] = []
+                lines.forEachLine(stretch, validateText: false) { p, bytes, fields in
+                    text.removeAll(keepingCapacity: true)
+                    text += bytes.buffer(fields.id)
+                    text.append(0x1F)
+                    Self.appendLowercased(bytes, fields.title, to: &text)
+                    for label in fields.labels { text.append(0x1F); Self.appendLowercased(bytes, label, to: &text) }
+                    if contains(text) { found.append(p) }
+                    return tick()
+                }
+            } else {
+                for p in stretch {
+                    if matches(samples[p]) { found.append(p) }
+                    if !tick() { break }
+                }
+            }
+            if cancelled { merger.cancel(); return }
+            merger.add(found, checked: checked % batch, from: w, done: true)
+        }
+        return !merger.wasCancelled
+    }
+
+    /// A value handed to the workers of one `scan` call, which ends before it does.
+    private struct UncheckedSendable<Value>: @unchecked Sendable { let value: Value; init(_ v: Value) { value = v } }
+
+    /// Puts the stretches' matches back in order: a stretch's are passed on once every stretch
+    /// before it is done.
+    private final class Merger: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pending: [[Int]]
+        private var done: [Bool]
+        private var next = 0        // the first stretch not done
+        private var checked = 0
+        private(set) var wasCancelled = false
+        private let report: ([Int], Int) -> Void
+
+        init(stretches: Int, report: @escaping ([Int], Int) -> Void) {
+            pending = Array(repeating: [], count: stretches)
+            done = Array(repeating: false, count: stretches)
+            self.report = report
+        }
+
+        func cancel() { lock.withLock { wasCancelled = true } }
+
+        func add(_ matches: [Int], checked n: Int, from stretch: Int, done isDone: Bool) {
+            lock.withLock {
+                guard !wasCancelled else { return }
+                pending[stretch] += matches
+                checked += n
+                if isDone { done[stretch] = true }
+                var out: [Int] = []
+                while next < done.count {
+                    out += pending[next]; pending[next] = []
+                    if !done[next] { break }
+                    next += 1
+                }
+                if !out.isEmpty || isDone || n > 0 { report(out, checked) }
+            }
+        }
     }
 
     private func contains(_ text: [UInt8]) -> Bool { Self.find(needle, in: text) }

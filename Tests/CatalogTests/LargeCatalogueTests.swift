@@ -85,6 +85,15 @@ struct LargeCatalogueTests {
             #expect(sample.imagePath == split.imageIDs[expected.id].map { folder.path + "/images/" + $0 })
             #expect(train.samples.id(at: p) == expected.id)
         }
+        // The filter, on every core over the file, finds what checking each sample finds, in order.
+        for text in ["serum 1", "品牌7 面", "1000"] {
+            let filter = SampleFilter(text)
+            var reported: [Int] = [], checked = 0
+            #expect(filter.scan(train.samples, isCancelled: { false }) { reported += $0; checked = $1 })
+            #expect(checked == split.kept.count)
+            #expect(reported == train.samples.indices.filter { filter.matches(train.samples[$0]) }, "\(text)")
+            #expect(!reported.isEmpty)
+        }
         let probe = split.kept[12_345]
         #expect(train.sample(id: probe.id)?.line == probe.line)
         #expect(train.sample(id: "999") == nil)

@@ -20,8 +20,11 @@ enum Product1MLine {
     /// fields are then in `fields`), or the reason it is malformed. `labelIsValid` answers whether a
     /// label's bytes are valid UTF-8 (the scan remembers labels it has seen, so each distinct label is
     /// validated once); every other field is validated here.
+    ///
+    /// With `validateText` false, UTF-8 is not checked (a line read back for the filter, which the
+    /// scan already checked: what it shows is read again, and checked, by `sample(at:)`).
     static func check(_ text: ByteText, _ line: ByteRange, allowsFourFields: Bool, options: LoadOptions,
-                      into fields: inout Product1MFields, scratch: inout [ByteRange],
+                      into fields: inout Product1MFields, scratch: inout [ByteRange], validateText: Bool = true,
                       labelIsValid: (ByteRange) -> Bool) -> String? {
         // Fields, split exactly as `line.split('#####')` would.
         scratch.removeAll(keepingCapacity: true)
@@ -45,11 +48,13 @@ enum Product1MLine {
         if title.count > options.maxTitleBytes {
             return "title is \(title.count) bytes long, over the limit of \(options.maxTitleBytes) bytes"
         }
-        guard UTF8Check.isValid(text, title) else { return "invalid UTF-8 in the title" }
         let url1 = scratch[2], url2 = scratch[3]
-        if !url1.isEmpty && !UTF8Check.isValid(text, url1) { return "invalid UTF-8 in url1" }
-        if !url2.isEmpty && !(!url1.isEmpty && text.equal(url1, url2)) && !UTF8Check.isValid(text, url2) {
-            return "invalid UTF-8 in url2"
+        if validateText {
+            guard UTF8Check.isValid(text, title) else { return "invalid UTF-8 in the title" }
+            if !url1.isEmpty && !UTF8Check.isValid(text, url1) { return "invalid UTF-8 in url1" }
+            if !url2.isEmpty && !(!url1.isEmpty && text.equal(url1, url2)) && !UTF8Check.isValid(text, url2) {
+                return "invalid UTF-8 in url2"
+            }
         }
 
         fields.labels.removeAll(keepingCapacity: true)
@@ -64,7 +69,7 @@ enum Product1MLine {
                 }
                 if !label.isEmpty {
                     // Separators and trimmed bytes are ASCII, so valid pieces make a valid field.
-                    guard labelIsValid(label) else { return "invalid UTF-8 in labels" }
+                    guard !validateText || labelIsValid(label) else { return "invalid UTF-8 in labels" }
                     fields.labels.append(label)
                 }
                 labelStart = sep + 3

@@ -98,16 +98,17 @@ final class Product1MLines: @unchecked Sendable {
 
     /// Calls `body(position, text, fields)` for each position of `positions` (ascending), reading the
     /// file in blocks of a few MiB rather than a line at a time; a line that no longer checks is
-    /// skipped. `body` returns false to stop.
-    func forEachLine(_ positions: [Int], _ body: (Int, ByteText, Product1MFields) -> Bool) {
+    /// skipped. `body` returns false to stop. Without `validateText` the fields are split but
+    /// their UTF-8 is not checked again (see `Product1MLine.check`).
+    func forEachLine(_ positions: ArraySlice<Int>, validateText: Bool = true, _ body: (Int, ByteText, Product1MFields) -> Bool) {
         var buffer: [UInt8] = []
         var fields = Product1MFields(), scratch: [ByteRange] = []
-        var k = 0
-        while k < positions.count {
+        var k = positions.startIndex
+        while k < positions.endIndex {
             // A block: the lines from positions[k] on whose span fits in 4 MiB (at least one line).
             let first = scan.start(positions[k])
             var last = k
-            while last + 1 < positions.count,
+            while last + 1 < positions.endIndex,
                   scan.start(positions[last + 1]) + scan.length(positions[last + 1]) - first <= Product1MScan.chunkBytes {
                 last += 1
             }
@@ -121,7 +122,9 @@ final class Product1MLines: @unchecked Sendable {
                     let from = scan.start(p) - first
                     let line = ByteRange(start: from, end: from + scan.length(p))
                     let problem = Product1MLine.check(text, line, allowsFourFields: allowsFourFields, options: options,
-                                                      into: &fields, scratch: &scratch) { UTF8Check.isValid(text, $0) }
+                                                      into: &fields, scratch: &scratch, validateText: validateText) {
+                        UTF8Check.isValid(text, $0)
+                    }
                     if problem == nil && !body(p, text, fields) { return true }
                 }
                 return false

@@ -98,13 +98,24 @@ public final class ExplorerApp {
         // a checkpoint first) rather than left running behind a closed explorer.
         defer { trainingRun?.cancel() }
         var firstFrame = true
+        var shown: [String] = []        // trace marks of what the next frame shows
+        var tracedFilter = -1           // the filter generation whose first matches were traced
         while true {
             backend.draw(view(state), theme: state.theme)
             if firstFrame { trace.mark("first-frame"); firstFrame = false }
+            for name in shown { trace.mark(name) }
+            shown = []
             let events = backend.waitForEvents(timeoutMilliseconds: -1)
             let messages = events.map(Msg.input) + inbox.drain()
             for msg in messages {
                 if case .datasetLoaded(.success(let loaded)) = msg { trace.mark("dataset-loaded"); dataset = loaded.dataset }
+                if trace.isOn, case .filterFound(let found) = msg {
+                    if !found.matches.isEmpty && tracedFilter != found.generation {
+                        tracedFilter = found.generation
+                        shown.append("filter-first-matches")
+                    }
+                    if found.done { shown.append("filter-done") }
+                }
                 for effect in update(&state, msg) {
                     if case .quit(let code) = effect { return code }
                     run(effect)
@@ -154,6 +165,7 @@ public final class ExplorerApp {
             filters.submit {}   // only stops the running one
             return
         }
+        trace.mark("filter-start")
         let samples = dataset.splits[split].samples
         filters.submit { [inbox, filters] in
             var pending: [Int] = [], posted = 0, checked = 0, lastPost = DispatchTime.now()
@@ -401,6 +413,8 @@ final class DecodeScheduler: @unchecked Sendable {
 final class Trace: @unchecked Sendable {
     private let path: String?
     init() { path = ProcessInfo.processInfo.environment["VITRINE_TRACE"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    var isOn: Bool { path != nil }
 
     func mark(_ name: String) {
         guard let path else { return }
