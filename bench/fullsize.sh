@@ -8,8 +8,9 @@
 # Prints medians of $RUNS runs:
 #   - `vitrine info`: wall time and peak RSS; anchors: `cat` and `wc -l` of the files (the I/O
 #     floor), a Python loop that splits every line (bench/anchor_split.py);
-#   - the explorer in tmux (120x40, --no-search): first frame, dataset on screen (everything
-#     browsable), peak RSS after `G` and a switch to the training split;
+#   - the explorer in tmux (120x40, --no-search): first frame, first rows (the splits but the
+#     large training split), everything browsable (the training split too), peak RSS after `G`
+#     and a switch to the training split;
 #   - the filter over the training split: first matches on screen and the full count, after the
 #     last key of "lumessa" (VITRINE_TRACE marks);
 #   - `vitrine query --stdin` on SampleData: queries per second with the model loaded once,
@@ -67,7 +68,7 @@ PY
 sock="vitrine-fullsize-$$"
 trap 'tmux -L $sock kill-server 2>/dev/null || true' EXIT
 mark() { awk -v n="$1" '$1 == n {print $2; exit}' "$2"; }
-first="" loaded="" rss="" fstart="" fmatch="" fdone=""
+first="" rows="" loaded="" rss="" fstart="" fmatch="" fdone=""
 for _ in $(seq "$RUNS"); do
   trace=$(mktemp)
   tmux -L "$sock" -f /dev/null new-session -d -s b -x 120 -y 40 "env VITRINE_TRACE=$trace $BIN explore --no-search --data $FULL"
@@ -80,7 +81,7 @@ for _ in $(seq "$RUNS"); do
   for _ in $(seq 500); do grep -q filter-done "$trace" 2>/dev/null && break; sleep 0.02; done
   rss+=" $(awk '/VmHWM/ {print $2}' /proc/$pid/status)"
   tmux -L "$sock" send-keys -t b Enter; sleep 0.2; tmux -L "$sock" send-keys -t b q; sleep 0.3
-  first+=" $(mark first-frame "$trace")"; loaded+=" $(mark dataset-loaded "$trace")"
+  first+=" $(mark first-frame "$trace")"; rows+=" $(mark first-rows "$trace")"; loaded+=" $(mark dataset-loaded "$trace")"
   # The last filter started (the last key) and what it showed.
   s=$(awk '$1 == "filter-start" {v=$2} END {print v}' "$trace")
   m=$(awk -v s="$s" '$1 == "filter-first-matches" && $2 >= s {print $2; exit}' "$trace")
@@ -91,8 +92,8 @@ for _ in $(seq "$RUNS"); do
   tmux -L "$sock" kill-server 2>/dev/null || true
 done
 echo "== explorer on $FULL, 120x40, --no-search (median of $RUNS)"
-echo "  first frame: $(echo "$first" | median) ms after process start (target <= 300 ms)"
-echo "  dataset on screen, everything browsable: $(echo "$loaded" | median) ms (target <= 1500 ms)"
+echo "  first frame: $(echo "$first" | median) ms after process start; first rows on screen: $(echo "$rows" | median) ms (target <= 300 ms)"
+echo "  every split on screen, everything browsable: $(echo "$loaded" | median) ms (target <= 1500 ms)"
 echo "  peak RSS after G, a switch to train and a filter over it: $(echo "$rss" | median | python3 -c 'import sys; print(f"{float(sys.stdin.read())/1024:.1f}")') MiB (target <= 200 MB)"
 echo "  filter \"lumessa\" over 1,132,830 training lines, after the last key: first matches on screen $(echo "$fmatch" | median) ms (target <= 150), full count $(echo "$fdone" | median) ms (target <= 1000)"
 

@@ -1,4 +1,9 @@
 import Support
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Dispatch
 
 /// One split of a dataset: the samples of one file (Product1M) or of one `split` value (folder formats).
@@ -192,6 +197,18 @@ public struct Dataset: Sendable {
             let result = try FolderLoader.load(format: format, root: root, options: options)
             return Dataset(root: root, name: name, format: format, splits: result.splits,
                            unassignedIssues: result.unassigned)
+        }
+    }
+
+    /// The Product1M split files in `folder` larger than `bytes`, by split name (none for the folder
+    /// formats): what is worth opening after the rest.
+    public static func largeSplits(in folder: String, over bytes: Int) -> [String] {
+        let root = absolutePath(folder)
+        guard detectFormat(in: root) == .product1m else { return [] }
+        return Product1MSplitSpec.all.compactMap { spec in
+            var info = stat()
+            guard stat(root + "/" + spec.fileName, &info) == 0, Int(info.st_size) > bytes else { return nil }
+            return spec.name
         }
     }
 

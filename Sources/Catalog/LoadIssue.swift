@@ -21,6 +21,9 @@ public struct LoadOptions: Sendable, Equatable {
     public var maxLabels: Int
     /// Ids and image references longer than this many UTF-8 bytes make their line malformed.
     public var maxIDBytes: Int
+    /// Product1M splits not to open (by name: `train`, ...), for a first look at a large dataset
+    /// before its largest split is scanned.
+    public var skippedSplits: Set<String> = []
 
     public init(strict: Bool = false, maxTitleBytes: Int = 4096, maxLabelBytes: Int = 1024, maxLabels: Int = 256,
                 maxIDBytes: Int = 1024) {

@@ -47,6 +47,8 @@ import Testing
         try t.type("\(Tmux.quote(ExplorerEndToEndTests.binary)) explore --no-search --data \(Tmux.quote(Self.folder)); echo \"EXIT:$?\"")
         try t.keys("Enter")
         try t.waitFor("the gallery", timeout: 30) { $0.contains("gallery ·") && $0.contains("1/") }
+        // The training split (52 MB) is scanned after the others are shown; its tab comes then.
+        try t.waitFor("the training split's tab", timeout: 30) { $0.contains(" train ") && !$0.contains("indexing…") }
         try t.keys("BTab", "BTab", "BTab")   // gallery -> test -> dev -> train
         try t.waitFor("the training split", timeout: 10) { $0.contains("train · 200000") }
         try t.keys("G")

@@ -118,4 +118,45 @@ import Testing
         let screen = view(s).textLines().joined(separator: "\n")
         #expect(screen.contains("gallery · searching 50% · 2 of 60000 matching “aurelle”"), "\(screen)")
     }
+
+    /// A large training split is scanned after the others are shown: the first `datasetLoaded`
+    /// lists it as pending (the header says so, search does not open yet), the second brings it,
+    /// and the split on screen, its selection and its filter stay.
+    @Test func theRestOfADatasetArrivesAfterTheFirstLook() throws {
+        let dir = NSTemporaryDirectory() + "vitrine-twophase-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "900001#####训练 样本#####u#####u\n".write(toFile: dir + "/product1m_train_ossurl_v2.txt", atomically: true, encoding: .utf8)
+        try "800001#####查询 Aurelle#####u#####u#####Aurelle 面霜#;#Brisane 柔肤水\n"
+            .write(toFile: dir + "/product1m_dev_ossurl_v2.txt", atomically: true, encoding: .utf8)
+        var gallery = ""
+        for i in 0 ..< 30 { gallery += "\(700_000 + i)#####\(i % 2 == 0 ? "Aurelle" : "Brisane") \(i)#####u#####u#####L\(i)\n" }
+        try gallery.write(toFile: dir + "/product1m_gallery_ossurl_v2.txt", atomically: true, encoding: .utf8)
+        var first = LoadOptions()
+        first.skippedSplits = ["train"]
+        let partial = try Dataset.load(from: dir, options: first), full = try Dataset.load(from: dir)
+        #expect(partial.splits.map(\.name) == ["dev", "gallery"])
+
+        var s = ExplorerState(size: Size(width: 120, height: 30),
+                              capabilities: TerminalCapabilities(colorMode: .truecolor, unicode: true, mouse: true),
+                              theme: Fixture.theme, dataPath: dir)
+        s.retrieval.engine = .opening
+        let early = update(&s, .datasetLoaded(.success(LoadedDataset(dataset: partial, loadSeconds: 0, pendingSplits: ["train"]))))
+        #expect(!early.contains(.retrieval(.openEngine)), "search opens on the whole dataset")
+        #expect(s.split?.name == "gallery")
+        #expect(view(s).textLines()[0].contains("train indexing…"))
+        _ = update(&s, .input(.key(.char("/"))))
+        for c in "aurelle" { _ = update(&s, .input(.key(.char(c)))) }
+        _ = update(&s, .input(.key(.enter)))
+        _ = update(&s, .input(.key(.char("j"))))
+        let selected = s.selectedSample?.id
+        #expect(s.browser.visible.count == 15 && selected == "700002")
+
+        let rest = update(&s, .datasetLoaded(.success(LoadedDataset(dataset: full, loadSeconds: 0))))
+        #expect(rest.contains(.retrieval(.openEngine)))
+        #expect(s.split?.name == "gallery" && s.selectedSample?.id == selected && s.browser.visible.count == 15)
+        #expect(!view(s).textLines()[0].contains("indexing"))
+        #expect(view(s).textLines()[0].contains("train 1"))
+    }
 }

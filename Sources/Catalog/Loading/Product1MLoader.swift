@@ -30,7 +30,9 @@ struct Product1MSplitSpec: Sendable {
 /// open files and read a sample back when it is asked for (`Product1MLines`).
 enum Product1MLoader {
     static func load(root: String, options: LoadOptions) throws -> [Split] {
-        let specs = Product1MSplitSpec.all.filter { entryKind(root + "/" + $0.fileName) != .missing }
+        let specs = Product1MSplitSpec.all.filter {
+            !options.skippedSplits.contains($0.name) && entryKind(root + "/" + $0.fileName) != .missing
+        }
         var opened: [(spec: Product1MSplitSpec, path: String, descriptor: Int32, size: Int)] = []
         var handedOver = false
         defer { if !handedOver { for o in opened { close(o.descriptor) } } }

@@ -108,7 +108,11 @@ public final class ExplorerApp {
             let events = backend.waitForEvents(timeoutMilliseconds: -1)
             let messages = events.map(Msg.input) + inbox.drain()
             for msg in messages {
-                if case .datasetLoaded(.success(let loaded)) = msg { trace.mark("dataset-loaded"); dataset = loaded.dataset }
+                if case .datasetLoaded(.success(let loaded)) = msg {
+                    if dataset == nil { shown.append("first-rows") }
+                    if loaded.pendingSplits.isEmpty { shown.append("dataset-loaded") }
+                    dataset = loaded.dataset
+                }
                 if trace.isOn, case .filterFound(let found) = msg {
                     if !found.matches.isEmpty && tracedFilter != found.generation {
                         tracedFilter = found.generation
@@ -130,10 +134,19 @@ public final class ExplorerApp {
             let strict = options.strict
             work.async { [inbox] in
                 let start = DispatchTime.now()
+                func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
                 do {
+                    // A large training split is scanned after the others are on screen.
+                    let large = Dataset.largeSplits(in: path, over: Self.firstLookBytes)
+                    if !large.isEmpty {
+                        var first = LoadOptions(strict: strict)
+                        first.skippedSplits = Set(large)
+                        let partial = try Dataset.load(from: path, options: first)
+                        inbox.post(.datasetLoaded(.success(LoadedDataset(dataset: partial, loadSeconds: seconds(),
+                                                                         pendingSplits: large))))
+                    }
                     let dataset = try Dataset.load(from: path, options: LoadOptions(strict: strict))
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-                    inbox.post(.datasetLoaded(.success(LoadedDataset(dataset: dataset, loadSeconds: seconds))))
+                    inbox.post(.datasetLoaded(.success(LoadedDataset(dataset: dataset, loadSeconds: seconds()))))
                 } catch {
                     inbox.post(.datasetLoaded(.failure(LoadFailure(String(describing: error)))))
                 }
@@ -186,6 +199,9 @@ public final class ExplorerApp {
             if complete { post(done: true) }
         }
     }
+
+    /// Product1M split files above this size are opened after the others are shown.
+    static let firstLookBytes = 32 << 20
 
     private func runRetrieval(_ effect: RetrievalEffect) {
         switch effect {

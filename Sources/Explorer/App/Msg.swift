@@ -10,9 +10,13 @@ public struct LoadedDataset: Sendable {
     /// Single and multi sample counts, one per split, same order.
     public let kindCounts: [(single: Int, multi: Int)]
     public let loadSeconds: Double
+    /// Splits still being opened (a large training split is scanned after the others are shown);
+    /// another `datasetLoaded` with all of them follows.
+    public let pendingSplits: [String]
 
-    public init(dataset: Dataset, loadSeconds: Double) {
+    public init(dataset: Dataset, loadSeconds: Double, pendingSplits: [String] = []) {
         self.dataset = dataset
+        self.pendingSplits = pendingSplits
         self.searchIndexes = dataset.splits.map { SearchIndex(samples: $0.samples) }
         self.kindCounts = dataset.splits.map(\.kindCounts)
         self.loadSeconds = loadSeconds

@@ -12,18 +12,33 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         return handleInput(&state, event)
 
     case .datasetLoaded(.success(let loaded)):
+        let shown = state.loaded   // the dataset in part, when this is the rest of it
+        let current = state.split?.name
         state.load = .loaded(loaded)
         state.training.settings.dataPath = loaded.dataset.root
         state.training.settings.flagsDataset = loaded.dataset.flagKey
-        state.browsers = Array(repeating: BrowserState(), count: loaded.dataset.splits.count)
-        // Start on the gallery: what a retrieval analyst looks at first.
-        state.splitIndex = loaded.dataset.splits.firstIndex { $0.role == .gallery } ?? 0
-        let filtering = applyFilter(&state)
+        var filtering: [Effect] = []
+        if let shown {
+            // The same splits keep their place in the list, selection and filter; the current one
+            // stays current.
+            state.browsers = loaded.dataset.splits.map { split in
+                shown.dataset.splits.firstIndex { $0.name == split.name }.map { state.browsers[$0] } ?? BrowserState()
+            }
+            state.splitIndex = loaded.dataset.splits.firstIndex { $0.name == current } ?? 0
+            if state.browser.appliedFilter != state.filter { filtering = applyFilter(&state) }
+        } else {
+            state.browsers = Array(repeating: BrowserState(), count: loaded.dataset.splits.count)
+            // Start on the gallery: what a retrieval analyst looks at first.
+            state.splitIndex = loaded.dataset.splits.firstIndex { $0.role == .gallery } ?? 0
+            filtering = applyFilter(&state)
+        }
         let issues = loaded.dataset.issues.count
         if issues > 0 {
             state.status = StatusLine("\(issues) malformed line\(issues == 1 ? "" : "s") skipped; `vitrine info` lists them", role: .warning)
         }
-        return filtering + requestImages(&state) + updateRetrieval(&state, .datasetReady)
+        // Search opens on the whole dataset (a sample of any split can be a query).
+        let ready = loaded.pendingSplits.isEmpty ? updateRetrieval(&state, .datasetReady) : []
+        return filtering + requestImages(&state) + ready
 
     case .datasetLoaded(.failure(let failure)):
         state.load = .failed(failure.message)

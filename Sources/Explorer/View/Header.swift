@@ -75,6 +75,11 @@ extension Canvas {
             left.append(HeaderPiece(" ", CellStyle(.header)))
         }
         if hidden > 0 { left.append(HeaderPiece("+\(hidden) ", CellStyle(.headerDim))) }
+        // A large split still being scanned: its tab comes when it is ready.
+        for name in loaded.pendingSplits {
+            left.append(HeaderPiece(" \(clean(name)) indexing… ", CellStyle(.headerDim)))
+            left.append(HeaderPiece(" ", CellStyle(.header)))
+        }
 
         var right: [HeaderPiece] = []
         if let split = state.split {
