@@ -58,15 +58,17 @@ struct IndexCommand: ParsableCommand {
                 }
             }
             if report.built {
-                bar.finish(String(format: "%@: indexed %d items in %.1f s (%.1f items/s)", name, report.items,
-                                  report.seconds, report.itemsPerSecond ?? 0))
+                let resumed = report.resumedItems > 0 ? ", resuming an interrupted build at item \(report.resumedItems)" : ""
+                bar.finish(String(format: "%@: indexed %d items in %.1f s (%.1f items/s)%@", name, report.items,
+                                  report.seconds, report.itemsPerSecond ?? 0, resumed))
             }
             reports.append(report)
         }
         if json {
             let objects = reports.map { r -> String in
                 var fields = ["\"system\":\(jsonString(r.system))", "\"path\":\(jsonString(r.path))", "\"items\":\(r.items)",
-                              "\"built\":\(r.built)", "\"seconds\":\(r.seconds)", "\"missingImages\":\(r.missingImages)"]
+                              "\"built\":\(r.built)", "\"seconds\":\(r.seconds)", "\"missingImages\":\(r.missingImages)",
+                              "\"resumedItems\":\(r.resumedItems)"]
                 fields.append("\"itemsPerSecond\":" + (r.itemsPerSecond.map { "\($0)" } ?? "null"))
                 fields.append("\"reason\":" + (r.reason.map(jsonString) ?? "null"))
                 return "{" + fields.joined(separator: ",") + "}"

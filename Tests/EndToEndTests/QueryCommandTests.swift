@@ -73,6 +73,60 @@ import Testing
         #expect(r.status != 0 && r.stderr.contains("--stdin reads the queries from standard input"))
     }
 
+    /// `kill -9` during an index build: the next build goes on from the rows the journal holds,
+    /// and the index it writes ranks exactly as one built from scratch.
+    @Test func aKilledIndexBuildResumes() throws {
+        let cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let data = Self.repository + "/SampleData"
+        let pid = try Tmux.spawn(["/usr/bin/env", "VITRINE_CACHE=" + cache, ExplorerEndToEndTests.binary, "index", "--data", data, "--quiet"],
+                                 stdout: "/dev/null", stderr: "/dev/null")
+        // Wait for the journal to hold a record (it is synced every two seconds), then kill.
+        var journal: String? = nil
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let found = (FileManager.default.enumerator(atPath: cache + "/index")?.allObjects as? [String] ?? [])
+                .first { $0.hasSuffix(".partial") }.map { cache + "/index/" + $0 }
+            if let found, let size = try? FileManager.default.attributesOfItem(atPath: found)[.size] as? Int, size > 4096 {
+                journal = found
+                break
+            }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let partial = try #require(journal, "no journal appeared")
+        #expect(FileManager.default.fileExists(atPath: partial))
+
+        let resumed = try run(["index", "--data", data, "--json"], cache: cache)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let report = try #require((try json(resumed.stdout) as? [[String: Any]])?.first)
+        let done = report["resumedItems"] as? Int ?? 0
+        #expect(done > 0 && done < 894, "resumed at \(done)")
+        #expect((report["reason"] as? String)?.contains("resumed an interrupted build at \(done) items") == true)
+        #expect(!FileManager.default.fileExists(atPath: partial), "the journal is removed once the index is written")
+
+        let query = ["query", "--data", data, "--top", "20", "--json", "--sample"]
+        let test = try String(contentsOfFile: data + "/product1m_test_ossurl_v2.txt", encoding: .utf8)
+        let ids = test.split(separator: "\n").prefix(3).map { String($0.prefix { $0 != "#" }) }
+        let before = try ids.map { try run(query + [$0], cache: cache).stdout }
+        let rebuilt = try run(["index", "--data", data, "--rebuild", "--quiet"], cache: cache)
+        #expect(rebuilt.status == 0)
+        // The same items in the same order, scores equal to float rounding (a batch of captions
+        // is padded to its longest, and the resumed build batched them differently).
+        for (id, answer) in zip(ids, before) {
+            let again = try run(query + [id], cache: cache).stdout
+            func matches(_ s: String) throws -> [(String, Double)] {
+                let o = try #require(try json(s) as? [String: Any])
+                return (o["matches"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0["score"] as? Double ?? -9) }
+            }
+            let a = try matches(answer), b = try matches(again)
+            #expect(a.count == 20 && a.map(\.0) == b.map(\.0), "query \(id)")
+            #expect(zip(a, b).allSatisfy { abs($0.1 - $1.1) < 1e-5 }, "query \(id): \(a) vs \(b)")
+        }
+    }
+
     @Test func indexBuildsOnceThenReuses() throws {
         let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }

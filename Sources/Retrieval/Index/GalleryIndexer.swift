@@ -110,8 +110,10 @@ public struct IndexReport: Sendable, Equatable {
     /// Seconds spent building (0 when reused).
     public var seconds: Double
     public var missingImages: Int
-    /// Items per second of the build (nil when reused).
-    public var itemsPerSecond: Double? { built && seconds > 0 ? Double(items) / seconds : nil }
+    /// Items whose vectors came from the journal of an interrupted build (`IndexJournal`).
+    public var resumedItems: Int = 0
+    /// Items per second of the build, those computed by it (nil when reused).
+    public var itemsPerSecond: Double? { built && seconds > 0 ? Double(items - resumedItems) / seconds : nil }
 }
 
 /// Builds gallery indexes and reuses them while they are current.
@@ -155,34 +157,72 @@ public enum GalleryIndexer {
             }
         }
         let start = Date()
+        // An interrupted build of this very index left its rows in a journal: go on from them.
+        let journalPath = IndexJournal.path(for: path)
+        let header = IndexJournal.Header(identity: identity, items: gallery.count, sections: layout(of: towers))
+        let resumed = options.rebuild ? nil : IndexJournal.resume(path: journalPath, header: header)
+        let journal = try? IndexJournal(path: journalPath, header: header, resumed: resumed)
         progress?(.started(items: gallery.count))
-        let (sections, missing) = try computeSections(gallery, towers: towers, batchSize: max(1, options.batchSize)) { done in
+        if let resumed { progress?(.progress(done: resumed.done, total: gallery.count)) }
+        let (sections, missing) = try computeSections(gallery, towers: towers, batchSize: max(1, options.batchSize),
+                                                      resume: resumed) { batchStart, count, batchMissing, rows in
+            journal?.append(start: batchStart, count: count, missing: batchMissing, rows: rows)
+        } progress: { done in
             progress?(.progress(done: done, total: gallery.count))
         }
+        journal?.flush()
         let seconds = Date().timeIntervalSince(start)
         try GalleryIndex.write(to: path, identity: identity, ids: gallery.map(\.id), sections: sections,
                                missingImages: missing, seconds: seconds)
+        journal?.remove()
         progress?(.finished(items: gallery.count, seconds: seconds))
         let index = try GalleryIndex.open(path: path)
-        return (index, IndexReport(path: path, system: towers.system.displayName, items: gallery.count, built: true,
-                                   reason: reason, seconds: seconds, missingImages: missing))
+        var report = IndexReport(path: path, system: towers.system.displayName, items: gallery.count, built: true,
+                                 reason: resumed.map { "\(reason ?? "rebuild"); resumed an interrupted build at \($0.done) items" } ?? reason,
+                                 seconds: seconds, missingImages: missing)
+        report.resumedItems = resumed?.done ?? 0
+        return (index, report)
+    }
+
+    /// The sections an index of `towers` holds, with their dimensions, in file order.
+    static func layout(of towers: Towers) -> [IndexJournal.Header.Section] {
+        switch towers.system {
+        case .zeroShot:
+            return [.init(name: .sentence, dimension: CaptureConfig.default.hidden),
+                    .init(name: .pooled, dimension: EfficientNetLite0.featureChannels)]
+        case .model:
+            guard let config = towers.model?.config else { preconditionFailure("model system without a model") }
+            return [.init(name: .fused, dimension: config.fusedDim), .init(name: .text, dimension: config.clrDim),
+                    .init(name: .image, dimension: config.clrDim)]
+        }
     }
 
     /// The vectors of every gallery item, in batches.
-    static func computeSections(_ gallery: [Sample], towers: Towers, batchSize: Int,
+    /// A build resumed from a journal starts after its rows; `record` gets each batch's rows (in
+    /// `layout(of:)` order) and how many of its items had no usable image.
+    static func computeSections(_ gallery: [Sample], towers: Towers, batchSize: Int, resume: IndexJournal.Resumed? = nil,
+                                record: (_ start: Int, _ count: Int, _ missing: Int, _ rows: [[Float]]) -> Void = { _, _, _, _ in },
                                 progress: (Int) -> Void) throws -> ([GalleryIndex.SectionData], Int) {
         let n = gallery.count
-        var missing = 0
+        var missing = resume?.missing ?? 0
+        let layout = layout(of: towers)
+        // Each section, its first rows from the journal, the rest zero.
+        var rows = layout.enumerated().map { i, s -> [Float] in
+            var r = resume?.rows[i] ?? []
+            r += [Float](repeating: 0, count: n * s.dimension - r.count)
+            return r
+        }
+        var start = resume?.done ?? 0
         switch towers.system {
         case .zeroShot:
-            let textDim = CaptureConfig.default.hidden, imageDim = EfficientNetLite0.featureChannels
-            var text = [Float](repeating: 0, count: n * textDim)
-            var image = [Float](repeating: 0, count: n * imageDim)
-            var start = 0
+            let textDim = layout[0].dimension, imageDim = layout[1].dimension
+            var text = rows[0], image = rows[1]
+            rows = []
             while start < n {
                 let batch = Array(gallery[start..<min(n, start + batchSize)])
                 let sentences = towers.sentenceVectors(batch.map(\.caption))
                 let maps = towers.imageMaps(batch.map(\.imagePath))
+                var batchMissing = 0
                 for (i, sentence) in sentences.enumerated() {
                     precondition(sentence.count == textDim)
                     text.replaceSubrange((start + i) * textDim ..< (start + i + 1) * textDim, with: sentence)
@@ -190,20 +230,20 @@ public enum GalleryIndexer {
                         image.replaceSubrange((start + i) * imageDim ..< (start + i + 1) * imageDim, with: Towers.pooledVector(map))
                     } else {
                         missing += 1
+                        batchMissing += 1
                     }
                 }
+                record(start, batch.count, batchMissing, [Array(text[start * textDim ..< (start + batch.count) * textDim]),
+                                                          Array(image[start * imageDim ..< (start + batch.count) * imageDim])])
                 start += batch.count
                 progress(start)
             }
             return ([.init(section: .sentence, dimension: textDim, rows: text),
                      .init(section: .pooled, dimension: imageDim, rows: image)], missing)
         case .model:
-            guard let config = towers.model?.config else { preconditionFailure("model system without a model") }
-            let z = config.clrDim, f = config.fusedDim
-            var fused = [Float](repeating: 0, count: n * f)
-            var text = [Float](repeating: 0, count: n * z)
-            var image = [Float](repeating: 0, count: n * z)
-            var start = 0
+            let f = layout[0].dimension, z = layout[1].dimension
+            var fused = rows[0], text = rows[1], image = rows[2]
+            rows = []
             while start < n {
                 let batch = Array(gallery[start..<min(n, start + batchSize)])
                 let maps = towers.imageMaps(batch.map(\.imagePath))
@@ -228,6 +268,10 @@ public enum GalleryIndexer {
                     }
                     missing += withoutImage.count
                 }
+                let c = batch.count
+                record(start, c, withoutImage.count, [Array(fused[start * f ..< (start + c) * f]),
+                                                      Array(text[start * z ..< (start + c) * z]),
+                                                      Array(image[start * z ..< (start + c) * z])])
                 start += batch.count
                 progress(start)
             }
