@@ -8,7 +8,7 @@ BIN         = .build/release/vitrine
 # Keep builds to the machine's cores.
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer weights
+.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer bench-fullsize weights
 
 all: build
 
@@ -66,3 +66,8 @@ bench: build
 # Benchmarks (not tests): dataset loading, first frame, explorer memory.
 bench-explorer: build
 	bench/explorer.sh
+
+# The full-size benchmark (not a test): info, explorer, filter and query --stdin on a generated
+# set of the real Product1M's shape, next to cat, wc -l, Python and (VISIDATA=1) VisiData.
+bench-fullsize: build
+	bench/fullsize.sh
