@@ -14,21 +14,8 @@ RUNS=${RUNS:-5}
 BIG=${BIG:-/tmp/vitrine-bench-100k}
 export LC_ALL=C.UTF-8
 
-median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.stdin.read().split()]; print(f"{statistics.median(v):.3f}")'; }
-
-# time_runs CMD...: prints "median_wall_s median_maxrss_kb" over $RUNS runs (after one warm-up).
-time_runs() {
-  "$@" >/dev/null 2>&1 || true
-  local walls="" rss=""
-  for _ in $(seq "$RUNS"); do
-    local tf out
-    tf=$(mktemp)
-    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1 || true
-    out=$(tail -1 "$tf"); rm -f "$tf"
-    walls+=" ${out% *}"; rss+=" ${out#* }"
-  done
-  echo "$(echo "$walls" | median) $(echo "$rss" | median)"
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [[ ! -f $BIG/product1m_gallery_ossurl_v2.txt ]]; then
   echo "generating a 100,000-item set in $BIG (captions and small images)..." >&2

@@ -7,7 +7,7 @@
 #
 # Prints medians of $RUNS runs:
 #   - `vitrine info`: wall time and peak RSS; anchors: `cat` and `wc -l` of the files (the I/O
-#     floor), a Python loop that splits every line (bench/anchor_split.py);
+#     floor), a Python loop that splits every line (bench/anchor_load.py --split);
 #   - the explorer in tmux (120x40, --no-search): first frame, first rows (the splits but the
 #     large training split), everything browsable (the training split too), peak RSS after `G`
 #     and a switch to the training split;
@@ -25,21 +25,8 @@ RUNS=${RUNS:-5}
 FULL=${FULL:-/tmp/vitrine-bench-full}
 export LC_ALL=C.UTF-8
 
-median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.stdin.read().split()]; print(f"{statistics.median(v):.3f}" if v else "n/a")'; }
-
-# time_runs CMD...: "median_wall_s median_maxrss_kb" over $RUNS runs (after one warm-up).
-time_runs() {
-  "$@" >/dev/null 2>&1 || true
-  local walls="" rss=""
-  for _ in $(seq "$RUNS"); do
-    local tf out
-    tf=$(mktemp)
-    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1 || true
-    out=$(tail -1 "$tf"); rm -f "$tf"
-    walls+=" ${out% *}"; rss+=" ${out#* }"
-  done
-  echo "$(echo "$walls" | median) $(echo "$rss" | median)"
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [[ ! -f $FULL/product1m_train_ossurl_v2.txt ]]; then
   echo "generating the full-size set in $FULL (about 30 s)..." >&2
@@ -55,7 +42,7 @@ echo "== $FULL: $lines lines, $(du -cm "${files[@]}" | tail -1 | cut -f1) MB of 
 read -r info_s info_kb < <(time_runs "$BIN" info --data "$FULL" --json)
 read -r cat_s _ < <(time_runs sh -c "cat ${files[*]} > /dev/null")
 read -r wc_s _ < <(time_runs sh -c "cat ${files[*]} | wc -l > /dev/null")
-read -r py_s py_kb < <(time_runs python3 bench/anchor_split.py "$FULL")
+read -r py_s py_kb < <(time_runs python3 bench/anchor_load.py "$FULL" --split)
 python3 - "$info_s" "$info_kb" "$cat_s" "$wc_s" "$py_s" "$py_kb" <<'PY'
 import sys
 i, ik, c, w, p, pk = map(float, sys.argv[1:])
