@@ -60,7 +60,7 @@ public struct FeatureCache: Sendable {
     /// Entry format version; entries of other versions are stale.
     public static let formatVersion: UInt32 = 1
     static let magic: [UInt8] = Array("VTFC".utf8)
-    static let headerBytes = 4 + 4 + 4 + 12 + 32 + 32 + 8
+    public static let headerBytes = 4 + 4 + 4 + 12 + 32 + 32 + 8
 
     /// The folder holding this backbone's entries.
     public let directory: String

@@ -109,6 +109,11 @@ public struct SampleList: RandomAccessCollection, Sendable {
     /// Whether the samples are read from their file when asked for (a Product1M split).
     public var isFileBacked: Bool { lines != nil }
 
+    /// The image path at `position`, without reading the line (Product1M) or copying the sample.
+    public func imagePath(at position: Int) -> String? {
+        lines.map { $0.imagePath(at: position) } ?? array[position].imagePath
+    }
+
     /// The id at `position`, without reading the line (Product1M) or copying the sample.
     public func id(at position: Int) -> String {
         lines?.id(at: position) ?? array[position].id

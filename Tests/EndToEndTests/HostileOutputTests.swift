@@ -45,13 +45,15 @@ import Testing
     }
 
     /// Runs the binary (no terminal: stdout and stderr are files) with the cache in `cache`.
-    static func run(_ arguments: [String], cache: String, environment: [String] = []) throws -> Output {
+    static func run(_ arguments: [String], cache: String, environment: [String] = [], stdin: String? = nil) throws -> Output {
         let dir = NSTemporaryDirectory() + "vitrine-hostile-run-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        if let stdin { try stdin.write(toFile: dir + "/in", atomically: true, encoding: .utf8) }
         let argv = ["/usr/bin/env", "VITRINE_CACHE=" + cache, "HOME=" + cache, "XDG_CONFIG_HOME=" + cache + "/config"]
             + environment + [ExplorerEndToEndTests.binary] + arguments
-        let status = try Tmux.spawnAndWait(argv, stdout: dir + "/out", stderr: dir + "/err")
+        let status = try Tmux.spawnAndWait(argv, stdin: stdin == nil ? "/dev/null" : dir + "/in", stdout: dir + "/out",
+                                           stderr: dir + "/err")
         let read = { (path: String) in [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()) }
         return Output(status: status, stdout: read(dir + "/out"), stderr: read(dir + "/err"))
     }
@@ -119,10 +121,10 @@ import Testing
         try "[keys]\n\"move.\u{1B}[31mdown\" = [\"\u{9B}x\"]\n".write(toFile: keys, atomically: true, encoding: .utf8)
 
         let themeEnv = ["VITRINE_THEMES=" + themes]
-        struct Case { var name: String; var arguments: [String]; var environment: [String]; var json: Bool }
+        struct Case { var name: String; var arguments: [String]; var environment: [String]; var json: Bool; var stdin: String? }
         var cases: [Case] = []
-        func add(_ name: String, _ arguments: [String], _ environment: [String] = [], json: Bool = false) {
-            cases.append(Case(name: name, arguments: arguments, environment: environment, json: json))
+        func add(_ name: String, _ arguments: [String], _ environment: [String] = [], json: Bool = false, stdin: String? = nil) {
+            cases.append(Case(name: name, arguments: arguments, environment: environment, json: json, stdin: stdin))
         }
         add("info text", ["info", "--data", data])
         add("info json", ["info", "--data", data, "--json"], json: true)
@@ -135,6 +137,10 @@ import Testing
         add("query label text", ["query", "x", "--label", "label " + payloads[0], "--data", data])
         add("query unknown sample", ["query", "--sample", "s\u{1B}[31m", "--data", data])
         add("query missing image", ["query", "--image", root + "/no\u{1B}]0;t\u{07}.jpg", "--data", data])
+        add("query stdin json lines", ["query", "--stdin", "--data", data, "--top", "3"], stdin: "caption " + hostile + "\n{\"sample\": \"" + testIDs[0] + "\"}\n{\"sample\": \"s\u{1B}[31m\"}\n{\"bogus\u{1B}[31m\": 1}\n")
+        add("features text", ["features", "--data", data])
+        add("features json", ["features", "--data", data, "--json"], json: true)
+        add("features unknown split", ["features", "--data", data, "--split", "x\u{1B}[31m"])
         add("eval rankings text", ["eval", "--data", data, "--rankings", rankings])
         add("eval rankings json", ["eval", "--data", data, "--rankings", rankings, "--json"], json: true)
         add("eval bm25 text", ["eval", "--data", data, "--baseline", "bm25"])
@@ -160,7 +166,7 @@ import Testing
         }
         var coverage: [String] = []
         for c in cases {
-            let output = try Self.run(c.arguments, cache: cache, environment: c.environment)
+            let output = try Self.run(c.arguments, cache: cache, environment: c.environment, stdin: c.stdin)
             for (stream, bytes) in [("stdout", output.stdout), ("stderr", output.stderr)] {
                 let leaks = Self.leaks(in: bytes)
                 #expect(leaks.isEmpty, "\(c.name) \(stream) (status \(output.status)): \(leaks.prefix(5)) in \(String(decoding: bytes.prefix(600), as: UTF8.self).debugDescription)")

@@ -127,6 +127,29 @@ import Testing
         }
     }
 
+    /// `vitrine features` fills the cache (float16 by default), and a second run finds every entry.
+    @Test func featuresFillTheCacheOnceAndResume() throws {
+        let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
+        let first = try run(["features", "--data", data, "--json"], cache: cache)
+        #expect(first.status == 0, "\(first.stderr)")
+        let a = try #require(try json(first.stdout) as? [String: Any])
+        #expect(a["images"] as? Int == 35 && a["computed"] as? Int == 35 && a["cached"] as? Int == 0)
+        #expect(a["precision"] as? String == "float16" && a["bytesPerImage"] as? Int == 96 + 320 * 49 * 2)
+        let entries = (FileManager.default.enumerator(atPath: cache + "/features")?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".feat") }
+        #expect(entries.count == 35)
+        let size = try FileManager.default.attributesOfItem(atPath: cache + "/features/" + entries[0])[.size] as? Int
+        #expect(size == 96 + 320 * 49 * 2)
+
+        let second = try run(["features", "--data", data, "--split", "test", "--json"], cache: cache)
+        let b = try #require(try json(second.stdout) as? [String: Any])
+        #expect(b["images"] as? Int == 5 && b["computed"] as? Int == 0 && b["cached"] as? Int == 5)
+
+        let bad = try run(["features", "--data", data, "--split", "nope"], cache: cache)
+        #expect(bad.status != 0 && bad.stderr.contains("no split 'nope' in this dataset"))
+    }
+
     @Test func indexBuildsOnceThenReuses() throws {
         let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
