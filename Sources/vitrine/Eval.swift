@@ -103,7 +103,7 @@ struct Eval: ParsableCommand {
 
         let queries = try querySplit(of: dataset)
         guard let gallery = dataset.gallery, !gallery.samples.isEmpty else {
-            throw EvalError("\(dataset.root) has no gallery to rank against")
+            throw CommandError("\(dataset.root) has no gallery to rank against")
         }
         var rows: [(String, OfficialMetricResults)] = []
         var objects: [(String, String)] = []
@@ -199,7 +199,7 @@ struct Eval: ParsableCommand {
         if let named = dataset.split(named: split), named.role == .query { return named }
         let available = dataset.splits(role: .query)
         if dataset.format != .product1m, split == "test" || split == "query", available.count == 1 { return available[0] }
-        throw EvalError("\(dataset.root) has no query split named \"\(split)\"; its query splits: "
+        throw CommandError("\(dataset.root) has no query split named \"\(split)\"; its query splits: "
                               + (available.isEmpty ? "none" : available.map(\.name).joined(separator: ", ")))
     }
 
@@ -256,8 +256,8 @@ struct Eval: ParsableCommand {
     }
 }
 
-/// A problem found while running `vitrine eval` (printed as "Error: ..." without the usage text).
-struct EvalError: Error, CustomStringConvertible {
+/// A problem found while running a command (printed as "Error: ..." without the usage text).
+struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

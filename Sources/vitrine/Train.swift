@@ -116,6 +116,22 @@ struct Train: ParsableCommand {
         return recorded
     }
 
+    /// The training corpus holds every example's backbone cells in memory (62,720 bytes an image):
+    /// refused, with the figures, when that would take more than half of this machine's memory,
+    /// rather than swapping or being killed hours into computing features. Streaming the cells from
+    /// the feature cache is what Product1M's 1.13 million training images need.
+    static func checkCorpusFits(_ splits: [Split]) throws {
+        let images = splits.reduce(0) { $0 + $1.samples.count - $1.missingImages }
+        let perImage = EfficientNetLite0.featureSide * EfficientNetLite0.featureSide * EfficientNetLite0.featureChannels * 4
+        let needed = Double(images) * Double(perImage)
+        let memory = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        guard memory > 0, needed > memory / 2 else { return }
+        throw CommandError(String(format: "training on these splits (%@) holds the features of %d images in memory, "
+            + "about %.1f GB, more than half of this machine's %.1f GB; pretraining that streams them from the feature "
+            + "cache is not built yet: train on a smaller dataset (vitrine sample-data --train N makes one)",
+            splits.map(\.name).joined(separator: ", "), images, needed / 1e9, memory / 1e9))
+    }
+
     func run() throws {
         let trainingMode = mode
         let tower = try startingTower()
@@ -158,6 +174,7 @@ struct Train: ParsableCommand {
         let devName = try devSplitName(dataset)
         var splits: [Split] = []
         if trainingMode == .pretrain { splits += dataset.splits(role: .train) }
+        try Self.checkCorpusFits(splits)
         if let gallery = dataset.gallery { splits.append(gallery) }
         splits += dataset.splits(role: .query)
         let maxText = newConfig.maxTextLength
