@@ -19,8 +19,12 @@ public struct Split: Sendable {
     public let samples: SampleList
     /// The malformed lines, all of them, in file order. They were skipped.
     public let issues: [LoadIssue]
-    /// Samples whose image was not found (`imagePath == nil`). They are kept.
+    /// Samples whose image was not found (`imagePath == nil`). They are kept. 0 when the images
+    /// were not counted (`imagesCounted`).
     public let missingImages: Int
+    /// Whether `missingImages` was counted: false for a Product1M split opened without listing its
+    /// images (`LoadOptions.imageCensus`).
+    public let imagesCounted: Bool
     /// Samples with one label and with several (the rest are unlabelled).
     public let kindCounts: (single: Int, multi: Int)
     /// The widest id among the first 2,000 samples, in characters (for laying out a table).
@@ -59,6 +63,7 @@ public struct Split: Sendable {
             for label in sample.labels { labels[label, default: 0] += 1 }
         }
         self.missingImages = missing
+        self.imagesCounted = true
         self.kindCounts = (single, multi)
         self.labelCounts = labels
         self.idWidth = samples.prefix(2000).map { $0.id.count }.max() ?? 0
@@ -72,7 +77,8 @@ public struct Split: Sendable {
         self.samples = SampleList(lines)
         self.issues = lines.issues
         self.index = [:]
-        self.missingImages = lines.imageCodes.count(where: { $0 == 0 })
+        self.missingImages = lines.imagesCounted ? lines.imageCodes.count(where: { $0 == 0 }) : 0
+        self.imagesCounted = lines.imagesCounted
         self.kindCounts = lines.kindCounts
         self.labelCounts = lines.labelCounts
         self.idWidth = (0 ..< min(2000, lines.count)).map { lines.id(at: $0).count }.max() ?? 0

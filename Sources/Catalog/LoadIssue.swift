@@ -24,6 +24,10 @@ public struct LoadOptions: Sendable, Equatable {
     /// Product1M splits not to open (by name: `train`, ...), for a first look at a large dataset
     /// before its largest split is scanned.
     public var skippedSplits: Set<String> = []
+    /// Product1M: list `images/` when the dataset opens, to find every sample's image and count the
+    /// missing ones. Without it (a first look, when the folder may hold a million files), an image
+    /// is looked for with `stat` when a sample is read, and `Split.imagesCounted` is false.
+    public var imageCensus = true
 
     public init(strict: Bool = false, maxTitleBytes: Int = 4096, maxLabelBytes: Int = 1024, maxLabels: Int = 256,
                 maxIDBytes: Int = 1024) {

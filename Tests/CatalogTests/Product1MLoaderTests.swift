@@ -177,6 +177,22 @@ struct Product1MLoaderTests {
         #expect(gallery.sample(id: "300004")?.product == "兰蔻 小黑瓶精华")
     }
 
+    /// A first look without listing `images/` (the explorer's, before a large dataset is whole):
+    /// the images are found one by one with `stat`, and the counts say they were not counted.
+    @Test func withoutTheCensusImagesAreFoundOneByOne() throws {
+        let fixture = try Product1MFixture()
+        var options = LoadOptions()
+        options.imageCensus = false
+        let gallery = try #require(try Dataset.load(from: fixture.root, options: options).gallery)
+        let images = fixture.root + "/images/"
+        #expect(!gallery.imagesCounted && gallery.missingImages == 0)
+        #expect(gallery.sample(id: "300001")?.imagePath == images + "300001.jpg")
+        #expect(gallery.sample(id: "300002")?.imagePath == images + "300002.JPEG")
+        #expect(gallery.sample(id: "300003")?.imagePath == images + "300003.png")
+        #expect(gallery.sample(id: "300004")?.imagePath == nil)
+        #expect(try Dataset.load(from: fixture.root).gallery?.imagesCounted == true)
+    }
+
     @Test func aFolderWithoutImagesLoadsWithEveryImageMissing() throws {
         let folder = try CatalogTempFolder()
         try folder.write("product1m_test_ossurl_v2.txt", Product1MFixture.suitLine + "\n")

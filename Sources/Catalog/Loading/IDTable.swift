@@ -53,8 +53,8 @@ struct IDKey: Equatable, Sendable {
 
 /// Positions by id key: open addressing with linear probing, four bytes a slot, at most half full.
 struct IDTable: Sendable {
-    private var slots: [Int32]
-    private let mask: Int
+    private(set) var slots: [Int32]
+    let mask: Int
 
     init(capacity: Int) {
         var size = 16
@@ -76,14 +76,4 @@ struct IDTable: Sendable {
         }
     }
 
-    /// The position of `key`, or nil.
-    func find(_ key: IDKey, keyAt: (Int) -> IDKey, same: (Int) -> Bool) -> Int? {
-        var s = key.slot(mask: mask)
-        while true {
-            let p = Int(slots[s])
-            if p < 0 { return nil }
-            if keyAt(p) == key && same(p) { return p }
-            s = (s + 1) & mask
-        }
-    }
 }

@@ -19,7 +19,8 @@ final class Product1MLines: @unchecked Sendable {
     private let allowsFourFields: Bool
     private let options: LoadOptions
     private let scan: ScannedSplit
-    /// Per position: 0 when the item has no image, else 1 + an index into `extensions`.
+    /// Per position: 0 when the item has no image, else 1 + an index into `extensions`. Empty when
+    /// the folder was not listed (`LoadOptions.imageCensus`): images are then looked for one by one.
     let imageCodes: [UInt8]
     private let extensions: [String]
 
@@ -56,7 +57,11 @@ final class Product1MLines: @unchecked Sendable {
         return key.isLong ? scan.longIDs[position] ?? "" : key.digits
     }
 
+    /// Whether the images were counted (the folder listed when the dataset opened).
+    var imagesCounted: Bool { imageCodes.count == count }
+
     func imagePath(at position: Int) -> String? {
+        guard imagesCounted else { return ImageCensus.probe(folder: imagesFolder, id: id(at: position)) }
         let code = Int(imageCodes[position])
         return code == 0 ? nil : imagesFolder + "/" + id(at: position) + "." + extensions[code - 1]
     }

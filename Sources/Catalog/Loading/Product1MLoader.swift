@@ -48,8 +48,12 @@ enum Product1MLoader {
         // The largest file gets both cores; the small ones are scanned one after another meanwhile.
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let slots = Slots<ScannedSplit>(count: opened.count)
+        let listing = Slots<ImageCensus.Listing>(count: 1)
         let files = opened
-        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+        // The images folder is listed while the files are scanned (the listing is mostly the
+        // kernel's work).
+        DispatchQueue.concurrentPerform(iterations: files.count + (options.imageCensus ? 1 : 0)) { i in
+            guard i < files.count else { listing[0] = ImageCensus.list(folder: root + "/images"); return }
             let o = files[i]
             slots[i] = Product1MScan.scan(descriptor: o.descriptor, size: o.size, fileName: o.spec.fileName,
                                           allowsFourFields: o.spec.allowsFourFields, options: options,
@@ -61,7 +65,9 @@ enum Product1MLoader {
                 if let first = scan.issues.first { throw CatalogError.malformed(first, path: o.path) }
             }
         }
-        let images = ImageCensus.run(folder: root + "/images", splits: scans)
+        let images = options.imageCensus
+            ? (codes: ImageCensus.match(listing[0]!, splits: scans, workers: workers), extensions: listing[0]!.names)
+            : (codes: scans.map { _ in [UInt8]() }, extensions: [String]())
         handedOver = true
         return opened.indices.map { i in
             let o = opened[i]

@@ -60,16 +60,33 @@ struct ScannedSplit {
     func start(_ p: Int) -> Int { let (s, i) = locate(p); return segments[s].starts[i] }
     func length(_ p: Int) -> Int { let (s, i) = locate(p); return Int(segments[s].lengths[i]) }
     func lineNumber(_ p: Int) -> Int { let (s, i) = locate(p); return Int(segments[s].lineNumbers[i]) + segments[s].lineOffset }
-    func key(_ p: Int) -> IDKey { let (s, i) = locate(p); return segments[s].key(i) }
+    func key(_ p: Int) -> IDKey {
+        // One segment in most splits (a large file has one per core): no search then.
+        if segments.count == 1 { return IDKey(value: segments[0].keyValues[p], length: segments[0].keyLengths[p]) }
+        let (s, i) = locate(p)
+        return IDKey(value: segments[s].keyValues[i], length: segments[s].keyLengths[i])
+    }
 
     /// The position of `key` (and, for a long one, `long`), or nil.
+    /// (The probe is written out here rather than through `IDTable.find`'s closures: a closure
+    /// over this struct would retain all its arrays on every call, and the image census calls this
+    /// four times per file.)
     func find(_ key: IDKey, long: String?) -> Int? {
-        table.find(key, keyAt: self.key) { p in !key.isLong || longIDs[p] == long }
+        let mask = table.mask
+        var s = key.slot(mask: mask)
+        return table.slots.withUnsafeBufferPointer { slots in
+            while true {
+                let p = Int(slots[s])
+                if p < 0 { return nil }
+                if self.key(p) == key && (!key.isLong || longIDs[p] == long) { return p }
+                s = (s + 1) & mask
+            }
+        }
     }
 
     mutating func append(_ segment: LineSegment) {
-        segments.append(segment)
         segmentStarts.append(count + segment.count)
+        segments.append(segment)
     }
 }
 
@@ -107,16 +124,17 @@ enum Product1MScan {
             var segment = regions[r].lines
             regions[r].lines = LineSegment()
             segment.lineOffset = lineOffset
+            let lineNumbers = segment.lineNumbers
             out.append(segment)
-            for i in 0 ..< segment.count {
-                let key = segment.key(i), position = first + i
+            for i in 0 ..< lineNumbers.count {
+                let position = first + i, key = out.key(position)
                 let long = key.isLong ? out.longIDs[position] : nil
                 let earlier = table.insert(key, position: position, keyAt: { out.key($0) }) { p in
                     !key.isLong || out.longIDs[p] == long
                 }
                 if let earlier {
                     let id = long ?? key.digits
-                    out.issues.append(LoadIssue(file: fileName, line: Int(segment.lineNumbers[i]) + lineOffset,
+                    out.issues.append(LoadIssue(file: fileName, line: Int(lineNumbers[i]) + lineOffset,
                         reason: "duplicate item_id \(id) (first on line \(out.lineNumber(earlier)))"))
                     duplicates.append(position)
                 }
@@ -278,7 +296,7 @@ enum Product1MScan {
         for p in 0 ..< s.count where !drop.contains(p) {
             let position = segment.count
             let (k, i) = s.locate(p)
-            let from = s.segments[k], key = from.key(i)
+            let from = s.segments[k], key = s.key(p)
             segment.append(start: from.starts[i], length: Int(from.lengths[i]), line: Int(from.lineNumbers[i]) + from.lineOffset,
                            kind: from.kinds[i], key: key)
             let long = s.longIDs[p]

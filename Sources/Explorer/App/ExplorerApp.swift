@@ -141,6 +141,7 @@ public final class ExplorerApp {
                     if !large.isEmpty {
                         var first = LoadOptions(strict: strict)
                         first.skippedSplits = Set(large)
+                        first.imageCensus = false   // images/ may hold a million files: listed in the second step
                         let partial = try Dataset.load(from: path, options: first)
                         inbox.post(.datasetLoaded(.success(LoadedDataset(dataset: partial, loadSeconds: seconds(),
                                                                          pendingSplits: large))))

@@ -89,7 +89,9 @@ extension Canvas {
                 parts.append("\(counts.single) single · \(counts.multi) multi")
             }
             let warn = split.missingImages > 0 || !split.issues.isEmpty
-            if split.missingImages > 0 {
+            if !split.imagesCounted {
+                parts.append(detail.shortWarnings ? "images…" : "counting images…")
+            } else if split.missingImages > 0 {
                 parts.append(detail.shortWarnings ? "\(split.missingImages) missing" : plural(split.missingImages, "missing image"))
             }
             if !split.issues.isEmpty {
