@@ -28,14 +28,12 @@ struct FeaturesCommand: ParsableCommand {
     @Option(name: .long, help: "How new entries are stored: float16 (half the size) or float32.")
     var precision: PrecisionChoice = .float16
 
-    @Flag(name: .long, help: "Print a JSON report instead of text.")
-    var json = false
-
-    @Flag(name: .long, help: "No progress output.")
-    var quiet = false
+    @OptionGroup var report: ReportFlags
+    private var json: Bool { report.json }
+    private var quiet: Bool { report.quiet }
 
     func run() throws {
-        let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
+        let dataset = try dataOptions.load()
         var chosen = dataset.splits
         if !split.isEmpty {
             let names = dataset.splits.map(\.name)

@@ -30,14 +30,12 @@ struct IndexCommand: ParsableCommand {
     @Flag(name: .long, help: "Rebuild even when the stored index is current.")
     var rebuild = false
 
-    @Flag(name: .long, help: "Print a JSON report instead of text.")
-    var json = false
-
-    @Flag(name: .long, help: "No progress output.")
-    var quiet = false
+    @OptionGroup var report: ReportFlags
+    private var json: Bool { report.json }
+    private var quiet: Bool { report.quiet }
 
     func run() throws {
-        let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
+        let dataset = try dataOptions.load()
         var systems: [RetrievalSystem] = [.zeroShot]
         if let model { systems.append(.model(checkpoint: absolute(model))) }
         let options = RetrievalOptions(rebuild: rebuild, zeroShotTextTower: textTower ?? .standard)

@@ -80,7 +80,7 @@ struct QueryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
+        let dataset = try dataOptions.load()
         let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
         let bar = ProgressLine(enabled: !quiet)
         let engine = try RetrievalEngine(dataset: dataset, system: system,

@@ -51,6 +51,20 @@ struct DataOptions: ParsableArguments {
         if let found = RepositoryFolder.find("SampleData") { return found }
         throw ValidationError("no dataset given and no SampleData found; pass --data DIR, or make one with `vitrine sample-data --out DIR`")
     }
+
+    /// The dataset `resolved()` names, loaded with `--strict` as given.
+    func load() throws -> Dataset {
+        try Dataset.load(from: try resolved(), options: LoadOptions(strict: strict))
+    }
+}
+
+/// `--json` and `--quiet` of the commands that print a report after a long run (`index`, `features`).
+struct ReportFlags: ParsableArguments {
+    @Flag(name: .long, help: "Print a JSON report instead of text.")
+    var json = false
+
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
 }
 
 func absolute(_ path: String) -> String {
@@ -154,7 +168,7 @@ struct Info: ParsableCommand {
     var json = false
 
     func run() throws {
-        let dataset = try Dataset.load(from: try dataOptions.resolved(), options: LoadOptions(strict: dataOptions.strict))
+        let dataset = try dataOptions.load()
         let info = DatasetInfo(dataset)
         if json { Console.json(info.jsonString()) } else { Console.out(info.table(), terminator: "") }
     }

@@ -22,13 +22,13 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
     do {
         return try RegularFile.read(path, kind: "dataset file", limit: maxDatasetFileBytes)!
     } catch {
-        throw CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): \(error.message)")
+        throw unreadableFile(path, error)
     }
 }
 
-private func unreadable(_ path: String, _ code: Int32) -> CatalogError {
-    let reason = String(cString: strerror(code))
-    return CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): \(reason)")
+/// The error for a dataset file that cannot be opened or read.
+func unreadableFile(_ path: String, _ error: SupportFileError) -> CatalogError {
+    CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): \(error.message)")
 }
 
 /// The process's working directory ("/" if it cannot be read).
@@ -179,17 +179,6 @@ struct ByteText {
 
     func equal(_ a: ByteRange, _ b: ByteRange) -> Bool {
         a.count == b.count && (a.count == 0 || memcmp(base + a.start, base + b.start, a.count) == 0)
-    }
-
-    /// Number of lines (for reserving capacity): newlines, plus one for an unterminated last line.
-    func lineCount() -> Int {
-        var lines = 0, i = 0
-        while i < count {
-            let nl = find(ASCII.newline, from: i, to: count)
-            lines += 1
-            i = nl + 1
-        }
-        return lines
     }
 
     /// Calls `body(lineNumber, range)` for each line that is not blank, with the range trimmed of

@@ -82,6 +82,22 @@ enum Product1MLine {
         return nil
     }
 
+    /// Reads the line at `start` (`length` bytes, as the scan recorded it) back from the file and
+    /// checks it again: `body` gets its fields, or nothing happens (nil) when the file no longer
+    /// holds a well-formed line there.
+    static func readBack<T>(_ fd: Int32, start: Int, length: Int, allowsFourFields: Bool, options: LoadOptions,
+                            _ body: (ByteText, Product1MFields) -> T?) -> T? {
+        var buffer = [UInt8](repeating: 0, count: max(1, length))
+        guard readFully(fd, into: &buffer, count: length, at: start) else { return nil }
+        return buffer.withUnsafeBufferPointer { b in
+            let text = ByteText(base: b.baseAddress!, count: length)
+            var fields = Product1MFields(), scratch: [ByteRange] = []
+            let problem = check(text, ByteRange(start: 0, end: length), allowsFourFields: allowsFourFields,
+                                options: options, into: &fields, scratch: &scratch) { UTF8Check.isValid(text, $0) }
+            return problem == nil ? body(text, fields) : nil
+        }
+    }
+
     /// The sample of a line that passed `check`.
     static func sample(_ text: ByteText, _ fields: Product1MFields, imagePath: String?, line: Int) -> Sample {
         var urls: [String] = []

@@ -84,18 +84,12 @@ final class Product1MLines: @unchecked Sendable {
     func sample(at position: Int) -> Sample {
         let start = scan.start(position), length = scan.length(position)
         let line = scan.lineNumber(position)
-        var buffer = [UInt8](repeating: 0, count: max(1, length))
-        if readFully(descriptor, into: &buffer, count: length, at: start) {
-            let parsed: Sample? = buffer.withUnsafeBufferPointer { b in
-                let text = ByteText(base: b.baseAddress!, count: length)
-                var fields = Product1MFields(), scratch: [ByteRange] = []
-                let problem = Product1MLine.check(text, ByteRange(start: 0, end: length), allowsFourFields: allowsFourFields,
-                                                  options: options, into: &fields, scratch: &scratch) { UTF8Check.isValid(text, $0) }
-                guard problem == nil, IDKey.of(text, fields.id) == scan.key(position) else { return nil }
-                return Product1MLine.sample(text, fields, imagePath: imagePath(at: position), line: line)
-            }
-            if let parsed { return parsed }
+        let parsed = Product1MLine.readBack(descriptor, start: start, length: length, allowsFourFields: allowsFourFields,
+                                            options: options) { text, fields -> Sample? in
+            guard IDKey.of(text, fields.id) == scan.key(position) else { return nil }
+            return Product1MLine.sample(text, fields, imagePath: imagePath(at: position), line: line)
         }
+        if let parsed { return parsed }
         return Sample(id: id(at: position),
                       caption: "(line \(line) of \(fileName) changed on disk after the dataset was opened: reopen it)",
                       imagePath: imagePath(at: position), labels: [], urls: [], line: line)

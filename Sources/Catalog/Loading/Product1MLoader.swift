@@ -42,7 +42,7 @@ enum Product1MLoader {
                 let (fd, size) = try RegularFile.open(path, kind: "dataset file", limit: maxDatasetFileBytes)
                 opened.append((spec, path, fd, size))
             } catch {
-                throw CatalogError(kind: .unreadableFile, path: path, message: "cannot read \(path): \(error.message)")
+                throw unreadableFile(path, error)
             }
         }
         // The largest file gets both cores; the small ones are scanned one after another meanwhile.

@@ -161,15 +161,9 @@ enum Product1MScan {
 
     /// The labels of the kept line at `start`, read back from the file.
     static func labels(_ fd: Int32, start: Int, length: Int, allowsFourFields: Bool, options: LoadOptions) -> [String] {
-        var buffer = [UInt8](repeating: 0, count: max(1, length))
-        guard readFully(fd, into: &buffer, count: length, at: start) else { return [] }
-        return buffer.withUnsafeBufferPointer { b -> [String] in
-            let text = ByteText(base: b.baseAddress!, count: length)
-            var fields = Product1MFields(), scratch: [ByteRange] = []
-            let problem = Product1MLine.check(text, ByteRange(start: 0, end: length), allowsFourFields: allowsFourFields,
-                                              options: options, into: &fields, scratch: &scratch) { UTF8Check.isValid(text, $0) }
-            return problem == nil ? fields.labels.map { text.string($0) } : []
-        }
+        Product1MLine.readBack(fd, start: start, length: length, allowsFourFields: allowsFourFields, options: options) {
+            text, fields in fields.labels.map { text.string($0) }
+        } ?? []
     }
 
     // MARK: Regions
