@@ -282,6 +282,13 @@ public struct FeatureCache: Sendable {
         return outcome
     }
 
+    /// Whether the cache holds an entry for the image file at `path` (its content hashed; the entry
+    /// not read or checked); nil when the file cannot be read. For estimating a cache's coverage.
+    public func hasEntry(forImageAt path: String) -> Bool? {
+        guard let bytes = try? Self.readImageFile(path) else { return nil }
+        return access(self.path(forImageSHA256: ContentHash.sha256(bytes)), F_OK) == 0
+    }
+
     /// One image file after reading, hashing and looking it up.
     private enum Prepared {
         case hit([Float])

@@ -84,6 +84,12 @@ public struct Split: Sendable {
         self.idWidth = (0 ..< min(2000, lines.count)).map { lines.id(at: $0).count }.max() ?? 0
     }
 
+    /// The position in `samples` of the sample with this id, in O(1).
+    public func position(ofID id: String) -> Int? {
+        if let lines = samples.lines { return lines.position(of: id) }
+        return index[id]
+    }
+
     /// The sample with this id, in O(1).
     public func sample(id: String) -> Sample? {
         if let lines = samples.lines { return lines.position(of: id).map(lines.sample(at:)) }

@@ -69,7 +69,10 @@ public final class Trainer: @unchecked Sendable {
     private let queryPool: [Int]
     private let galleryByLabel: [String: [Int]]
     private let flagRows: [(Int, Int, Bool)]
-    private var epochCache: [String: (epoch: Int, order: [Int])] = [:]
+    private var epochCache: [String: (epoch: Int, order: [UInt32])] = [:]
+    // Pretraining reads the next step's batch while this one computes.
+    private let prefetchQueue = DispatchQueue(label: "vitrine.train.prefetch")
+    private var prefetch: (step: Int, group: DispatchGroup, box: LoadedBatchBox)?
 
     /// - Parameters:
     ///   - model: the model to train, in place (random or pretrained towers, or loaded from a
@@ -97,18 +100,18 @@ public final class Trainer: @unchecked Sendable {
             guard let a = corpus.position(of: p.first), let b = corpus.position(of: p.second) else { return nil }
             return (a, b, p.isMatch)
         }
-        pretrainPool = corpus.positions(role: .train)
+        pretrainPool = options.mode == .pretrain ? corpus.positions(role: .train) : []
         var groups: [String: [Int]] = [:]
         for i in corpus.positions(role: .gallery) {
-            if let label = corpus.examples[i].labels.first { groups[label, default: []].append(i) }
+            if let label = corpus.labels(at: i).first { groups[label, default: []].append(i) }
         }
         galleryByLabel = groups
         let minimum = min(options.viewsPerLabel, 2)
         labelGroups = groups.keys.sorted().compactMap { groups[$0]!.count >= minimum ? groups[$0]! : nil }
         let querySplits = Set(options.queryPairSplits)
-        queryPool = corpus.positions(role: .query).filter { i in
-            let e = corpus.examples[i]
-            return querySplits.contains(e.split) && options.isPairQuery(id: e.id) && e.labels.contains { groups[$0] != nil }
+        queryPool = options.mode == .pretrain ? [] : corpus.positions(role: .query).filter { i in
+            querySplits.contains(corpus.splitName(at: i)) && options.isPairQuery(id: corpus.id(at: i))
+                && corpus.labels(at: i).contains { groups[$0] != nil }
         }
         switch options.mode {
         case .pretrain:
@@ -127,7 +130,7 @@ public final class Trainer: @unchecked Sendable {
                           hyperparameters: .init(weightDecay: options.weightDecay))
         state = TrainerState(step: 0, optimizerSteps: 0, options: options, devMAP10Before: nil, lastDevMAP10: nil,
                              bestMAP10: nil, bestStep: nil, evaluationsWithoutImprovement: 0,
-                             exampleCount: corpus.examples.count)
+                             exampleCount: corpus.count)
         applyFrozenLayers()
     }
 
@@ -238,7 +241,11 @@ public final class Trainer: @unchecked Sendable {
                                      batchSize: options.batchSize, startStep: startStep, seed: options.seed,
                                      dataset: identity.data, outputDirectory: store?.directory ?? "",
                                      flagPairs: flagPairs.count)))
+        defer { prefetch?.group.wait(); prefetch = nil }
         do {
+            if options.mode == .pretrain, state.step < options.steps, let estimate = estimateEpoch() {
+                events(.estimate(estimate))
+            }
             if resumedFrom == nil, evaluate != nil, state.step == 0 {
                 let value = try evaluateDev()
                 state.devMAP10Before = value
@@ -254,7 +261,8 @@ public final class Trainer: @unchecked Sendable {
                 }
                 if control.isCancelled { outcome = .cancelled; break }
                 let stepStart = Date()
-                let (losses, rows) = trainStep(state.step + 1)
+                let (losses, rows, skipped) = trainStep(state.step + 1)
+                for s in skipped { events(.skipped(s)) }
                 state.step += 1
                 state.optimizerSteps = optimizer.stepCount
                 let seconds = Date().timeIntervalSince(stepStart)
@@ -340,40 +348,162 @@ public final class Trainer: @unchecked Sendable {
         return improved
     }
 
-    /// One optimiser step; the losses by name and the number of pairs in the batch.
-    private func trainStep(_ step: Int) -> (losses: [String: Double], rows: Int) {
+    /// One optimiser step; the losses by name, the number of pairs in the batch, and the samples
+    /// drawn that could not be read.
+    private func trainStep(_ step: Int) -> (losses: [String: Double], rows: Int, skipped: [SkippedExample]) {
         var rng = SeededRNG(seed: options.seed ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15) ^ 0x7A11_0000_0000_0001)
         let dropout = ForwardMode.training(TrainingDropout(hidden: options.dropout, attention: options.dropout,
                                                            seed: rng.next()))
         model.parameters.zeroGradients()
         var losses: [String: Double] = [:]
         let rows: Int
+        let skipped: [SkippedExample]
         switch options.mode {
         case .pretrain:
-            let batchRows = pretrainRows(step)
-            let masked = masking.mask(batch(batchRows), config: model.config, rng: &rng)
+            let loaded = pretrainBatch(step)
+            if step < options.steps { startPrefetch(step + 1) }
+            let masked = masking.mask(batch(loaded.examples), config: model.config, rng: &rng)
             let l = model.forward(masked, mode: dropout)
             model.backward()
             losses = ["mlm": Double(l.mlm), "mrm": Double(l.mrm), "clr": Double(l.clr), "total": Double(l.total)]
-            rows = batchRows.count
+            rows = loaded.examples.count
+            skipped = loaded.skipped
         case .finetune:
-            let (batchRows, pairs) = fineTuningBatch(step, rng: &rng)
+            let (batchRows, explicit) = fineTuningBatch(step, rng: &rng)
+            let loaded = load(batchRows)
+            let pairs = fineTuningPairs(loaded, explicit: explicit)
             var textOnly = masking
             textOnly.regionProbability = 0
             if options.objective.mlmWeight == 0 { textOnly.textProbability = 0 }
-            let masked = textOnly.mask(batch(batchRows), config: model.config, rng: &rng)
+            let masked = textOnly.mask(batch(loaded.examples), config: model.config, rng: &rng)
             let l = model.forwardFineTuning(masked, pairs: pairs, objective: options.objective, mode: dropout)
             model.backward()
             losses = ["robust": Double(l.robust), "clr": Double(l.clr), "mlm": Double(l.mlm), "total": Double(l.total)]
-            rows = batchRows.count
+            rows = loaded.examples.count
+            skipped = loaded.skipped
         }
         if options.maxGradientNorm > 0 { model.parameters.clipGradientNorm(maxNorm: options.maxGradientNorm) }
         optimizer.step(learningRate: schedule.learningRate(atStep: step))
-        return (losses, rows)
+        return (losses, rows, skipped)
     }
 
-    private func batch(_ rows: [Int]) -> PretrainingBatch {
-        let examples = rows.map { corpus.examples[$0] }
+    // MARK: Reading batches
+
+    /// The examples of a batch's rows that could be read, with their batch slots (the rows' order),
+    /// and the ones that could not.
+    struct LoadedBatch {
+        var slots: [Int] = []
+        var examples: [TrainingExample] = []
+        var skipped: [SkippedExample] = []
+        var hits = 0, computed = 0
+    }
+
+    final class LoadedBatchBox: @unchecked Sendable { var value = LoadedBatch() }
+
+    private func load(_ rows: [Int]) -> LoadedBatch {
+        Self.load(rows, from: corpus)
+    }
+
+    private static func load(_ rows: [Int], from corpus: TrainingCorpus) -> LoadedBatch {
+        var batch = LoadedBatch()
+        let read = corpus.load(rows)
+        for (slot, result) in read.examples.enumerated() {
+            switch result {
+            case .success(let e): batch.slots.append(slot); batch.examples.append(e)
+            case .failure(let why): batch.skipped.append(why)
+            }
+        }
+        batch.hits = read.hits; batch.computed = read.computed
+        return batch
+    }
+
+    /// The pretraining batch of `step`: read in the background during the step before, or now.
+    /// Rows that cannot be read are left out; a batch needs 2 for CLR, so the rows after it in
+    /// the data order fill in when fewer remain.
+    private func pretrainBatch(_ step: Int) -> LoadedBatch {
+        var loaded: LoadedBatch
+        if let p = prefetch, p.step == step {
+            p.group.wait()
+            loaded = p.box.value
+        } else {
+            prefetch?.group.wait()
+            loaded = load(pretrainRows(step))
+        }
+        prefetch = nil
+        var next = step * options.batchSize
+        while loaded.examples.count < 2 && next < step * options.batchSize + pretrainPool.count {
+            let extra = load([pretrainPool[Int(ordered("pretrain", count: pretrainPool.count, index: next))]])
+            loaded.examples += extra.examples; loaded.skipped += extra.skipped
+            next += 1
+        }
+        return loaded
+    }
+
+    private func startPrefetch(_ step: Int) {
+        let rows = pretrainRows(step)   // the data order is computed here, on the run's thread
+        let group = DispatchGroup(), box = LoadedBatchBox(), corpus = corpus
+        prefetchQueue.async(group: group) { box.value = Self.load(rows, from: corpus) }
+        prefetch = (step, group, box)
+    }
+
+    // MARK: The epoch estimate
+
+    /// Times the compute of one step and the reading of its batch, and samples the feature cache's
+    /// coverage of the training split (`EpochEstimate`). The step's batch is the run's next one,
+    /// read (its missing features computed and stored, as the step would), run forward and
+    /// backward, and its gradients dropped: parameters, optimiser and data order are untouched.
+    private func estimateEpoch() -> EpochEstimate? {
+        guard pretrainPool.count >= 2 else { return nil }
+        let B = options.batchSize
+        let rows = pretrainRows(state.step + 1)
+        var clock = Date()
+        let first = load(rows)
+        let firstRead = Date().timeIntervalSince(clock)
+        clock = Date()
+        let again = load(rows)
+        let cachedRead = Date().timeIntervalSince(clock)
+        guard again.examples.count >= 2 else { return nil }
+        var rng = SeededRNG(seed: options.seed ^ 0xE570_0000_0000_0001)
+        let masked = masking.mask(batch(again.examples), config: model.config, rng: &rng)
+        clock = Date()
+        _ = model.forward(masked, mode: .training(TrainingDropout(hidden: options.dropout, attention: options.dropout, seed: rng.next())))
+        model.backward()
+        let compute = Date().timeIntervalSince(clock)
+        model.parameters.zeroGradients()
+
+        // Coverage: random training samples, their images hashed and looked up.
+        var sampled = 0, cached = 0
+        var missSeconds: Double? = first.computed > 0
+            ? max(0, firstRead - cachedRead * Double(first.hits) / Double(max(1, again.examples.count))) / Double(first.computed)
+            : nil
+        if let reader = corpus.reader {
+            var uncached: Int?
+            for _ in 0 ..< min(256, pretrainPool.count) {
+                let p = pretrainPool[rng.below(pretrainPool.count)]
+                guard let path = corpus.imagePath(at: p), let has = reader.cache.hasEntry(forImageAt: path) else { continue }
+                sampled += 1
+                if has { cached += 1 } else if uncached == nil { uncached = p }
+            }
+            if missSeconds == nil, let p = uncached {
+                clock = Date()
+                _ = load([p])
+                missSeconds = Date().timeIntervalSince(clock)
+            }
+        } else {
+            sampled = min(256, pretrainPool.count); cached = sampled   // resident: nothing to compute
+        }
+        let fraction = sampled > 0 ? Double(cached) / Double(sampled) : 1
+        let steps = (pretrainPool.count + B - 1) / B
+        let perCached = cachedRead / Double(again.examples.count)
+        let later = compute + perCached * Double(B)
+        let firstStep = compute + Double(B) * (fraction * perCached + (1 - fraction) * (missSeconds ?? perCached))
+        return EpochEstimate(pairs: pretrainPool.count, batchSize: B, stepsPerEpoch: steps, computeSeconds: compute,
+                             readSecondsCached: perCached * Double(B), missSeconds: missSeconds, cachedFraction: fraction,
+                             sampled: sampled, firstEpochSeconds: firstStep * Double(steps),
+                             laterEpochSeconds: later * Double(steps))
+    }
+
+    private func batch(_ examples: [TrainingExample]) -> PretrainingBatch {
         let length = min(model.config.maxTextLength, examples.map(\.tokenIDs.count).max() ?? 2)
         let tokens = TokenBatch(sequences: examples.map { Array($0.tokenIDs.prefix(length)) }, length: length,
                                 padID: Int(masking.padID))
@@ -386,16 +516,20 @@ public final class Trainer: @unchecked Sendable {
     // MARK: Data order
 
     /// Element `index` of the endless sequence of epochs over `count` items, each epoch a
-    /// permutation drawn from (seed, stream, epoch).
+    /// permutation drawn from (seed, stream, epoch); 4 bytes an item.
     private func ordered(_ stream: String, count: Int, index: Int) -> Int {
         let epoch = index / count
-        if let cached = epochCache[stream], cached.epoch == epoch { return cached.order[index % count] }
+        if let cached = epochCache[stream], cached.epoch == epoch { return Int(cached.order[index % count]) }
         let hash = FNV1a.hash(stream)
         var rng = SeededRNG(seed: options.seed ^ hash ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03))
-        var order = Array(0..<count)
+        precondition(count <= Int(UInt32.max), "the data order counts items in 32 bits")
+        var order = [UInt32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0 ..< count { buffer[i] = UInt32(i) }
+            initialized = count
+        }
         for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
         epochCache[stream] = (epoch, order)
-        return order[index % count]
+        return Int(order[index % count])
     }
 
     private func pretrainRows(_ step: Int) -> [Int] {
@@ -403,9 +537,9 @@ public final class Trainer: @unchecked Sendable {
         return (0..<B).map { pretrainPool[ordered("pretrain", count: pretrainPool.count, index: (step - 1) * B + $0)] }
     }
 
-    /// The batch of fine-tuning step `step`: P labels x K gallery views, the queries' pairs and
-    /// the flagged pairs; every labelled pair of rows, flags overriding labels.
-    private func fineTuningBatch(_ step: Int, rng: inout SeededRNG) -> (rows: [Int], pairs: [EmbeddingPair]) {
+    /// The rows of fine-tuning step `step`: P labels x K gallery views, the queries' pairs and
+    /// the flagged pairs; and the flags' verdicts on pairs of batch slots.
+    private func fineTuningBatch(_ step: Int, rng: inout SeededRNG) -> (rows: [Int], explicit: [Int: Bool]) {
         var rows: [Int] = []
         var slot: [Int: Int] = [:]
         func add(_ position: Int) -> Int {
@@ -428,7 +562,7 @@ public final class Trainer: @unchecked Sendable {
             for j in 0..<queries {
                 let q = queryPool[ordered("queries", count: queryPool.count, index: (step - 1) * queries + j)]
                 _ = add(q)
-                let labels = corpus.examples[q].labels.filter { galleryByLabel[$0] != nil }
+                let labels = corpus.labels(at: q).filter { galleryByLabel[$0] != nil }
                 if let label = labels.isEmpty ? nil : labels[rng.below(labels.count)], let items = galleryByLabel[label] {
                     _ = add(items[rng.below(items.count)])
                 }
@@ -443,18 +577,24 @@ public final class Trainer: @unchecked Sendable {
                 explicit[min(sa, sb) * 1_000_000 + max(sa, sb)] = match
             }
         }
+        if rows.count < 2 {  // CLR needs two pairs; only possible with a single flag on a tiny corpus
+            _ = add((rows.first.map { $0 + 1 } ?? 0) % corpus.count)
+        }
+        return (rows, explicit)
+    }
+
+    /// Every labelled pair of a batch's examples (indices into `loaded.examples`), flags overriding labels.
+    private func fineTuningPairs(_ loaded: LoadedBatch, explicit: [Int: Bool]) -> [EmbeddingPair] {
         var pairs: [EmbeddingPair] = []
-        for i in 0..<rows.count {
-            for j in (i + 1)..<rows.count {
-                if let match = explicit[i * 1_000_000 + j] ?? PairLabel.matches(corpus.examples[rows[i]], corpus.examples[rows[j]]) {
+        let e = loaded.examples, slots = loaded.slots
+        for i in 0 ..< e.count {
+            for j in (i + 1) ..< e.count {
+                if let match = explicit[slots[i] * 1_000_000 + slots[j]] ?? PairLabel.matches(e[i], e[j]) {
                     pairs.append(EmbeddingPair(i, j, isMatch: match))
                 }
             }
         }
-        if rows.count < 2 {  // CLR needs two pairs; only possible with a single flag on a tiny corpus
-            _ = add((rows.first.map { $0 + 1 } ?? 0) % corpus.examples.count)
-        }
-        return (rows, pairs)
+        return pairs
     }
 
     // MARK: Checkpoints

@@ -11,6 +11,12 @@ public enum TrainingEvent: Sendable, Equatable {
     /// Before the run: the backbone features of the corpus are being read from the cache or
     /// computed (on a cold cache this takes a while; sent a few times a second).
     case preparing(FeatureProgress)
+    /// Pretraining, before the first step: how long an epoch over the training split will take on
+    /// this machine, measured on the run's first batch.
+    case estimate(EpochEstimate)
+    /// A sample drawn into a batch could not be read (its image changed or went away since the
+    /// run started); the step went on without it.
+    case skipped(SkippedExample)
     /// The run is about to start: what it will do.
     case started(TrainingPlan)
     /// One optimiser step finished.
@@ -44,6 +50,37 @@ public struct TrainingPlan: Sendable, Equatable, Codable {
         self.mode = mode; self.preset = preset; self.totalSteps = totalSteps; self.batchSize = batchSize
         self.startStep = startStep; self.seed = seed; self.dataset = dataset
         self.outputDirectory = outputDirectory; self.flagPairs = flagPairs
+    }
+}
+
+/// How long an epoch will take, measured before the run on its first batch: the step's compute
+/// (forward and backward) and the reading of its batch from the split and the feature cache. A
+/// feature that is not in the cache yet is computed with the backbone when the sample is first
+/// drawn, so the first epoch costs more than the later ones when the cache is cold.
+public struct EpochEstimate: Sendable, Equatable, Codable {
+    /// Pairs in an epoch (the training split's samples with an image), and steps in one.
+    public var pairs: Int
+    public var batchSize: Int
+    public var stepsPerEpoch: Int
+    /// Forward and backward of one step, seconds.
+    public var computeSeconds: Double
+    /// Reading one batch whose features are all cached, and computing one missing feature, seconds.
+    public var readSecondsCached: Double
+    public var missSeconds: Double?
+    /// Of `sampled` random training samples, the share whose features are in the cache.
+    public var cachedFraction: Double
+    public var sampled: Int
+    /// The first epoch (at the cache's present coverage) and every later one, seconds.
+    public var firstEpochSeconds: Double
+    public var laterEpochSeconds: Double
+
+    public init(pairs: Int, batchSize: Int, stepsPerEpoch: Int, computeSeconds: Double, readSecondsCached: Double,
+                missSeconds: Double?, cachedFraction: Double, sampled: Int, firstEpochSeconds: Double,
+                laterEpochSeconds: Double) {
+        self.pairs = pairs; self.batchSize = batchSize; self.stepsPerEpoch = stepsPerEpoch
+        self.computeSeconds = computeSeconds; self.readSecondsCached = readSecondsCached; self.missSeconds = missSeconds
+        self.cachedFraction = cachedFraction; self.sampled = sampled
+        self.firstEpochSeconds = firstEpochSeconds; self.laterEpochSeconds = laterEpochSeconds
     }
 }
 

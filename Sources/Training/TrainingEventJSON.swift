@@ -8,6 +8,8 @@ import SafeText
 /// | event | fields |
 /// |---|---|
 /// | `preparing` | `done`, `total`, `cached`, `computed` (backbone features before the run) |
+/// | `estimate` | `pairs`, `batchSize`, `stepsPerEpoch`, `computeSeconds`, `readSecondsCached`, `missSeconds`?, `cachedFraction`, `sampled`, `firstEpochSeconds`, `laterEpochSeconds` (pretraining, before the first step) |
+/// | `skipped` | `id`, `reason` (a sample drawn into a batch that could not be read) |
 /// | `started` | `mode`, `preset`, `totalSteps`, `batchSize`, `startStep`, `seed`, `dataset`, `outputDirectory`, `flagPairs` |
 /// | `step` | `step`, `totalSteps`, `losses` (object: name to number), `learningRate`, `samplesPerSecond`, `etaSeconds` |
 /// | `evaluation` | `step`, `devMAP10`, `bestMAP10`, `improved` |
@@ -19,7 +21,7 @@ import SafeText
 /// Non-finite numbers (a diverged loss) are written as the strings `"nan"`, `"inf"`, `"-inf"`.
 extension TrainingEvent: Codable {
     private enum Tag: String, Codable {
-        case preparing, started, step, evaluation, checkpoint, paused, resumed, finished, failed
+        case preparing, estimate, skipped, started, step, evaluation, checkpoint, paused, resumed, finished, failed
     }
 
     private enum Keys: String, CodingKey { case event, step, message }
@@ -28,6 +30,8 @@ extension TrainingEvent: Codable {
     public var name: String {
         switch self {
         case .preparing: return Tag.preparing.rawValue
+        case .estimate: return Tag.estimate.rawValue
+        case .skipped: return Tag.skipped.rawValue
         case .started: return Tag.started.rawValue
         case .step: return Tag.step.rawValue
         case .evaluation: return Tag.evaluation.rawValue
@@ -45,6 +49,8 @@ extension TrainingEvent: Codable {
         // The payload's fields go into the same object as "event".
         switch self {
         case .preparing(let progress): try progress.encode(to: encoder)
+        case .estimate(let estimate): try estimate.encode(to: encoder)
+        case .skipped(let skipped): try skipped.encode(to: encoder)
         case .started(let plan): try plan.encode(to: encoder)
         case .step(let report): try report.encode(to: encoder)
         case .evaluation(let report): try report.encode(to: encoder)
@@ -60,10 +66,12 @@ extension TrainingEvent: Codable {
         let text = try container.decode(String.self, forKey: .event)
         guard let tag = Tag(rawValue: text) else {
             throw DecodingError.dataCorruptedError(forKey: .event, in: container, debugDescription:
-                "unknown training event \"\(text)\" (known: preparing, started, step, evaluation, checkpoint, paused, resumed, finished, failed)")
+                "unknown training event \"\(text)\" (known: preparing, estimate, skipped, started, step, evaluation, checkpoint, paused, resumed, finished, failed)")
         }
         switch tag {
         case .preparing: self = .preparing(try FeatureProgress(from: decoder))
+        case .estimate: self = .estimate(try EpochEstimate(from: decoder))
+        case .skipped: self = .skipped(try SkippedExample(from: decoder))
         case .started: self = .started(try TrainingPlan(from: decoder))
         case .step: self = .step(try StepReport(from: decoder))
         case .evaluation: self = .evaluation(try EvaluationReport(from: decoder))

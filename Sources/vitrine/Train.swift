@@ -116,22 +116,6 @@ struct Train: ParsableCommand {
         return recorded
     }
 
-    /// The training corpus holds every example's backbone cells in memory (62,720 bytes an image):
-    /// refused, with the figures, when that would take more than half of this machine's memory,
-    /// rather than swapping or being killed hours into computing features. Streaming the cells from
-    /// the feature cache is what Product1M's 1.13 million training images need.
-    static func checkCorpusFits(_ splits: [Split]) throws {
-        let images = splits.reduce(0) { $0 + $1.samples.count - $1.missingImages }
-        let perImage = EfficientNetLite0.featureSide * EfficientNetLite0.featureSide * EfficientNetLite0.featureChannels * 4
-        let needed = Double(images) * Double(perImage)
-        let memory = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
-        guard memory > 0, needed > memory / 2 else { return }
-        throw CommandError(String(format: "training on these splits (%@) holds the features of %d images in memory, "
-            + "about %.1f GB, more than half of this machine's %.1f GB; pretraining that streams them from the feature "
-            + "cache is not built yet: train on a smaller dataset (vitrine sample-data --train N makes one)",
-            splits.map(\.name).joined(separator: ", "), images, needed / 1e9, memory / 1e9))
-    }
-
     func run() throws {
         let trainingMode = mode
         let tower = try startingTower()
@@ -174,28 +158,33 @@ struct Train: ParsableCommand {
         let devName = try devSplitName(dataset)
         var splits: [Split] = []
         if trainingMode == .pretrain { splits += dataset.splits(role: .train) }
-        try Self.checkCorpusFits(splits)
         if let gallery = dataset.gallery { splits.append(gallery) }
         splits += dataset.splits(role: .query)
-        let maxText = newConfig.maxTextLength
+        // The evaluation and fine-tuning splits have their features made ready now; pretraining
+        // reads the training split's samples, and computes their missing features, as batches
+        // draw them (docs/model.md, "Training at full size").
+        let prepared = Set(splits.filter { $0.role != .train }.map(\.name))
         let started = Date()
-        let corpus = TrainingCorpus.build(dataset: dataset, splits: splits, tokenizer: tokenizer, maxTextLength: maxText,
-                                          cache: cache, network: network) { p in
+        let reader = ExampleReader(tokenizer: tokenizer, maxTextLength: newConfig.maxTextLength, cache: cache, network: network)
+        let corpus = TrainingCorpus.streaming(splits: splits, reader: reader, prepare: prepared) { p in
             output.event(.preparing(p))
         }
-        output.note(String(format: "features of %d images ready in %.1f s (%d skipped)", corpus.examples.count,
-                           Date().timeIntervalSince(started), corpus.skipped.count))
+        let trainPairs = corpus.positions(role: .train).count
+        output.note(String(format: "features of %d images ready in %.1f s", corpus.count - trainPairs,
+                           Date().timeIntervalSince(started))
+                    + (trainPairs > 0 ? ", \(trainPairs) training pairs read as batches draw them" : "")
+                    + (corpus.skippedCount > 0 ? " (\(corpus.skippedCount) samples skipped)" : ""))
         for s in corpus.skipped.prefix(5) { output.note("skipped \(s.id): \(s.reason)") }
 
         let groundTruth = dataset.format == .product1m ? try OfficialGroundTruth.loadProduct1M(folder: dataset.root)
                                                        : OfficialGroundTruth(dataset: dataset)
-        let gallery = corpus.positions(role: .gallery).map { corpus.examples[$0] }
+        let gallery = corpus.positions(role: .gallery)
         // Queries that give fine-tuning pairs never measure the run.
         let trainingOptions = options
         func evaluator(split: String) -> RetrievalEvaluator {
             let heldOut = trainingMode == .finetune && trainingOptions.queryPairSplits.contains(split)
-            return RetrievalEvaluator(gallery: gallery, queries: corpus.examples.filter {
-                $0.role == .query && $0.split == split && !(heldOut && trainingOptions.isPairQuery(id: $0.id))
+            return RetrievalEvaluator(corpus: corpus, gallery: gallery, queries: corpus.positions(split: split).filter {
+                corpus.role(at: $0) == .query && !(heldOut && trainingOptions.isPairQuery(id: corpus.id(at: $0)))
             }, groundTruth: groundTruth, padID: tokenizer.padID)
         }
         let dev = devName.map(evaluator(split:))
@@ -210,7 +199,7 @@ struct Train: ParsableCommand {
             let engine = try RetrievalEngine(dataset: dataset, system: .zeroShot)
             for (name, e) in [(devName, dev), (testSplit, testSplit.map(evaluator(split:)))] {
                 guard let name, let e, let split = dataset.split(named: name) else { continue }
-                let samples = e.queries.compactMap { split.sample(id: $0.id) }
+                let samples = e.queries.compactMap { split.sample(id: corpus.id(at: $0)) }
                 func map10(_ mode: QueryMode) throws -> String {
                     let rankings = try engine.rankings(for: samples, mode: mode).rankings
                     return Self.fixed(try OfficialMetrics.evaluate(rankings, groundTruth: e.groundTruth).results.at(10)?.mAP ?? 0)
@@ -233,7 +222,7 @@ struct Train: ParsableCommand {
         let identity = CheckpointIdentity(tokenizer: try ComponentIdentity(tower.tokenizerFile, in: weights),
                                           backbone: network.identity,
                                           data: "\(dataset.name): " + splits.map(\.name).joined(separator: "+")
-                                              + ", \(corpus.examples.count) pairs")
+                                              + ", \(corpus.count) pairs")
         let outDir: String
         if let out { outDir = absolute(out) } else if let resume {
             var isFolder: ObjCBool = false
@@ -323,33 +312,38 @@ struct Train: ParsableCommand {
 /// Dev or test evaluation with the official protocol: rank the gallery for each query and
 /// score mAP@10 with `OfficialMetrics`.
 struct RetrievalEvaluator {
-    let gallery: [TrainingExample]
-    let queries: [TrainingExample]
+    /// The corpus, and the positions in it of the gallery and of the queries.
+    let corpus: TrainingCorpus
+    let gallery: [Int]
+    let queries: [Int]
     let groundTruth: OfficialGroundTruth
     let padID: Int
 
     /// mAP@10 of the fused embeddings `e` (image + caption queries, the Product1M protocol).
     func fusedMAP10(_ model: CaptureModel) throws -> Double {
-        try map10(galleryVectors: fused(model, gallery), queryVectors: fused(model, queries))
+        let g = fused(model, gallery), q = fused(model, queries)
+        guard let dimension = g.vectors.first?.count, !q.vectors.isEmpty else { return 0 }
+        let matrix = try VectorMatrix(rows: g.vectors.flatMap { $0 }, dimension: dimension, ids: g.ids)
+        let index = try VectorIndex(vectors: matrix)
+        let rankings = try zip(q.ids, q.vectors).map { id, v in try index.ranking(queryID: id, query: v, k: 100) }
+        return try OfficialMetrics.evaluate(rankings, groundTruth: groundTruth).results.at(10)?.mAP ?? 0
     }
 
-    private func fused(_ model: CaptureModel, _ xs: [TrainingExample]) -> [[Float]] {
+    /// The ids and fused embeddings of the examples at `positions`, read 32 at a time; one that can
+    /// no longer be read (its image changed since the run started) is left out.
+    private func fused(_ model: CaptureModel, _ positions: [Int]) -> (ids: [String], vectors: [[Float]]) {
         let width = model.config.regionFeatureDim, length = model.config.maxTextLength
-        return stride(from: 0, to: xs.count, by: 32).flatMap { start -> [[Float]] in
-            let part = xs[start..<min(xs.count, start + 32)]
+        var ids: [String] = [], vectors: [[Float]] = []
+        for start in stride(from: 0, to: positions.count, by: 32) {
+            let part = corpus.load(Array(positions[start ..< min(positions.count, start + 32)])).examples.compactMap { try? $0.get() }
+            guard !part.isEmpty else { continue }
             let tokens = TokenBatch(sequences: part.map { Array($0.tokenIDs.prefix(length)) }, padID: padID)
             var features: [Float] = []
             for e in part { features += ImageTokens.features(cellMajor: e.cellFeatures, width: width) }
-            return model.embed(tokens: tokens, imageFeatures: features).fused
+            ids += part.map(\.id)
+            vectors += model.embed(tokens: tokens, imageFeatures: features).fused
         }
-    }
-
-    private func map10(galleryVectors: [[Float]], queryVectors: [[Float]]) throws -> Double {
-        guard let dimension = galleryVectors.first?.count, !queryVectors.isEmpty else { return 0 }
-        let matrix = try VectorMatrix(rows: galleryVectors.flatMap { $0 }, dimension: dimension, ids: gallery.map(\.id))
-        let index = try VectorIndex(vectors: matrix)
-        let rankings = try zip(queries, queryVectors).map { q, v in try index.ranking(queryID: q.id, query: v, k: 100) }
-        return try OfficialMetrics.evaluate(rankings, groundTruth: groundTruth).results.at(10)?.mAP ?? 0
+        return (ids, vectors)
     }
 }
 
@@ -386,6 +380,10 @@ final class EventOutput: @unchecked Sendable {
         case .preparing(let p):
             bar.update("features \(p.done)/\(p.total) (cached \(p.cached), computed \(p.computed))",
                        fraction: Double(p.done) / Double(max(1, p.total)))
+        case .estimate(let e):
+            note(Self.describe(e))
+        case .skipped(let s):
+            note("skipped \(s.id): \(s.reason)")
         case .started(let plan):
             note("\(plan.mode.rawValue) (\(plan.preset.rawValue)): steps \(plan.startStep + 1)...\(plan.totalSteps), batch \(plan.batchSize), "
                  + "seed \(plan.seed), \(plan.flagPairs) flag pairs, checkpoints in \(plan.outputDirectory)")
@@ -412,6 +410,25 @@ final class EventOutput: @unchecked Sendable {
         case .failed(let message):
             note("training failed: \(message)")
         }
+    }
+
+    /// The epoch estimate in a sentence: the epoch, what a step costs, and the cache's coverage.
+    static func describe(_ e: EpochEstimate) -> String {
+        var text = String(format: "an epoch is %d steps of %d pairs (%d pairs): about %@ on this machine "
+                          + "(a step computes in %.2f s and reads its batch in %.2f s from the feature cache",
+                          e.stepsPerEpoch, e.batchSize, e.pairs, duration(e.laterEpochSeconds), e.computeSeconds,
+                          e.readSecondsCached)
+        if e.cachedFraction < 1 {
+            text += String(format: "); %.0f%% of %d sampled training images have cached features, so the first epoch "
+                           + "takes about %@", e.cachedFraction * 100, e.sampled, duration(e.firstEpochSeconds))
+            if let miss = e.missSeconds {
+                text += String(format: " (a missing feature is computed in %.0f ms when first drawn; "
+                               + "`vitrine features --split train` computes them beforehand on every core)", miss * 1000)
+            }
+        } else {
+            text += ")"
+        }
+        return text
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -15,28 +15,11 @@ import Testing
         return dir
     }()
 
-    /// Peak resident memory, in KiB, of the process `argv`. It is started from a small Python
-    /// parent: a process spawned straight from this test runner would inherit the runner's own
-    /// high-water mark (Linux keeps it across the vfork and exec), which is far above the bound.
-    func peakKiB(_ argv: [String]) throws -> (status: Int32, kib: Int) {
-        let dir = NSTemporaryDirectory() + "vitrine-peak-\(getpid())-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let script = "import resource, subprocess, sys\n"
-            + "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-            + "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-        let status = try Tmux.spawnAndWait(["python3", "-c", script] + argv, stdout: dir + "/out", stderr: dir + "/err")
-        let out = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
-        let fields = out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        guard status == 0, fields.count == 2 else { throw CocoaError(.fileReadCorruptFile) }
-        return (Int32(fields[0]), fields[1])
-    }
-
     /// The split files are about 50 MB; a loader holding them (and a String per field) needs
     /// several times that. The scan keeps about 26 bytes a line.
     @Test func infoStaysWithinAMemoryBound() throws {
         let size = try FileManager.default.attributesOfItem(atPath: Self.folder + "/product1m_train_ossurl_v2.txt")[.size] as! Int
-        let (status, kib) = try peakKiB([ExplorerEndToEndTests.binary, "info", "--data", Self.folder, "--json"])
+        let (status, kib) = try PeakMemory.kib([ExplorerEndToEndTests.binary, "info", "--data", Self.folder, "--json"])
         #expect(status == 0)
         print("vitrine info on 200,000 lines (\(size / 1_000_000) MB): peak RSS \(kib / 1024) MiB")
         #expect(kib < 80 * 1024, "peak RSS \(kib / 1024) MiB; the training split alone is \(size / 1_000_000) MB")

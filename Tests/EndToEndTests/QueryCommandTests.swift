@@ -11,7 +11,7 @@ import Testing
         let dir = NSTemporaryDirectory() + "vitrine-query-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        if let input { FileManager.default.createFile(atPath: dir + "/in", contents: Data(input)) }
+        if let input { try Data(input).write(to: URL(fileURLWithPath: dir + "/in")) }
         let argv = ["/usr/bin/env", "VITRINE_CACHE=" + cache, ExplorerEndToEndTests.binary] + arguments
         let status = try Tmux.spawnAndWait(argv, stdin: input == nil ? "/dev/null" : dir + "/in", stdout: dir + "/out",
                                            stderr: dir + "/err")

@@ -54,6 +54,11 @@ public struct TrainingPaneState: Sendable, Equatable {
     public var preparation: FeatureProgress? = nil
     /// What the run said it would do.
     public var plan: TrainingPlan? = nil
+    /// Pretraining: how long an epoch takes on this machine (sent before the first step).
+    public var epoch: EpochEstimate? = nil
+    /// Samples drawn into batches that could not be read, and the last one's reason.
+    public var skippedSamples = 0
+    public var lastSkipped: SkippedExample? = nil
     public var status: TrainingRunStatus = .starting
     public var step = 0
     public var totalSteps: Int? = nil
@@ -95,6 +100,11 @@ public struct TrainingPaneState: Sendable, Equatable {
         switch event {
         case .preparing(let progress):
             preparation = progress
+        case .estimate(let estimate):
+            epoch = estimate
+        case .skipped(let skipped):
+            skippedSamples += 1
+            lastSkipped = skipped
         case .started(let plan):
             self.plan = plan
             totalSteps = plan.totalSteps

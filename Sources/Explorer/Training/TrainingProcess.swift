@@ -290,7 +290,7 @@ public final class TrainingProcess: @unchecked Sendable {
         case .step(let r): lastStep = r.step
         case .paused(let s), .resumed(let s): lastStep = max(lastStep, s)
         case .finished, .failed: sawEnd = true
-        case .preparing, .evaluation, .checkpoint: break
+        case .preparing, .estimate, .skipped, .evaluation, .checkpoint: break
         }
         state.unlock()
         handler(.event(event))

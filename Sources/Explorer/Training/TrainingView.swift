@@ -169,6 +169,21 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
         lines.append(PaneLine(spans: [TrainingSpan(text, CellStyle(.text))], priority: 4))
     }
 
+    // Pretraining: how long an epoch takes; samples that could not be read.
+    if let e = run.epoch, run.summary == nil {
+        var text = "epoch " + (unicode ? "≈ " : "~") + TrainingFormat.duration(e.laterEpochSeconds, unicode: unicode)
+            + " (\(e.stepsPerEpoch) steps)"
+        if e.cachedFraction < 1 {
+            text += dot + "first " + TrainingFormat.duration(e.firstEpochSeconds, unicode: unicode)
+                + ", \(Int((e.cachedFraction * 100).rounded()))% features cached"
+        }
+        lines.append(PaneLine(spans: [TrainingSpan(text, CellStyle(.dim))], priority: 6))
+    }
+    if run.skippedSamples > 0, let last = run.lastSkipped {
+        lines.append(PaneLine(spans: [TrainingSpan("\(run.skippedSamples) sample(s) skipped, last: " + clean(last.id + ": " + last.reason),
+                                                   CellStyle(.warning))], priority: 6))
+    }
+
     // The end: before/after, re-indexing; or the failure.
     switch run.status {
     case .finished(let outcome) where outcome == .cancelled:
