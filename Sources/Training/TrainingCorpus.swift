@@ -117,7 +117,7 @@ public struct StreamedSplit: Sendable {
 /// first, then the samples of streamed splits, which are read with their features only when a
 /// batch or an evaluation needs them (`load`). A streamed corpus costs a few bytes a sample, so
 /// pretraining on Product1M's 1.13 million training pairs keeps its memory bounded
-/// (docs/model.md, "Training at full size").
+/// (docs/model.md §5.4).
 public struct TrainingCorpus: Sendable {
     /// The resident examples: positions `0 ..< examples.count`.
     public let examples: [TrainingExample]

@@ -62,8 +62,9 @@ public struct EpochEstimate: Sendable, Equatable, Codable {
     public var pairs: Int
     public var batchSize: Int
     public var stepsPerEpoch: Int
-    /// Forward and backward of one step, seconds.
+    /// Forward and backward of one step, and the optimiser's update, seconds.
     public var computeSeconds: Double
+    public var optimizerSeconds: Double
     /// Reading one batch whose features are all cached, and computing one missing feature, seconds.
     public var readSecondsCached: Double
     public var missSeconds: Double?
@@ -74,11 +75,13 @@ public struct EpochEstimate: Sendable, Equatable, Codable {
     public var firstEpochSeconds: Double
     public var laterEpochSeconds: Double
 
-    public init(pairs: Int, batchSize: Int, stepsPerEpoch: Int, computeSeconds: Double, readSecondsCached: Double,
+    public init(pairs: Int, batchSize: Int, stepsPerEpoch: Int, computeSeconds: Double, optimizerSeconds: Double,
+                readSecondsCached: Double,
                 missSeconds: Double?, cachedFraction: Double, sampled: Int, firstEpochSeconds: Double,
                 laterEpochSeconds: Double) {
         self.pairs = pairs; self.batchSize = batchSize; self.stepsPerEpoch = stepsPerEpoch
-        self.computeSeconds = computeSeconds; self.readSecondsCached = readSecondsCached; self.missSeconds = missSeconds
+        self.computeSeconds = computeSeconds; self.optimizerSeconds = optimizerSeconds
+        self.readSecondsCached = readSecondsCached; self.missSeconds = missSeconds
         self.cachedFraction = cachedFraction; self.sampled = sampled
         self.firstEpochSeconds = firstEpochSeconds; self.laterEpochSeconds = laterEpochSeconds
     }

@@ -8,7 +8,7 @@ import SafeText
 /// | event | fields |
 /// |---|---|
 /// | `preparing` | `done`, `total`, `cached`, `computed` (backbone features before the run) |
-/// | `estimate` | `pairs`, `batchSize`, `stepsPerEpoch`, `computeSeconds`, `readSecondsCached`, `missSeconds`?, `cachedFraction`, `sampled`, `firstEpochSeconds`, `laterEpochSeconds` (pretraining, before the first step) |
+/// | `estimate` | `pairs`, `batchSize`, `stepsPerEpoch`, `computeSeconds`, `optimizerSeconds`, `readSecondsCached`, `missSeconds`?, `cachedFraction`, `sampled`, `firstEpochSeconds`, `laterEpochSeconds` (pretraining, before the first step) |
 /// | `skipped` | `id`, `reason` (a sample drawn into a batch that could not be read) |
 /// | `started` | `mode`, `preset`, `totalSteps`, `batchSize`, `startStep`, `seed`, `dataset`, `outputDirectory`, `flagPairs` |
 /// | `step` | `step`, `totalSteps`, `losses` (object: name to number), `learningRate`, `samplesPerSecond`, `etaSeconds` |

@@ -64,6 +64,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Split for the dev evaluation (default: dev, or the only query split).", valueName: "SPLIT"))
     var devSplit: String?
     @ArgumentParser.Flag(name: .long, help: "Print the zero-shot towers' dev and test mAP@10 (caption, image, both) before training.") var zeroShotBaseline = false
+    @ArgumentParser.Flag(name: .long, help: "No dev evaluation: no early stopping, and the run ends with its last checkpoint. Pretraining then reads only the training split (at Product1M's size a dev evaluation ranks 40,033 gallery items).") var noEval = false
     @ArgumentParser.Flag(name: .long, help: "After training, print the test split's mAP@10 of the checkpoint the run ends with.") var reportTest = false
     @ArgumentParser.Flag(name: .long, help: "Events as JSON lines on stdout instead of a progress bar.") var json = false
 
@@ -74,6 +75,13 @@ struct Train: ParsableCommand {
         // An option the preset or mode cannot use is an error, never silently ignored.
         if preset == .tiny, initFrom != nil {
             throw ValidationError("--preset tiny trains a small model from random weights; it cannot start from --init-from (choose the sample, small or full preset)")
+        }
+        if noEval {
+            let evaluationOnly: [(String, Bool)] = [("--eval-every", evalEvery != nil), ("--patience", patience != nil),
+                                                    ("--dev-split", devSplit != nil)]
+            if let (option, _) = evaluationOnly.first(where: \.1) {
+                throw ValidationError("\(option) sets the dev evaluation; with --no-eval there is none")
+            }
         }
         if noFlags, flagRule != nil { throw ValidationError("--flag-rule settles disagreeing flags; with --no-flags there are none") }
         if mode == .pretrain {
@@ -155,14 +163,17 @@ struct Train: ParsableCommand {
         }
         let network = try EfficientNetLite0(weights: weights)
         let cache = try FeatureCache(backbone: network.identity)
-        let devName = try devSplitName(dataset)
+        let devName = noEval ? nil : try devSplitName(dataset)
         var splits: [Split] = []
         if trainingMode == .pretrain { splits += dataset.splits(role: .train) }
-        if let gallery = dataset.gallery { splits.append(gallery) }
-        splits += dataset.splits(role: .query)
+        // Pretraining without evaluation needs only the training split.
+        if trainingMode == .finetune || !noEval || reportTest || zeroShotBaseline {
+            if let gallery = dataset.gallery { splits.append(gallery) }
+            splits += dataset.splits(role: .query)
+        }
         // The evaluation and fine-tuning splits have their features made ready now; pretraining
         // reads the training split's samples, and computes their missing features, as batches
-        // draw them (docs/model.md, "Training at full size").
+        // draw them (docs/model.md §5.4).
         let prepared = Set(splits.filter { $0.role != .train }.map(\.name))
         let started = Date()
         let reader = ExampleReader(tokenizer: tokenizer, maxTextLength: newConfig.maxTextLength, cache: cache, network: network)
@@ -415,9 +426,9 @@ final class EventOutput: @unchecked Sendable {
     /// The epoch estimate in a sentence: the epoch, what a step costs, and the cache's coverage.
     static func describe(_ e: EpochEstimate) -> String {
         var text = String(format: "an epoch is %d steps of %d pairs (%d pairs): about %@ on this machine "
-                          + "(a step computes in %.2f s and reads its batch in %.2f s from the feature cache",
+                          + "(a step computes in %.2f s, updates in %.2f s and reads its batch in %.2f s from the feature cache",
                           e.stepsPerEpoch, e.batchSize, e.pairs, duration(e.laterEpochSeconds), e.computeSeconds,
-                          e.readSecondsCached)
+                          e.optimizerSeconds, e.readSecondsCached)
         if e.cachedFraction < 1 {
             text += String(format: "); %.0f%% of %d sampled training images have cached features, so the first epoch "
                            + "takes about %@", e.cachedFraction * 100, e.sampled, duration(e.firstEpochSeconds))
