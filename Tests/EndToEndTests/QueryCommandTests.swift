@@ -150,6 +150,39 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("no split 'nope' in this dataset"))
     }
 
+    /// Ctrl-C (SIGINT) stops `vitrine features` after the batch in hand, with a report that says
+    /// so and an exit status of 130; the next run computes only the rest.
+    @Test func anInterruptedFeaturesRunReportsAndTheNextOneFinishes() throws {
+        let cache = NSTemporaryDirectory() + "vitrine-features-int-\(UUID().uuidString.prefix(6))"
+        let out = cache + "-out"
+        defer { try? FileManager.default.removeItem(atPath: cache); try? FileManager.default.removeItem(atPath: out) }
+        let data = Self.repository + "/SampleData"
+        let pid = try Tmux.spawn(["/usr/bin/env", "VITRINE_CACHE=" + cache, ExplorerEndToEndTests.binary, "features", "--data", data, "--json"],
+                                 stdout: out, stderr: "/dev/null")
+        // Interrupt once some entries are written.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, (FileManager.default.enumerator(atPath: cache + "/features")?.allObjects as? [String] ?? [])
+            .filter({ $0.hasSuffix(".feat") }).count < 40 {
+            usleep(20_000)
+        }
+        kill(pid, SIGINT)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect((status >> 8) & 0xff == 130, "exit status \(status)")
+        let first = try #require(try json(String(contentsOfFile: out, encoding: .utf8)) as? [String: Any])
+        #expect(first["stopped"] as? Bool == true)
+        let computed = first["computed"] as? Int ?? 0
+        let total = first["totalSamples"] as? Int ?? 0
+        #expect(computed > 0 && computed < total, "\(first)")
+
+        let second = try run(["features", "--data", data, "--json"], cache: cache)
+        #expect(second.status == 0)
+        let report = try #require(try json(second.stdout) as? [String: Any])
+        #expect(report["stopped"] as? Bool == false)
+        #expect(report["cached"] as? Int == computed, "\(report)")
+        #expect((report["cached"] as? Int ?? 0) + (report["computed"] as? Int ?? 0) == report["images"] as? Int)
+    }
+
     @Test func indexBuildsOnceThenReuses() throws {
         let data = try smallDataset(), cache = NSTemporaryDirectory() + "vitrine-query-cache-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
