@@ -53,6 +53,9 @@ public final class Trainer: @unchecked Sendable {
     /// Test hook: a pause between a checkpoint's model and state files, widening the window in
     /// which a kill lands inside a checkpoint write (`VITRINE_TRAIN_WRITE_DELAY_MS` in the CLI).
     public var checkpointWriteDelay: Double = 0
+    /// Whether a pretraining run measures and reports an epoch's duration before its first step
+    /// (`TrainingEvent.estimate`); it changes nothing else.
+    public var estimatesEpoch = true
 
     private let evaluate: ((CaptureModel) throws -> Double)?
     private let masking: PretrainingMasking
@@ -243,7 +246,7 @@ public final class Trainer: @unchecked Sendable {
                                      flagPairs: flagPairs.count)))
         defer { prefetch?.group.wait(); prefetch = nil }
         do {
-            if options.mode == .pretrain, state.step < options.steps, let estimate = estimateEpoch() {
+            if estimatesEpoch, options.mode == .pretrain, state.step < options.steps, let estimate = estimateEpoch() {
                 events(.estimate(estimate))
             }
             if resumedFrom == nil, evaluate != nil, state.step == 0 {

@@ -5,15 +5,8 @@ import Testing
 /// stays within a memory bound the whole-file loader could not meet, and the explorer shows it and
 /// filters its training split (in the background) in a real terminal.
 @Suite(.serialized) struct LargeDatasetTests {
-    static let folder: String = {
-        let dir = NSTemporaryDirectory() + "vitrine-large-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
-        let status = try? Tmux.spawnAndWait([ExplorerEndToEndTests.binary, "sample-data", "--out", dir, "--no-images", "--quiet",
-                                             "--train", "200000", "--dev", "500", "--test", "500", "--gallery-views", "10"],
-                                            stdout: "/dev/null", stderr: "/dev/null")
-        precondition(status == 0, "vitrine sample-data failed")
-        return dir
-    }()
+    static let folder = GeneratedData.make("large", ["--no-images", "--train", "200000", "--dev", "500", "--test", "500",
+                                                     "--gallery-views", "10"])
 
     /// The split files are about 50 MB; a loader holding them (and a String per field) needs
     /// several times that. The scan keeps about 26 bytes a line.

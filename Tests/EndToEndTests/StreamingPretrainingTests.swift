@@ -9,12 +9,8 @@ import Testing
     /// A 200,000-pair Product1M set whose images are hard links to 64 SampleData pictures (so the
     /// feature cache holds 64 entries), and a feature cache of its own.
     static let large: (data: String, cache: String) = {
-        let dir = NSTemporaryDirectory() + "vitrine-stream-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
-        let status = try? Tmux.spawnAndWait([ExplorerEndToEndTests.binary, "sample-data", "--out", dir, "--no-images", "--quiet",
-                                             "--train", "200000", "--dev", "20", "--test", "20", "--gallery-views", "2"],
-                                            stdout: "/dev/null", stderr: "/dev/null")
-        precondition(status == 0, "vitrine sample-data failed")
+        let dir = GeneratedData.make("stream", ["--no-images", "--train", "200000", "--dev", "20", "--test", "20",
+                                                "--gallery-views", "2"])
         let pictures = (try? FileManager.default.contentsOfDirectory(atPath: ExplorerEndToEndTests.sampleData + "/images"))?
             .filter { $0.hasSuffix(".jpg") }.sorted().prefix(64).map { ExplorerEndToEndTests.sampleData + "/images/" + $0 } ?? []
         precondition(pictures.count == 64, "SampleData has fewer than 64 pictures")
@@ -56,12 +52,9 @@ import Testing
     }
 
     @Test func aTrainingImageThatCannotBeReadIsSkipped() throws {
-        let dir = NSTemporaryDirectory() + "vitrine-stream-small-\(getpid())"
+        let dir = GeneratedData.make("stream-small", ["--train", "16", "--dev", "6", "--test", "6", "--gallery-views", "2",
+                                                      "--min-side", "64", "--max-side", "80"])
         defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + "-run") }
-        try? FileManager.default.removeItem(atPath: dir)
-        #expect(try Tmux.spawnAndWait([ExplorerEndToEndTests.binary, "sample-data", "--out", dir, "--quiet", "--train", "16",
-                                       "--dev", "6", "--test", "6", "--gallery-views", "2", "--min-side", "64", "--max-side", "80"],
-                                      stdout: "/dev/null", stderr: "/dev/null") == 0)
         let train = try String(contentsOfFile: dir + "/product1m_train_ossurl_v2.txt", encoding: .utf8)
         let id = try #require(train.split(separator: "\n").first?.components(separatedBy: "#####").first)
         // Not a picture: the split opens (the file is there); the batch that draws it cannot read it.

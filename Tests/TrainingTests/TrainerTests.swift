@@ -84,6 +84,33 @@ enum Tiny {
         guard case .finished = events.last else { Issue.record("the last event is not finished"); return }
     }
 
+    /// Before its first step a pretraining run says how long an epoch over its training pairs takes;
+    /// measuring it leaves the run's losses exactly as they are without it (step 1's batch is the
+    /// one measured, so a changed model or data order would show in step 1's loss).
+    @Test func pretrainingEstimatesAnEpochWithoutChangingTheRun() throws {
+        let options = Tiny.options(.pretrain, steps: 3)
+        let trainer = try Trainer(model: CaptureModel(config: Tiny.config, seed: 1), corpus: Tiny.corpus(), options: options,
+                                  store: nil, identity: Tiny.identity, masking: Tiny.masking, evaluate: nil)
+        let (events, totals, _) = Tiny.run(trainer)
+        let estimates = events.compactMap { event -> EpochEstimate? in if case .estimate(let e) = event { return e }; return nil }
+        let e = try #require(estimates.first)
+        #expect(estimates.count == 1)
+        #expect(e.pairs == 24 && e.batchSize == 8 && e.stepsPerEpoch == 3)
+        #expect(e.computeSeconds > 0 && e.optimizerSeconds > 0 && e.cachedFraction == 1)
+        #expect(e.laterEpochSeconds >= 3 * e.computeSeconds && e.firstEpochSeconds >= e.laterEpochSeconds * 0.999)
+        let firstStep = events.firstIndex { if case .step = $0 { return true }; return false }
+        let estimate = events.firstIndex { if case .estimate = $0 { return true }; return false }
+        #expect(estimate! < firstStep!)
+
+        // The same run without the estimate has exactly the same losses.
+        let plain = try Trainer(model: CaptureModel(config: Tiny.config, seed: 1), corpus: Tiny.corpus(), options: options,
+                                store: nil, identity: Tiny.identity, masking: Tiny.masking, evaluate: nil)
+        plain.estimatesEpoch = false
+        let replay = Tiny.run(plain)
+        #expect(!replay.events.contains { if case .estimate = $0 { return true }; return false })
+        #expect(replay.totals == totals)
+    }
+
     @Test func fineTuningRobustLossGoesDown() throws {
         let model = CaptureModel(config: Tiny.config, seed: 2)
         var robust: [Double] = []

@@ -20,3 +20,16 @@ enum PeakMemory {
         return (Int32(fields[0]), fields[1])
     }
 }
+
+enum GeneratedData {
+    /// A fresh folder in the temporary directory made by `vitrine sample-data --out DIR --quiet
+    /// arguments...` (stops the tests when the generator fails).
+    static func make(_ name: String, _ arguments: [String]) -> String {
+        let dir = NSTemporaryDirectory() + "vitrine-\(name)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        let status = try? Tmux.spawnAndWait([ExplorerEndToEndTests.binary, "sample-data", "--out", dir, "--quiet"] + arguments,
+                                            stdout: "/dev/null", stderr: "/dev/null")
+        precondition(status == 0, "vitrine sample-data \(arguments.joined(separator: " ")) failed")
+        return dir
+    }
+}
