@@ -62,6 +62,8 @@ public enum Focus: Sendable, Equatable {
     case filter(over: Screen)
     /// Typing a search into the query bar over `screen`.
     case query(over: Screen)
+    /// Typing an id to go to (`:`), over `screen`.
+    case goto(String, over: Screen)
     /// The help overlay, scrolled `scroll` lines down, over `screen`.
     case help(scroll: Int, over: Screen)
 
@@ -79,7 +81,7 @@ public enum Focus: Sendable, Equatable {
             switch self {
             case .browser: return .browser
             case .results: return .results
-            case .filter(let s), .query(let s), .help(_, let s): return s
+            case .filter(let s), .query(let s), .goto(_, let s), .help(_, let s): return s
             }
         }
         set {
@@ -87,6 +89,7 @@ public enum Focus: Sendable, Equatable {
             case .browser, .results: self = .showing(newValue)
             case .filter: self = .filter(over: newValue)
             case .query: self = .query(over: newValue)
+            case .goto(let text, _): self = .goto(text, over: newValue)
             case .help(let scroll, _): self = .help(scroll: scroll, over: newValue)
             }
         }
@@ -213,6 +216,12 @@ public struct ExplorerState: Sendable {
         return false
     }
 
+    /// The id being typed to go to, while it is.
+    public var gotoText: String? {
+        if case .goto(let text, _) = focus { return text }
+        return nil
+    }
+
     /// Whether keys are typed into the query bar.
     public var editingQuery: Bool {
         if case .query = focus { return true }
@@ -226,6 +235,7 @@ public struct ExplorerState: Sendable {
         case .results: return .results
         case .filter: return .filter
         case .query: return .query
+        case .goto: return .goto
         case .help: return .help
         }
     }

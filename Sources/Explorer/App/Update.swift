@@ -152,6 +152,10 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
     if context == .query, case .char(let c) = key {
         return updateRetrieval(&state, .typed(c))
     }
+    if context == .goto, case .char(let c) = key, let text = state.gotoText {
+        state.focus = .goto(text + String(c), over: state.screen)
+        return []
+    }
     if context == .trainingDialog, case .char(let c) = key {
         return updateTrainingUI(&state, .typed(c))
     }
@@ -207,6 +211,18 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .startFilter:
         state.focus = .filter(over: state.screen)
         return []
+    case .startGoto:
+        guard state.dataset != nil else { return [] }
+        state.focus = .goto("", over: state.screen)
+        return []
+    case .gotoDeleteBack:
+        if var text = state.gotoText, !text.isEmpty { text.removeLast(); state.focus = .goto(text, over: state.screen) }
+        return []
+    case .gotoCancel:
+        if state.gotoText != nil { state.focus = state.focus.closed }
+        return []
+    case .gotoAccept:
+        return goTo(&state)
     case .clearFilter:
         guard !state.filter.isEmpty else { return [] }
         state.filter = ""
@@ -300,6 +316,37 @@ private func move(_ state: inout ExplorerState, to position: Int) -> [Effect] {
     state.browser = b
     clampScroll(&state)
     return requestImages(&state)
+}
+
+/// Goes to the sample whose id was typed (`:`): in the current split, else the first other split
+/// that has it; the browser shows it selected, the filter cleared if it hid it.
+private func goTo(_ state: inout ExplorerState) -> [Effect] {
+    guard let text = state.gotoText else { return [] }
+    state.focus = .browser
+    let id = text.trimmingCharacters(in: .whitespaces)
+    guard !id.isEmpty, let loaded = state.loaded else { return [] }
+    let splits = loaded.dataset.splits
+    let order = [state.splitIndex] + splits.indices.filter { $0 != state.splitIndex }
+    guard let (index, position) = order.lazy.compactMap({ i in splits[i].position(ofID: id).map { (i, $0) } }).first else {
+        let pending = loaded.pendingSplits.isEmpty ? "" : " yet (\(loaded.pendingSplits.joined(separator: ", ")) is still being indexed)"
+        state.status = StatusLine("No sample has the id “\(id)” in any split\(pending).", role: .warning)
+        return []
+    }
+    state.splitIndex = index
+    var effects = state.browser.appliedFilter != state.filter ? applyFilter(&state) : []
+    var cleared = false
+    if binarySearch(state.browser.visible, position) == nil, !state.filter.isEmpty {
+        state.filter = ""
+        effects = applyFilter(&state)
+        cleared = true
+    }
+    if let k = binarySearch(state.browser.visible, position) {
+        state.browser.selected = k
+        clampScroll(&state)
+    }
+    let split = splits[index]
+    state.status = StatusLine("\(id): \(split.name), line \(split.samples[position].line)" + (cleared ? "; the filter was cleared to show it" : ""))
+    return effects + requestImages(&state)
 }
 
 private func switchSplit(_ state: inout ExplorerState, by delta: Int) -> [Effect] {

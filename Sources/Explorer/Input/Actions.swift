@@ -1,7 +1,7 @@
 /// Where an action applies. Global actions work everywhere except while text
 /// is being typed into the filter.
 public enum ActionContext: String, Sendable, CaseIterable, Codable {
-    case global, browser, results, filter, query, help, trainingDialog, trainingConfirm
+    case global, browser, results, filter, query, goto, help, trainingDialog, trainingConfirm
 
     public var title: String {
         switch self {
@@ -10,6 +10,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
         case .results: return "Search results"
         case .filter: return "Typing a filter"
         case .query: return "Typing a search"
+        case .goto: return "Typing an id to go to"
         case .help: return "Help"
         case .trainingDialog: return "Training dialog"
         case .trainingConfirm: return "Cancel the training run?"
@@ -18,7 +19,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
 
     /// Contexts where printable keys are text being typed: only their own
     /// bindings apply (no global ones).
-    public var isTextEntry: Bool { self == .filter || self == .query }
+    public var isTextEntry: Bool { self == .filter || self == .query || self == .goto }
 
     /// Modal contexts: only their own bindings apply, like text entry.
     public var isModal: Bool { self == .help || self == .trainingDialog || self == .trainingConfirm }
@@ -80,6 +81,10 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case queryClear = "query.clear"
     case queryHistoryPrevious = "query.history-previous"
     case queryHistoryNext = "query.history-next"
+    case startGoto = "goto.start"
+    case gotoAccept = "goto.accept"
+    case gotoCancel = "goto.cancel"
+    case gotoDeleteBack = "goto.delete-back"
     case helpClose = "help.close"
     case helpScrollUp = "help.scroll-up"
     case helpScrollDown = "help.scroll-down"
@@ -126,6 +131,7 @@ public enum ActionRegistry {
         Action(.quit, "Quit (Ctrl-C, SIGTERM and SIGHUP also quit cleanly)", hint: "quit", keys: [.char("q")], context: .global),
         Action(.help, "Show or hide this help", hint: "help", keys: [.char("?"), .function(1)], context: .global),
         Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
+        Action(.startGoto, "Go to a sample by its id, in any split ({goto.accept} goes)", keys: [.char(":")], context: .global),
 
         Action(.moveDown, "Select the next sample", keys: [.down, .char("j")], context: .browser),
         Action(.moveUp, "Select the previous sample", keys: [.up, .char("k")], context: .browser),
@@ -180,6 +186,10 @@ public enum ActionRegistry {
         Action(.filterCancel, "Clear the filter and go back to the list", keys: [.escape], context: .filter),
         Action(.filterDeleteBack, "Delete the last character", keys: [.backspace], context: .filter),
         Action(.filterDeleteWord, "Delete the last word", keys: [.ctrl("w")], context: .filter),
+
+        Action(.gotoAccept, "Go to the sample with this id (current split first, then the others)", keys: [.enter], context: .goto),
+        Action(.gotoCancel, "Stop typing and stay", keys: [.escape], context: .goto),
+        Action(.gotoDeleteBack, "Delete the last character", keys: [.backspace], context: .goto),
 
         Action(.helpClose, "Close the help", keys: [.escape, .char("?"), .char("q")], context: .help),
         Action(.helpScrollDown, "Scroll the help down", keys: [.down, .char("j"), .pageDown], context: .help),
