@@ -77,18 +77,12 @@ struct Eval: ParsableCommand {
     func run() throws {
         let root = try dataOptions.resolved()
         let dataset = try Dataset.load(from: root, options: LoadOptions(strict: dataOptions.strict))
-        let groundTruth = dataset.format == .product1m
-            ? try OfficialGroundTruth.loadProduct1M(folder: dataset.root)
-            : OfficialGroundTruth(dataset: dataset)
-        for line in groundTruth.skippedLines.prefix(10) {
-            warn("skipped \(line) (the official script would stop there)")
-        }
-        if groundTruth.skippedLines.count > 10 { warn("... \(groundTruth.skippedLines.count - 10) more lines skipped") }
+        let groundTruth = try OfficialScoring.groundTruth(of: dataset)
 
         if let rankings {
             let path = absolute(rankings)
             let report = try OfficialMetrics.evaluate(try RankingFile.read(path: path), groundTruth: groundTruth)
-            warnAboutFailures(report, title: nil)
+            OfficialScoring.warnAboutFailures(report, title: nil)
             if let out {
                 try report.results.write(toFolder: absolute(out))
             }
@@ -101,10 +95,8 @@ struct Eval: ParsableCommand {
             return
         }
 
-        let queries = try querySplit(of: dataset)
-        guard let gallery = dataset.gallery, !gallery.samples.isEmpty else {
-            throw CommandError("\(dataset.root) has no gallery to rank against")
-        }
+        let queries = try OfficialScoring.querySplit(named: split, of: dataset)
+        let gallery = try OfficialScoring.gallery(of: dataset)
         var rows: [(String, OfficialMetricResults)] = []
         var objects: [(String, String)] = []
         let queryMode = mode
@@ -114,32 +106,22 @@ struct Eval: ParsableCommand {
         if let chosen { systems.append(chosen) }
         if !json && chosen != .zeroShot { systems.append(.zeroShot) }
         for system in systems {
-            let title = system == .zeroShot ? "zero-shot towers (\((textTower ?? .standard).rawValue))" : "model (\(system.displayName))"
+            let title = OfficialScoring.title(of: system, textTower: textTower)
             let bar = ProgressLine(enabled: !quiet)
             let engine: RetrievalEngine
             do {
-                engine = try RetrievalEngine(dataset: dataset, system: system,
-                                             options: RetrievalOptions(pairTextWeight: pairTextWeight, zeroShotTextTower: textTower ?? .standard)) { event in
-                    if case .progress(let done, let total) = event {
-                        bar.update("\(title): indexing the gallery \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
-                    }
-                }
+                engine = try OfficialScoring.engine(for: system, dataset: dataset, title: title, bar: bar,
+                                                    options: RetrievalOptions(pairTextWeight: pairTextWeight, zeroShotTextTower: textTower ?? .standard))
             } catch {
                 // The comparison row is optional when the weights are missing; a chosen system is not.
                 if system == chosen { throw error }
                 bar.finish("")
-                warn("\(title): skipped (\(error))")
+                OfficialScoring.warn("\(title): skipped (\(error))")
                 continue
             }
-            let (systemRankings, problems) = try engine.rankings(for: Array(queries.samples), mode: queryMode, top: 100) { done, total in
-                bar.update("\(title): queries \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
-            }
-            bar.finish("\(title): ranked \(queries.samples.count) queries (\(queryMode.rawValue))")
-            if !problems.isEmpty {
-                warn("\(title): \(problems.count) quer\(problems.count == 1 ? "y" : "ies") without a usable image got an empty ranking, e.g. \(problems[0])")
-            }
+            let systemRankings = try OfficialScoring.rankings(of: queries, engine: engine, mode: queryMode, title: title, bar: bar)
             let report = try OfficialMetrics.evaluate(systemRankings, groundTruth: groundTruth)
-            warnAboutFailures(report, title: title)
+            OfficialScoring.warnAboutFailures(report, title: title)
             if system == chosen {
                 if let out {
                     let folder = absolute(out)
@@ -155,18 +137,9 @@ struct Eval: ParsableCommand {
             rows.append((title, report.results))
         }
         for method in methods {
-            let bar = ProgressLine(enabled: !quiet && method == .colour)
-            let run = BaselineRun(method, queries: Array(queries.samples), gallery: Array(gallery.samples), top: 100, seed: seed) { event in
-                if case .decodedImages(let done, let total) = event {
-                    bar.update("\(method.title): images \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
-                }
-            }
-            if method == .colour { bar.finish("\(method.title): decoded \(gallery.samples.count + queries.samples.count) images") }
-            if !run.unreadableImages.isEmpty {
-                warn("\(method.title): \(run.unreadableImages.count) image(s) could not be used, e.g. \(run.unreadableImages[0])")
-            }
+            let run = OfficialScoring.baseline(method, queries: queries, gallery: gallery, seed: seed, quiet: quiet)
             let report = try OfficialMetrics.evaluate(run.rankings, groundTruth: groundTruth)
-            warnAboutFailures(report, title: method.title)
+            OfficialScoring.warnAboutFailures(report, title: method.title)
             if let out, chosen == nil {
                 let folder = methods.count == 1 ? absolute(out) : absolute(out) + "/" + method.rawValue
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -194,15 +167,6 @@ struct Eval: ParsableCommand {
         }
     }
 
-    /// The query split named by --split (Product1M: test or dev; folder datasets: their query split).
-    private func querySplit(of dataset: Dataset) throws -> Split {
-        if let named = dataset.split(named: split), named.role == .query { return named }
-        let available = dataset.splits(role: .query)
-        if dataset.format != .product1m, split == "test" || split == "query", available.count == 1 { return available[0] }
-        throw CommandError("\(dataset.root) has no query split named \"\(split)\"; its query splits: "
-                              + (available.isEmpty ? "none" : available.map(\.name).joined(separator: ", ")))
-    }
-
     private func table(_ rows: [(String, OfficialMetricResults)]) -> String {
         let cutoffs = OfficialMetrics.cutoffs
         let nameWidth = max(16, rows.map { $0.0.count }.max() ?? 0)
@@ -227,9 +191,88 @@ struct Eval: ParsableCommand {
     private func leftPad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
     }
+}
+
+/// How `vitrine eval` and `vitrine compare` get what they score, in one place so that both score
+/// the same lists: the official ground truth, the query split, the gallery, a retrieval system's
+/// and a baseline's rankings (top 100, the official depth), and the warnings about them.
+enum OfficialScoring {
+    /// The official ground truth of `dataset` (docs/data.md §2.2), warning about the lines the
+    /// official script could not have read.
+    static func groundTruth(of dataset: Dataset) throws -> OfficialGroundTruth {
+        let groundTruth = dataset.format == .product1m
+            ? try OfficialGroundTruth.loadProduct1M(folder: dataset.root)
+            : OfficialGroundTruth(dataset: dataset)
+        for line in groundTruth.skippedLines.prefix(10) {
+            warn("skipped \(line) (the official script would stop there)")
+        }
+        if groundTruth.skippedLines.count > 10 { warn("... \(groundTruth.skippedLines.count - 10) more lines skipped") }
+        return groundTruth
+    }
+
+    /// The query split named `name` (Product1M: test or dev; folder datasets: their query split).
+    static func querySplit(named name: String, of dataset: Dataset) throws -> Split {
+        if let named = dataset.split(named: name), named.role == .query { return named }
+        let available = dataset.splits(role: .query)
+        if dataset.format != .product1m, name == "test" || name == "query", available.count == 1 { return available[0] }
+        throw CommandError("\(dataset.root) has no query split named \"\(name)\"; its query splits: "
+                              + (available.isEmpty ? "none" : available.map(\.name).joined(separator: ", ")))
+    }
+
+    /// The gallery the queries are ranked against.
+    static func gallery(of dataset: Dataset) throws -> Split {
+        guard let gallery = dataset.gallery, !gallery.samples.isEmpty else {
+            throw CommandError("\(dataset.root) has no gallery to rank against")
+        }
+        return gallery
+    }
+
+    /// The name of a retrieval system in tables.
+    static func title(of system: RetrievalSystem, textTower: TextTower?) -> String {
+        system == .zeroShot ? "zero-shot towers (\((textTower ?? .standard).rawValue))" : "model (\(system.displayName))"
+    }
+
+    /// Opens `system` on `dataset` (building its gallery index when it is missing or stale, shown on `bar`).
+    static func engine(for system: RetrievalSystem, dataset: Dataset, title: String, bar: ProgressLine,
+                       options: RetrievalOptions) throws -> RetrievalEngine {
+        try RetrievalEngine(dataset: dataset, system: system, options: options) { event in
+            if case .progress(let done, let total) = event {
+                bar.update("\(title): indexing the gallery \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+            }
+        }
+    }
+
+    /// Every query of `queries` ranked by `engine` (top 100), in the split's order; a query without
+    /// a usable image gets an empty ranking (warned about).
+    static func rankings(of queries: Split, engine: RetrievalEngine, mode: QueryMode, title: String,
+                         bar: ProgressLine) throws -> [Ranking] {
+        let (rankings, problems) = try engine.rankings(for: Array(queries.samples), mode: mode, top: 100) { done, total in
+            bar.update("\(title): queries \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+        }
+        bar.finish("\(title): ranked \(queries.samples.count) queries (\(mode.rawValue))")
+        if !problems.isEmpty {
+            warn("\(title): \(problems.count) quer\(problems.count == 1 ? "y" : "ies") without a usable image got an empty ranking, e.g. \(problems[0])")
+        }
+        return rankings
+    }
+
+    /// A baseline's rankings of every query of `queries` against `gallery` (top 100), in the split's order.
+    static func baseline(_ method: BaselineMethod, queries: Split, gallery: Split, seed: UInt64, quiet: Bool) -> BaselineRun {
+        let bar = ProgressLine(enabled: !quiet && method == .colour)
+        let run = BaselineRun(method, queries: Array(queries.samples), gallery: Array(gallery.samples), top: 100, seed: seed) { event in
+            if case .decodedImages(let done, let total) = event {
+                bar.update("\(method.title): images \(done)/\(total)", fraction: Double(done) / Double(max(1, total)))
+            }
+        }
+        if method == .colour { bar.finish("\(method.title): decoded \(gallery.samples.count + queries.samples.count) images") }
+        if !run.unreadableImages.isEmpty {
+            warn("\(method.title): \(run.unreadableImages.count) image(s) could not be used, e.g. \(run.unreadableImages[0])")
+        }
+        return run
+    }
 
     /// One warning line per kind of failure (the official script prints the query ids and goes on).
-    private func warnAboutFailures(_ report: OfficialReport, title: String?) {
+    static func warnAboutFailures(_ report: OfficialReport, title: String?) {
         var counts: [String: (lines: Set<Int>, example: String)] = [:]
         for line in report.lines {
             for score in line.cutoffs {
@@ -251,7 +294,8 @@ struct Eval: ParsableCommand {
         }
     }
 
-    private func warn(_ message: String) {
+    /// A warning on standard error, data in it escaped.
+    static func warn(_ message: String) {
         Console.error("warning: " + SafeText.terminal(message))
     }
 }

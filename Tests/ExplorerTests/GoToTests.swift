@@ -1,4 +1,5 @@
 import Catalog
+import Foundation
 import Explorer
 import Testing
 
@@ -64,5 +65,55 @@ import Testing
         let screen = Snapshot.render(view(s))
         #expect(!screen.contains("\u{1B}"), "escape bytes reach the screen")
         #expect(screen.contains("No sample has the id"))
+    }
+}
+
+/// `y` copies the selected sample's or the highlighted match's id through OSC 52.
+@Suite struct CopyIDTests {
+    @Test func theSelectedSampleIsCopiedAndNothingElse() {
+        var s = Fixture.state()
+        _ = Fixture.key(&s, .char("j"))
+        let id = s.selectedSample!.id
+        let effects = Fixture.key(&s, .char("y"))
+        #expect(effects == [.copyToClipboard(id)])
+        #expect(s.status?.text == "copied \(id) to the clipboard (OSC 52)")
+        // Typing a filter, `y` is text, not a copy.
+        _ = Fixture.key(&s, .char("/"))
+        #expect(!Fixture.key(&s, .char("y")).contains(.copyToClipboard(id)))
+        #expect(s.filter == "y")
+    }
+
+    @Test func inTheResultsTheHighlightedMatchIsCopied() {
+        var s = Driver.state()
+        let driver = Driver()
+        _ = Fixture.key(&s, .char("s"))
+        Fixture.type(&s, "aurelle")
+        driver.run(&s, Fixture.key(&s, .enter))
+        _ = Fixture.key(&s, .down)
+        let match = s.retrieval.results.rows[1].sampleID
+        #expect(Fixture.key(&s, .char("y")) == [.copyToClipboard(match)])
+    }
+
+    @Test func theSequenceCarriesTheTextInBase64Only() {
+        let hostile = "100099\u{1B}]0;title\u{07}\u{9B}31m"
+        let bytes = Clipboard.sequence(for: hostile)
+        #expect(Array(bytes.prefix(7)) == Array("\u{1B}]52;c;".utf8))
+        #expect(bytes.last == 0x07)
+        let payload = bytes.dropFirst(7).dropLast()
+        #expect(payload.allSatisfy { $0 >= 0x2B && $0 <= 0x7A }, "base64 only between the introducer and BEL")
+        #expect(Data(base64Encoded: Data(payload)).map { String(decoding: $0, as: UTF8.self) } == hostile)
+        #expect(Clipboard.sequence(for: String(repeating: "x", count: 10_000)).count < 4096 * 4 / 3 + 16)
+    }
+
+    @Test func theAppSendsItToTheTerminal() throws {
+        let backend = MemoryBackend(width: 100, height: 30, idleLimitMilliseconds: 200)
+        let loop = LoopThread(app: ExplorerApp(options: ExplorerOptions(dataPath: Fixture.folder)), backend: backend)
+        loop.start()
+        try #require(loop.waitForFrame("the browser") { $0.contains("gallery ·") })
+        backend.type(.char("y"))
+        #expect(loop.waitForFrame("the status") { $0.contains("to the clipboard") })
+        #expect(backend.clipboard == ["100001"])
+        backend.type(.char("q"))
+        #expect(loop.join(seconds: 10))
     }
 }

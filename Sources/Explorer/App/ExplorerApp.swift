@@ -165,6 +165,8 @@ public final class ExplorerApp {
             runTraining(effect)
         case .filter(let split, let generation, let job):
             runFilter(split: split, generation: generation, job: job)
+        case .copyToClipboard(let text):
+            inbox.backend?.setClipboard(text)
         case .expireStatus(let serial, let seconds):
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.statusExpired(serial: serial)) }
         case .quit:

@@ -125,5 +125,7 @@ public enum Effect: Sendable, Equatable {
     case training(TrainingEffect)
     /// Answer with `.statusExpired(serial)` after `seconds` (a status line shown for a while).
     case expireStatus(serial: Int, seconds: Double)
+    /// Put this text on the clipboard through the terminal (OSC 52): an explicit user action.
+    case copyToClipboard(String)
     case quit(exitCode: Int32)
 }

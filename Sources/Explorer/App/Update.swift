@@ -211,6 +211,11 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .startFilter:
         state.focus = .filter(over: state.screen)
         return []
+    case .copyID:
+        let id = state.screen == .results ? state.retrieval.results.selectedRow?.sampleID : state.selectedSample?.id
+        guard let id else { return [] }
+        state.status = StatusLine("copied \(id) to the clipboard (OSC 52)")
+        return [.copyToClipboard(id)]
     case .startGoto:
         guard state.dataset != nil else { return [] }
         state.focus = .goto("", over: state.screen)

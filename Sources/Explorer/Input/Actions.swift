@@ -81,6 +81,7 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case queryClear = "query.clear"
     case queryHistoryPrevious = "query.history-previous"
     case queryHistoryNext = "query.history-next"
+    case copyID = "copy.id"
     case startGoto = "goto.start"
     case gotoAccept = "goto.accept"
     case gotoCancel = "goto.cancel"
@@ -131,6 +132,7 @@ public enum ActionRegistry {
         Action(.quit, "Quit (Ctrl-C, SIGTERM and SIGHUP also quit cleanly)", hint: "quit", keys: [.char("q")], context: .global),
         Action(.help, "Show or hide this help", hint: "help", keys: [.char("?"), .function(1)], context: .global),
         Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
+        Action(.copyID, "Copy the id of the selected sample or highlighted match to the clipboard (OSC 52; the terminal must allow it)", keys: [.char("y")], context: .global),
         Action(.startGoto, "Go to a sample by its id, in any split ({goto.accept} goes)", keys: [.char(":")], context: .global),
 
         Action(.moveDown, "Select the next sample", keys: [.down, .char("j")], context: .browser),

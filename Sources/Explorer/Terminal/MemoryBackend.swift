@@ -23,6 +23,7 @@ public final class MemoryBackend: TerminalBackend, @unchecked Sendable {
     private var pendingWake = false
     private var drawn: [(frame: Frame, theme: Theme)] = []
     private var shutdowns = 0
+    private var clipboardWrites: [String] = []
     private var waits = 0
 
     public init(width: Int, height: Int,
@@ -85,6 +86,17 @@ public final class MemoryBackend: TerminalBackend, @unchecked Sendable {
     public var lastTheme: Theme? {
         condition.lock(); defer { condition.unlock() }
         return drawn.last?.theme
+    }
+
+    /// The texts sent to the clipboard, oldest first.
+    public var clipboard: [String] {
+        condition.lock(); defer { condition.unlock() }
+        return clipboardWrites
+    }
+
+    public func setClipboard(_ text: String) {
+        condition.lock(); defer { condition.unlock() }
+        clipboardWrites.append(text)
     }
 
     /// How many times `shutdown()` was called.

@@ -152,6 +152,19 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
 
     // MARK: - Drawing
 
+    public func setClipboard(_ text: String) {
+        guard isOpen else { return }
+        // After curses has written its output, so the sequence does not land inside another.
+        fflush(nil)
+        let bytes = Clipboard.sequence(for: text)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if n <= 0 { if errno == EINTR { continue }; return }
+            written += n
+        }
+    }
+
     public func draw(_ frame: Frame, theme: Theme) {
         guard isOpen else { return }
         var force = lastFrame == nil

@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 
 /// How many colours the terminal can show. Vitrine degrades every theme and
@@ -70,4 +71,19 @@ public protocol TerminalBackend: AnyObject {
     func wake()
     /// Restores the terminal. Idempotent; safe on every exit path.
     func shutdown()
+    /// Asks the terminal to put `text` on the system clipboard (OSC 52, `Clipboard.sequence`);
+    /// only ever for an explicit user action. Terminals that do not allow it ignore it.
+    func setClipboard(_ text: String)
+}
+
+/// The OSC 52 clipboard write: `ESC ] 52 ; c ; <base64 of the UTF-8 text> BEL`. The text is
+/// base64-encoded, so nothing in it (an id from a dataset) can end the sequence or start another.
+public enum Clipboard {
+    /// Longest text sent: some terminals drop longer OSC 52 writes whole.
+    public static let maxBytes = 4096
+
+    public static func sequence(for text: String) -> [UInt8] {
+        let bytes = Array(text.utf8.prefix(maxBytes))
+        return Array("\u{1B}]52;c;".utf8) + Array(Data(bytes).base64EncodedString().utf8) + [0x07]
+    }
 }
