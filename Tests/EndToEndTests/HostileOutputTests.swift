@@ -121,10 +121,13 @@ import Testing
         try "[keys]\n\"move.\u{1B}[31mdown\" = [\"\u{9B}x\"]\n".write(toFile: keys, atomically: true, encoding: .utf8)
 
         let themeEnv = ["VITRINE_THEMES=" + themes]
-        struct Case { var name: String; var arguments: [String]; var environment: [String]; var json: Bool; var stdin: String? }
+        // `tabs`: a TSV export into a file or pipe, whose own field separators are tabs (a tab in
+        // the data is written as \t: SampleExportTests).
+        struct Case { var name: String; var arguments: [String]; var environment: [String]; var json: Bool; var stdin: String?; var tabs: Bool }
         var cases: [Case] = []
-        func add(_ name: String, _ arguments: [String], _ environment: [String] = [], json: Bool = false, stdin: String? = nil) {
-            cases.append(Case(name: name, arguments: arguments, environment: environment, json: json, stdin: stdin))
+        func add(_ name: String, _ arguments: [String], _ environment: [String] = [], json: Bool = false, stdin: String? = nil,
+                 tabs: Bool = false) {
+            cases.append(Case(name: name, arguments: arguments, environment: environment, json: json, stdin: stdin, tabs: tabs))
         }
         add("info text", ["info", "--data", data])
         add("info json", ["info", "--data", data, "--json"], json: true)
@@ -147,6 +150,12 @@ import Testing
         add("eval bm25 json", ["eval", "--data", data, "--baseline", "bm25", "--json"], json: true)
         add("eval out with hostile ids", ["eval", "--data", data, "--rankings", rankings, "--out", root + "/out"])
         add("embed json", ["embed", "--caption", hostile, "--json"], json: true)
+        add("export tsv", ["export", "--data", data], tabs: true)
+        add("export jsonl, filtered", ["export", "--data", data, "--split", "test", "--filter", "a", "--format", "jsonl"])
+        add("export to a file", ["export", "--data", data, "--out", root + "/samples.tsv"])
+        add("export unknown split", ["export", "--data", data, "--split", "x\u{1B}[31m"])
+        add("compare bm25 random text", ["compare", "bm25", "random", "--data", data])
+        add("compare bm25 random json", ["compare", "bm25", "random", "--data", data, "--json"], json: true)
         add("flags import", ["flags", "import", csv, "--store", store])
         add("flags import bad header", ["flags", "import", badHeader, "--store", store])
         add("flags add", ["flags", "add", "--store", store, "--dataset", "d " + hostile, "--query", "q " + hostile, "--match", "m " + hostile, "--verdict", "wrong", "--annotator", "a " + hostile])
@@ -168,7 +177,7 @@ import Testing
         for c in cases {
             let output = try Self.run(c.arguments, cache: cache, environment: c.environment, stdin: c.stdin)
             for (stream, bytes) in [("stdout", output.stdout), ("stderr", output.stderr)] {
-                let leaks = Self.leaks(in: bytes)
+                let leaks = Self.leaks(in: c.tabs && stream == "stdout" ? bytes.filter { $0 != 0x09 } : bytes)
                 #expect(leaks.isEmpty, "\(c.name) \(stream) (status \(output.status)): \(leaks.prefix(5)) in \(String(decoding: bytes.prefix(600), as: UTF8.self).debugDescription)")
             }
             if c.json {
@@ -183,6 +192,9 @@ import Testing
         let piped = try Self.run(["flags", "export", "--store", store, "--format", "csv"], cache: cache)
         let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: root + "/export.csv")))
         #expect(piped.stdout == file && !Self.leaks(in: file).isEmpty, "the export is exact, hostile bytes included")
+        // An exported file is as safe to print as the output.
+        let exported = [UInt8](try Data(contentsOf: URL(fileURLWithPath: root + "/samples.tsv")))
+        #expect(Self.leaks(in: exported.filter { $0 != 0x09 }).isEmpty && String(decoding: exported, as: UTF8.self).contains("\\u{1B}"))
         // The hostile data did reach the output (escaped), so the checks above saw it.
         let info = try Self.run(["info", "--data", data], cache: cache)
         #expect(String(decoding: info.stdout, as: UTF8.self).contains("\\u{1b}[31mset"))
