@@ -117,3 +117,43 @@ import Testing
         #expect(loop.join(seconds: 10))
     }
 }
+
+/// `E` writes the samples the filter shows to a TSV file.
+@Suite struct ExportListTests {
+    @Test func theFilteredListIsExported() {
+        var s = Fixture.state()
+        _ = Fixture.key(&s, .char("/"))
+        Fixture.type(&s, "Brisane")
+        _ = Fixture.key(&s, .enter)
+        let visible = s.browser.visible
+        #expect(visible.count == 5)
+        #expect(Fixture.key(&s, .char("E")) == [.exportSamples(split: s.splitIndex, positions: visible, name: "gallery-filtered")])
+        _ = update(&s, .exported(.success(ExportDone(path: "/tmp/x.tsv", count: 5))))
+        #expect(s.status?.text == "wrote 5 samples to /tmp/x.tsv")
+        _ = update(&s, .exported(.failure(LoadFailure("/tmp/x.tsv: no room"))))
+        #expect(s.status?.role == .error)
+    }
+
+    @Test func theAppWritesTheFile() throws {
+        let folder = NSTemporaryDirectory() + "vitrine-export-app-\(getpid())"
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var options = ExplorerOptions(dataPath: Fixture.folder)
+        options.exportDirectory = folder
+        let backend = MemoryBackend(width: 100, height: 30, idleLimitMilliseconds: 200)
+        let loop = LoopThread(app: ExplorerApp(options: options), backend: backend)
+        loop.start()
+        try #require(loop.waitForFrame("the browser") { $0.contains("gallery ·") })
+        backend.type(.char("/"))
+        backend.type(text: "Brisane")
+        backend.type(.enter, .char("E"))
+        #expect(loop.waitForFrame("the export") { $0.contains("wrote 5 samples to") })
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(files.count == 1 && files[0].hasPrefix("vitrine-gallery-filtered-") && files[0].hasSuffix(".tsv"))
+        let text = try String(contentsOfFile: folder + "/" + files[0], encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 6 && text.hasPrefix("id\tsplit\tline\tlabels\tcaption\n"))
+        backend.type(.char("q"))
+        #expect(loop.join(seconds: 10))
+    }
+}

@@ -32,6 +32,8 @@ public struct ExplorerOptions: Sendable {
     public var flagsPath: String?
     /// Arguments added to every `vitrine train` started from the explorer (e.g. `--init-from CKPT`).
     public var trainingArguments: [String] = []
+    /// Where `E` writes its exports (the current folder when nil).
+    public var exportDirectory: String? = nil
 
     public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false,
                 openRetrieval: RetrievalOpener? = nil, retrievalUnavailable: String = "no retrieval engine configured",
@@ -165,6 +167,23 @@ public final class ExplorerApp {
             runTraining(effect)
         case .filter(let split, let generation, let job):
             runFilter(split: split, generation: generation, job: job)
+        case .exportSamples(let index, let positions, let name):
+            guard let dataset, index < dataset.splits.count else { return }
+            let split = dataset.splits[index]
+            work.async { [inbox, options] in
+                let formatter = DateFormatter()
+                formatter.locale = Locale(identifier: "en_US_POSIX")
+                formatter.dateFormat = "yyyyMMdd-HHmmss"
+                let safeName = String(name.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "-" ? Character($0) : "_" })
+                let folder = options.exportDirectory ?? FileManager.default.currentDirectoryPath
+                let path = folder + "/vitrine-\(safeName)-\(formatter.string(from: Date())).tsv"
+                do {
+                    try SampleExport.write(split, positions: positions, format: .tsv, to: path)
+                    inbox.post(.exported(.success(ExportDone(path: path, count: positions.count))))
+                } catch {
+                    inbox.post(.exported(.failure(LoadFailure("\(path): \(error)"))))
+                }
+            }
         case .copyToClipboard(let text):
             inbox.backend?.setClipboard(text)
         case .expireStatus(let serial, let seconds):

@@ -64,6 +64,15 @@ public enum Msg: Sendable {
     case filterFound(FilterFound)
     /// The time of the status line numbered `serial` is up (`Effect.expireStatus`).
     case statusExpired(serial: Int)
+    /// The samples of an export were written to `path` (`Effect.exportSamples`), or could not be.
+    case exported(Result<ExportDone, LoadFailure>)
+}
+
+/// An export that was written.
+public struct ExportDone: Sendable, Equatable {
+    public var path: String
+    public var count: Int
+    public init(path: String, count: Int) { self.path = path; self.count = count }
 }
 
 /// How the explorer starts (`Msg.start`): the options that shape its state, and how opening the
@@ -125,6 +134,9 @@ public enum Effect: Sendable, Equatable {
     case training(TrainingEffect)
     /// Answer with `.statusExpired(serial)` after `seconds` (a status line shown for a while).
     case expireStatus(serial: Int, seconds: Double)
+    /// Write the samples at `positions` of split `split` as TSV to a new file in the export
+    /// folder (`ExplorerOptions.exportDirectory`, else the current one) named `vitrine-<name>-<date and time>.tsv`; answered by `Msg.exported`.
+    case exportSamples(split: Int, positions: [Int], name: String)
     /// Put this text on the clipboard through the terminal (OSC 52): an explicit user action.
     case copyToClipboard(String)
     case quit(exitCode: Int32)

@@ -72,6 +72,14 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     case .statusExpired(let serial):
         if state.status?.serial == serial { state.status = nil }
         return []
+
+    case .exported(.success(let done)):
+        state.status = StatusLine("wrote \(done.count) sample\(done.count == 1 ? "" : "s") to \(done.path)")
+        return []
+
+    case .exported(.failure(let failure)):
+        state.status = StatusLine("export failed: \(failure.message)", role: .error)
+        return []
     }
 }
 
@@ -211,6 +219,15 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
     case .startFilter:
         state.focus = .filter(over: state.screen)
         return []
+    case .exportList:
+        guard let split = state.split else { return [] }
+        if let search = state.browser.search, !search.done {
+            state.status = StatusLine("the filter is still searching \(split.name); export once it is done", role: .warning)
+            return []
+        }
+        let filter = state.filter.isEmpty ? "" : "-filtered"
+        state.status = StatusLine("writing \(state.browser.visible.count) samples of \(split.name)…")
+        return [.exportSamples(split: state.splitIndex, positions: state.browser.visible, name: split.name + filter)]
     case .copyID:
         let id = state.screen == .results ? state.retrieval.results.selectedRow?.sampleID : state.selectedSample?.id
         guard let id else { return [] }

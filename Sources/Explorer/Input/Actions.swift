@@ -82,6 +82,7 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case queryHistoryPrevious = "query.history-previous"
     case queryHistoryNext = "query.history-next"
     case copyID = "copy.id"
+    case exportList = "browser.export"
     case startGoto = "goto.start"
     case gotoAccept = "goto.accept"
     case gotoCancel = "goto.cancel"
@@ -154,6 +155,7 @@ public enum ActionRegistry {
         Action(.searchWithSample, "Search with the selected sample as the query (as its caption, image or both: see {search.mode})", hint: "query", keys: [.enter], context: .browser),
         Action(.cycleQueryMode, "Switch what a sample query uses: caption, image, or both (pair)", hint: "mode", keys: [.char("m")], context: .browser),
         Action(.showResults, "Show the last search results again", keys: [.char("r")], context: .browser),
+        Action(.exportList, "Write the samples the filter shows (the whole split without one) to a TSV file in the current folder", keys: [.char("E")], context: .browser),
         Action(.toggleInspect, "Inspect a ranking file (--rankings FILE): its queries, worst AP first", keys: [.char("i")], context: .browser),
 
         Action(.resultsDown, "Highlight the next match", keys: [.down, .char("j")], context: .results),
