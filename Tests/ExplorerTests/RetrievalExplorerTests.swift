@@ -309,7 +309,7 @@ import Testing
     @Test func snapshotResultsWithMarksAndAP() {
         let s = searched()
         let text = view(s).textLines().joined(separator: "\n")
-        #expect(text.contains("AP "))
+        #expect(text.contains("AP@22 "), "the AP names its depth")
         #expect(text.contains("✓") && text.contains("✗") && text.contains("⚑") && text.contains("★"))
         Snapshot.check(view(s), "results-100x30")
     }

@@ -49,7 +49,8 @@ extension Canvas {
             } else {
                 parts.append((" model ", CellStyle(.dim)))
                 parts.append((clean(res.model), CellStyle(.text, bold: true)))
-                parts.append(("  AP ", CellStyle(.dim)))
+                // The official AP (docs/data.md §2) at the depth returned, named with it.
+                parts.append(("  AP@\(res.rows.count) ", CellStyle(.dim)))
                 parts.append((res.averagePrecision.map { format($0) } ?? "– (no labels)", CellStyle(res.averagePrecision == nil ? .dim : .accent, bold: true)))
                 parts.append(("  \(format(res.seconds * 1000, digits: 1)) ms", CellStyle(.dim)))
             }
