@@ -157,3 +157,40 @@ import Testing
         #expect(loop.join(seconds: 10))
     }
 }
+
+/// `v` in the results shows the query itself in the right pane.
+@Suite struct QueryViewTests {
+    @Test func aSampleQueryShowsItsImageCaptionAndLabels() {
+        var s = Driver.state()
+        let driver = Driver()
+        _ = Fixture.key(&s, .char("j"))
+        let query = s.selectedSample!
+        driver.run(&s, Fixture.key(&s, .enter))
+        #expect(s.screen == .results)
+        driver.run(&s, Fixture.key(&s, .char("v")))
+        #expect(s.retrieval.results.showQuery)
+        Fixture.settle(&s, [])
+        let text = view(s).textLines().joined(separator: "\n")
+        #expect(text.contains("query · \(query.id) · image + caption"), "\(text)")
+        #expect(text.contains("Labels"))
+        // The attention view replaces it, and v again shows the match.
+        _ = Fixture.key(&s, .char("a"))
+        #expect(!s.retrieval.results.showQuery && s.retrieval.results.showAttention)
+        _ = Fixture.key(&s, .char("v"))
+        #expect(s.retrieval.results.showQuery && !s.retrieval.results.showAttention)
+        _ = Fixture.key(&s, .char("v"))
+        #expect(view(s).textLines().joined(separator: "\n").contains("match #1"))
+    }
+
+    @Test func aTypedCaptionShowsTheCaption() {
+        var s = Driver.state()
+        let driver = Driver()
+        _ = Fixture.key(&s, .char("s"))
+        Fixture.type(&s, "aurelle \u{1B}[31mred")
+        driver.run(&s, Fixture.key(&s, .enter))
+        _ = Fixture.key(&s, .char("v"))
+        let text = view(s).textLines().joined(separator: "\n")
+        #expect(text.contains("query · typed caption"))
+        #expect(!text.contains("\u{1B}"))
+    }
+}

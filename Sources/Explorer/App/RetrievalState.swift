@@ -80,6 +80,8 @@ public struct ResultsState: Sendable, Equatable {
     public var scroll = 0
     /// Whether the right pane shows the attention summary (else the match's preview).
     public var showAttention = false
+    /// Whether the right pane shows the query itself (its image, caption and labels).
+    public var showQuery = false
     /// Which map the attention pane draws: nil for the overall map, else a token's index.
     public var attentionToken: Int? = nil
     /// Bumped by every attention request; answers for an older one are ignored.

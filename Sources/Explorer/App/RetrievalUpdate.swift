@@ -78,6 +78,7 @@ public enum RetrievalCommand: String, Sendable, Equatable, CaseIterable {
     case resultsCycleMode = "results.mode"
     case resultsSearch = "results.search"
     case toggleAttention = "results.attention"
+    case toggleQueryView = "results.query-view"
     case nextAttentionToken = "results.attention-token"
     case flagWrong = "flag.wrong"
     case flagConfirm = "flag.confirm"
@@ -284,7 +285,14 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
 
     case .toggleAttention:
         state.retrieval.results.showAttention.toggle()
+        if state.retrieval.results.showAttention { state.retrieval.results.showQuery = false }
         return attentionIfShown(&state)
+
+    case .toggleQueryView:
+        guard state.retrieval.results.query != nil else { return [] }
+        state.retrieval.results.showQuery.toggle()
+        if state.retrieval.results.showQuery { state.retrieval.results.showAttention = false }
+        return requestResultImages(&state)
 
     case .nextAttentionToken:
         guard state.retrieval.results.showAttention, case .ready(_, let summary)? = state.retrieval.results.attention,
@@ -530,9 +538,10 @@ private func requestResultImages(_ state: inout ExplorerState) -> [Effect] {
     if case .sample(let qid, _)? = r.query { ids.append(qid) }
     let visible = Layout(state).resultRows
     for i in r.scroll..<min(r.rows.count, r.scroll + visible + 1) where i != r.selected { ids.append(r.rows[i].sampleID) }
+    var paths = ids.compactMap { state.sample(id: $0)?.imagePath }
+    if case .imageFile(let path)? = r.query, r.showQuery { paths.insert(path, at: 0) }
     var effects: [Effect] = []
-    for id in ids {
-        guard let path = state.sample(id: id)?.imagePath else { continue }
+    for path in paths {
         if state.images[path] == nil {
             state.images.set(.loading, for: path)
             effects.append(.loadImage(path: path, maxSide: state.thumbnailSide))

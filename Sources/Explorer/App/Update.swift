@@ -266,7 +266,7 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         return applyFilter(&state) + requestImages(&state)
     case .startSearch, .searchWithSample, .cycleQueryMode, .toggleInspect, .showResults,
          .resultsDown, .resultsUp, .resultsPageDown, .resultsPageUp, .resultsTop, .resultsBottom,
-         .resultsWheelDown, .resultsWheelUp, .resultsCycleMode, .resultsSearch, .toggleAttention, .nextAttentionToken,
+         .resultsWheelDown, .resultsWheelUp, .resultsCycleMode, .resultsSearch, .toggleAttention, .toggleQueryView, .nextAttentionToken,
          .flagWrong, .flagConfirm, .flagUndo, .inspectNext, .inspectPrevious, .closeResults,
          .queryAccept, .queryCancel, .queryDeleteBack, .queryDeleteWord, .queryClear, .queryHistoryPrevious, .queryHistoryNext:
         // Raw values are equal (`RetrievalCommand`); a test checks every one maps.

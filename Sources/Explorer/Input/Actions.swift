@@ -67,6 +67,7 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case resultsCycleMode = "results.mode"
     case resultsSearch = "results.search"
     case toggleAttention = "results.attention"
+    case toggleQueryView = "results.query-view"
     case nextAttentionToken = "results.attention-token"
     case flagWrong = "flag.wrong"
     case flagConfirm = "flag.confirm"
@@ -168,6 +169,7 @@ public enum ActionRegistry {
         Action(.resultsWheelDown, "Highlight the next match", keys: [.wheelDown], context: .results),
         Action(.resultsWheelUp, "Highlight the previous match", keys: [.wheelUp], context: .results),
         Action(.toggleAttention, "Show or hide the attention summary of the highlighted match", hint: "attention", keys: [.char("a")], context: .results),
+        Action(.toggleQueryView, "Show the query itself (its image, caption and labels) beside the results instead of the highlighted match; again to go back", keys: [.char("v")], context: .results),
         Action(.nextAttentionToken, "Draw the map of the next query word (then the overall map again)", keys: [.char("w")], context: .results),
         Action(.flagWrong, "Flag the highlighted match as wrong (kept for fine-tuning)", hint: "wrong", keys: [.char("f")], context: .results),
         Action(.flagConfirm, "Confirm the highlighted match as right", hint: "right", keys: [.char("c")], context: .results),

@@ -185,6 +185,10 @@ extension Canvas {
     mutating func drawMatchPane() {
         let r = layout.preview
         let res = state.retrieval.results
+        if res.showQuery, let query = res.query {
+            drawQueryPane(query, in: r)
+            return
+        }
         guard let row = res.selectedRow else {
             box(r, title: res.showAttention ? "attention" : "match", focused: false)
             return
@@ -228,6 +232,34 @@ extension Canvas {
             lines.append(("not in this dataset", CellStyle(.warning)))
         }
         drawLines(lines, from: imageRect.maxY, in: inner)
+    }
+
+    /// The query itself in the right pane: a sample's image, caption and labels (as the browser's
+    /// preview shows them), an image file, or the typed caption.
+    mutating func drawQueryPane(_ query: RetrievalQuery, in r: Rect) {
+        let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 4, height: r.height - 2)
+        switch query {
+        case .sample(let id, let mode):
+            box(r, title: "query · \(clean(id)) · \(mode == .pair ? "image + caption" : mode.rawValue)", focused: false)
+            guard inner.width > 4, inner.height > 2 else { return }
+            guard let sample = state.sample(id: id) else {
+                drawCentered(["not in this dataset"], in: inner, role: .warning)
+                return
+            }
+            drawSampleDetails(sample, in: inner)
+        case .imageFile(let path):
+            box(r, title: "query · image file", focused: false)
+            guard inner.width > 4, inner.height > 2 else { return }
+            let imageHeight = max(3, min(inner.height * 11 / 20, inner.width / 2 + 2))
+            drawImageSlot(Sample(id: "", caption: "", imagePath: path, labels: []), in: Rect(x: inner.x, y: inner.y, width: inner.width, height: imageHeight))
+            drawLines([("", CellStyle(.text))] + TextWrap.lines(clean(path), width: inner.width).map { ($0, CellStyle(.dim)) },
+                      from: inner.y + imageHeight, in: inner)
+        case .caption(let text):
+            box(r, title: "query · typed caption", focused: false)
+            guard inner.width > 4, inner.height > 2 else { return }
+            drawLines([("Caption", CellStyle(.title, bold: true))] + TextWrap.lines(clean(text), width: inner.width).map { ($0, CellStyle(.text)) },
+                      from: inner.y, in: inner)
+        }
     }
 
     mutating func drawAttention(row: ResultRow, sample: Sample?, in inner: Rect) {
