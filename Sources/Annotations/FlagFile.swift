@@ -20,13 +20,21 @@ public enum FlagFileFormat: String, Sendable, CaseIterable {
     }
 }
 
-/// Reading and writing flags files. Both formats carry the same seven fields, named
+/// Reading and writing flags files. Both formats carry the same nine fields, named
 /// as in ``columns`` (the names of `Flag`'s properties, so a JSON line decodes as a
 /// `Flag` with `JSONDecoder`'s `.iso8601` dates); `createdAt` is ISO 8601 in UTC with
 /// milliseconds. Store ids are not exported (they are local to a store). Text is UTF-8.
+///
+/// `modelName` and `role` came with schema v2 and may be missing on import: a file without
+/// `modelName` was written before v2, so its `model` is a v1 value (a file name, `zero-shot`)
+/// and is read as ``FlagModel/fromVersion1(_:)`` says (`legacy:<value>` unless it is already
+/// a key); without `role` every verdict is an annotator's.
 public enum FlagFile {
     /// The fields of a flag in a file, in the order they are written.
-    public static let columns = ["dataset", "query", "match", "model", "verdict", "annotator", "createdAt"]
+    public static let columns = ["dataset", "query", "match", "model", "verdict", "annotator", "createdAt", "modelName", "role"]
+
+    /// The fields every file must have (those of schema v1's exports).
+    public static let requiredColumns = Array(columns.prefix(7))
 
     /// Other spellings accepted on import: `created_at` for `createdAt`.
     static let aliases = ["created_at": "createdAt"]
@@ -60,7 +68,7 @@ public enum FlagFile {
     }
 
     private static func fields(of f: Flag) -> [String] {
-        [f.dataset, f.query, f.match, f.model, f.verdict.rawValue, f.annotator, FlagTime.format(f.createdAt)]
+        [f.dataset, f.query, f.match, f.model, f.verdict.rawValue, f.annotator, FlagTime.format(f.createdAt), f.modelName, f.role.rawValue]
     }
 
     /// A CSV field, quoted when it holds a comma, a quote, CR or LF (RFC 4180).
@@ -90,10 +98,19 @@ public enum FlagFile {
         }
     }
 
-    /// Builds a flag from its seven text fields, or says what is wrong with them.
+    /// Builds a flag from its text fields (the seven required, `modelName` and `role` when the
+    /// file has them), or says what is wrong with them.
     private static func flag(from values: [String: String]) -> Result<Flag, MalformedLine> {
         func fail(_ reason: String) -> Result<Flag, MalformedLine> { .failure(MalformedLine(line: 0, reason: reason)) }
-        for name in columns where values[name] == nil { return fail("the field \(name) is missing") }
+        for name in requiredColumns where values[name] == nil { return fail("the field \(name) is missing") }
+        var role = FlagRole.annotator
+        if let roleText = values["role"] {
+            guard let r = FlagRole(rawValue: roleText.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                return fail("unknown role \"\(printable(roleText))\" (expected one of: \(FlagRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            role = r
+        }
+        let model = values["modelName"].map { FlagModel(key: values["model"]!, name: $0) } ?? FlagModel.fromVersion1(values["model"]!)
         let verdictText = values["verdict"]!
         guard let verdict = Verdict(rawValue: verdictText.trimmingCharacters(in: .whitespaces).lowercased()) else {
             return fail("unknown verdict \"\(printable(verdictText))\" (expected one of: \(Verdict.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -102,8 +119,9 @@ public enum FlagFile {
         guard let ms = FlagTime.parseMilliseconds(timeText.trimmingCharacters(in: .whitespaces)) else {
             return fail("createdAt \"\(printable(timeText))\" is not an ISO 8601 time such as 2026-11-21T08:11:58.123Z")
         }
-        let f = Flag(dataset: values["dataset"]!, query: values["query"]!, match: values["match"]!, model: values["model"]!,
-                     verdict: verdict, annotator: values["annotator"]!, createdAt: FlagTime.date(milliseconds: ms))
+        let f = Flag(dataset: values["dataset"]!, query: values["query"]!, match: values["match"]!, model: model.key,
+                     modelName: model.name, verdict: verdict, annotator: values["annotator"]!, role: role,
+                     createdAt: FlagTime.date(milliseconds: ms))
         do {
             try FlagStore.validate(f)
         } catch let error as FlagStoreError {
@@ -170,7 +188,10 @@ public enum FlagFile {
         var values: [String: String] = [:]
         for name in columns {
             let alias = aliases.first { $0.value == name }?.key
-            guard let raw = dictionary[name] ?? alias.flatMap({ dictionary[$0] }) else { return fail("the field \(name) is missing") }
+            guard let raw = dictionary[name] ?? alias.flatMap({ dictionary[$0] }) else {
+                if requiredColumns.contains(name) { return fail("the field \(name) is missing") }
+                continue
+            }
             guard let text = raw as? String else { return fail("the field \(name) is not a string") }
             values[name] = text
         }
@@ -273,7 +294,7 @@ public enum FlagFile {
     private static func decodeCSV(_ bytes: [UInt8], source: String) throws -> Contents {
         let records = csvRecords(bytes)
         guard let header = records.first else {
-            throw FlagStoreError.unreadableFile(path: source, reason: "the file is empty; a flags CSV starts with the header line \(columns.joined(separator: ","))")
+            throw FlagStoreError.unreadableFile(path: source, reason: "the file is empty; a flags CSV starts with the header line \(requiredColumns.joined(separator: ","))")
         }
         if let problem = header.problem {
             throw FlagStoreError.unreadableFile(path: source, reason: "line \(header.line), the header: \(problem)")
@@ -290,9 +311,9 @@ public enum FlagFile {
             }
             index[key] = k
         }
-        let missing = columns.filter { index[$0] == nil }
+        let missing = requiredColumns.filter { index[$0] == nil }
         if !missing.isEmpty {
-            throw FlagStoreError.unreadableFile(path: source, reason: "line \(header.line): the header lacks the column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")); a flags CSV starts with the header line \(columns.joined(separator: ",")) (any order, extra columns ignored)")
+            throw FlagStoreError.unreadableFile(path: source, reason: "line \(header.line): the header lacks the column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")); a flags CSV starts with the header line \(requiredColumns.joined(separator: ",")) (any order, modelName and role optional, extra columns ignored)")
         }
         var contents = Contents(flags: [], lines: [], malformed: [])
         for record in records.dropFirst() {
@@ -307,7 +328,8 @@ public enum FlagFile {
             var values: [String: String] = [:]
             var problem: String?
             for name in columns {
-                let raw = record.field(index[name]!)
+                guard let column = index[name] else { continue }   // an optional column the file lacks
+                let raw = record.field(column)
                 guard let text = String(validating: raw, as: UTF8.self) else {
                     problem = "the field \(name) is not valid UTF-8 (at byte \((invalidUTF8Offset(raw) ?? 0) + 1) of the field); save the file as UTF-8"
                     break

@@ -37,16 +37,19 @@ public struct FlagPair: Sendable, Equatable, Hashable {
     public var match: String
     /// true for a confirmed match (a positive pair), false for a wrong one (a negative).
     public var isPositive: Bool
-    /// How many annotators gave a current verdict on this pair.
+    /// How many annotators gave a current verdict on this pair (adjudicators not counted).
     public var annotators: Int
-    /// Whether the annotators disagreed (the `DisagreementRule` decided).
+    /// Whether the annotators disagreed (the `DisagreementRule` decided, unless adjudicated).
     public var contested: Bool
     /// The time of the most recent verdict on the pair.
     public var latest: Date
+    /// Whether an adjudicator decided the pair (their latest verdict, whatever the rule).
+    public var adjudicated: Bool
 
-    public init(query: String, match: String, isPositive: Bool, annotators: Int, contested: Bool, latest: Date) {
+    public init(query: String, match: String, isPositive: Bool, annotators: Int, contested: Bool, latest: Date,
+                adjudicated: Bool = false) {
         self.query = query; self.match = match; self.isPositive = isPositive
-        self.annotators = annotators; self.contested = contested; self.latest = latest
+        self.annotators = annotators; self.contested = contested; self.latest = latest; self.adjudicated = adjudicated
     }
 }
 
@@ -55,6 +58,8 @@ public struct FlagPair: Sendable, Equatable, Hashable {
 /// Whatever the rule, verdicts are first reduced to one per annotator: each annotator's
 /// most recent current verdict on the (query, match) pair, whichever model's ranking it
 /// was given on (whether a match is right does not depend on the model that showed it).
+/// A pair with an adjudicator's verdict is not settled by the rule: the adjudicator's latest
+/// verdict decides it.
 public enum DisagreementRule: String, Sendable, Codable, CaseIterable {
     /// The verdict given by more annotators wins; a tie goes to the most recent verdict.
     /// The default: with two annotators it is "the later look wins", with three or more

@@ -10,15 +10,18 @@ import GRDB
 /// a write is in flight. A committed flag survives the process being killed.
 ///
 /// Semantics: every verdict is kept. An annotator's new verdict on a key (dataset,
-/// query, match, model) replaces their earlier one, which stays in the history with
-/// status `replaced`; undoing the new verdict makes the earlier one current again.
-/// Different annotators' verdicts on one key live side by side.
+/// query, match, model) replaces their earlier one in the same role, which stays in the
+/// history with status `replaced`; undoing the new verdict makes the earlier one current
+/// again. Different annotators' verdicts on one key live side by side. The model is a
+/// ``FlagModel`` key: a checkpoint's SHA-256, never its file name.
 ///
-/// Schema (version `v1`, a GRDB migration): one table `flag` with columns `id`,
-/// `dataset`, `query`, `match`, `model`, `verdict` (`wrong`/`confirmed`), `annotator`,
-/// `created_at_ms` (milliseconds since 1970 UTC), `status` (`current`/`replaced`/
-/// `undone`), `replaces_id`, `replaced_by_id`, `ended_at_ms`; a unique index allows one
-/// current verdict per annotator and key.
+/// Schema (GRDB migrations `v1`, then `v2`; docs/flags.md §3): one table `flag` with columns
+/// `id`, `dataset`, `query`, `match`, `model_key`, `verdict` (`wrong`/`confirmed`),
+/// `annotator`, `created_at_ms` (milliseconds since 1970 UTC), `status` (`current`/
+/// `replaced`/`undone`), `replaces_id`, `replaced_by_id`, `ended_at_ms`, `model_name`,
+/// `role` (`annotator`/`adjudicator`); a unique index allows one current verdict per
+/// annotator, role and key. Opening a v1 store upgrades it in one transaction
+/// (``SchemaUpgrade``, ``upgrade``).
 public final class FlagStore: Sendable {
     /// The store's file.
     public let path: String
@@ -28,15 +31,21 @@ public final class FlagStore: Sendable {
     public static let busyTimeout: TimeInterval = 15
 
     /// The schema versions this build knows, oldest first (GRDB migration identifiers).
-    public static let schemaVersions: [String] = ["v1"]
+    public static let schemaVersions: [String] = ["v1", "v2"]
+
+    /// What opening the store did to bring a v1 store to v2 (nil when it was not this open
+    /// that upgraded it, or there was nothing to upgrade).
+    public let upgrade: SchemaUpgrade?
 
     /// Opens the store at `path`, creating its folders and the database if needed, and
-    /// brings its schema up to date.
+    /// brings its schema up to date. A v1 store's verdicts get their checkpoint's SHA-256
+    /// where `checkpointSearch` (default: ``CheckpointSearch/standard(storePath:environment:currentDirectory:)``)
+    /// finds the file they name; the files are hashed before the upgrade's transaction starts.
     ///
     /// - Throws: ``FlagStoreError``: `.notASQLiteFile` for a file that is not SQLite,
     ///   `.notAFlagStore` for another program's database, `.newerSchema` for a store
     ///   written by a newer Vitrine, `.cannotCreate` when the folder cannot be made.
-    public init(path: String) throws {
+    public init(path: String, checkpointSearch: CheckpointSearch? = nil) throws {
         let path = URL(fileURLWithPath: path).standardizedFileURL.path
         self.path = path
         var isDirectory: ObjCBool = false
@@ -64,8 +73,20 @@ public final class FlagStore: Sendable {
             // GRDB sets synchronous=NORMAL for WAL, which survives a killed process but may
             // lose the last commits on power loss; a flag is a person's work, so pay the fsync.
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-            try checkOwnership()
-            try migrate()
+            let applied = try Self.checkOwnership(pool, path: path)
+            var planned: [String: ModelUpgrade] = [:]
+            if applied.contains("v1") && !applied.contains("v2") {
+                // Looked up (and hashed) outside the upgrade's transaction, so the write lock is
+                // held for the SQL only.
+                let search = checkpointSearch ?? CheckpointSearch.standard(storePath: path)
+                for value in try pool.read({ try String.fetchAll($0, sql: "SELECT DISTINCT model FROM flag") }) {
+                    let (model, outcome) = ModelUpgrade.resolve(value, search: search)
+                    planned[value] = ModelUpgrade(version1Value: value, model: model, outcome: outcome, verdicts: 0)
+                }
+            }
+            let record = UpgradeRecord()
+            try Self.migrate(pool, Self.migrator(planned: planned, record: record))
+            upgrade = applied.isEmpty ? nil : record.value   // a new store has nothing to upgrade
         } catch let error as DatabaseError {
             throw Self.openingError(error, path: path)
         }
@@ -91,7 +112,9 @@ public final class FlagStore: Sendable {
 
     // MARK: Schema
 
-    private static func migrator() -> DatabaseMigrator {
+    /// The migrations; `planned` holds the v2 keys of v1 model values already looked up, and
+    /// `record` hears what the v2 upgrade did when it runs.
+    private static func migrator(planned: [String: ModelUpgrade] = [:], record: UpgradeRecord? = nil) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -115,43 +138,127 @@ public final class FlagStore: Sendable {
                 CREATE INDEX flag_by_status ON flag(status, dataset, query);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            let upgrade = try upgradeToVersion2(db, planned: planned)
+            record?.set(upgrade)
+        }
         return migrator
+    }
+
+    /// Schema v2 (issue 13): the model column becomes `model_key` (a ``FlagModel`` key: the
+    /// checkpoint's SHA-256 where the v1 file name can be resolved, else `legacy:<name>`),
+    /// `model_name` keeps the v1 value for display (the file name), and `role` tells
+    /// annotators from adjudicators (every v1 verdict is an annotator's). Runs inside the
+    /// migration's one transaction: all of it or nothing. No row is deleted.
+    private static func upgradeToVersion2(_ db: Database, planned: [String: ModelUpgrade]) throws -> SchemaUpgrade {
+        try db.execute(sql: """
+            DROP INDEX flag_one_current_verdict;
+            DROP INDEX flag_by_key;
+            ALTER TABLE flag RENAME COLUMN model TO model_key;
+            ALTER TABLE flag ADD COLUMN model_name TEXT NOT NULL DEFAULT '';
+            ALTER TABLE flag ADD COLUMN role TEXT NOT NULL DEFAULT 'annotator' CHECK (role IN ('annotator', 'adjudicator'));
+            CREATE TEMP TABLE flag_v2_model (v1 TEXT PRIMARY KEY, key TEXT NOT NULL, name TEXT NOT NULL);
+            """)
+        var models: [ModelUpgrade] = []
+        let insert = try db.makeStatement(sql: "INSERT INTO temp.flag_v2_model (v1, key, name) VALUES (?, ?, ?)")
+        for row in try Row.fetchAll(db, sql: "SELECT model_key AS value, COUNT(*) AS n FROM flag GROUP BY model_key ORDER BY model_key") {
+            let value: String = row["value"]
+            // A value written after the files were looked up (by a v1 process) is not searched for.
+            var entry = planned[value] ?? {
+                let (model, outcome) = ModelUpgrade.resolve(value, search: CheckpointSearch(folders: []))
+                return ModelUpgrade(version1Value: value, model: model, outcome: outcome, verdicts: 0)
+            }()
+            entry.verdicts = row["n"]
+            try insert.execute(arguments: [value, entry.model.key, entry.model.name])
+            models.append(entry)
+        }
+        // One statement: both columns are computed from the row as it was.
+        try db.execute(sql: """
+            UPDATE flag SET model_key = (SELECT key FROM temp.flag_v2_model WHERE v1 = flag.model_key),
+                            model_name = (SELECT name FROM temp.flag_v2_model WHERE v1 = flag.model_key);
+            DROP TABLE temp.flag_v2_model;
+            """)
+        let merged = try mergeCurrentDuplicates(db)
+        try db.execute(sql: """
+            CREATE UNIQUE INDEX flag_one_current_verdict
+                ON flag(dataset, query, match, model_key, annotator, role) WHERE status = 'current';
+            CREATE INDEX flag_by_key ON flag(dataset, query, match, model_key, annotator, role, created_at_ms);
+            """)
+        return SchemaUpgrade(models: models, merged: merged)
+    }
+
+    /// Two v1 names of one file (`best.safetensors` and the `step-….safetensors` it was copied
+    /// from) become one key, so an annotator may hold two current verdicts on it: the later one
+    /// (as ``isLater(_:than:)`` orders them) stays current, the others become `replaced` by it.
+    /// Returns how many changed.
+    private static func mergeCurrentDuplicates(_ db: Database) throws -> Int {
+        let groups = try Row.fetchAll(db, sql: """
+            SELECT dataset, query, match, model_key, annotator, role FROM flag WHERE status = 'current'
+            GROUP BY dataset, query, match, model_key, annotator, role HAVING COUNT(*) > 1
+            """)
+        var merged = 0
+        for group in groups {
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, verdict, created_at_ms FROM flag WHERE status = 'current'
+                AND dataset = ? AND query = ? AND match = ? AND model_key = ? AND annotator = ? AND role = ?
+                """, arguments: StatementArguments(group.databaseValues))
+            let votes = rows.map { row -> (id: Int64, ms: Int64, wrong: Bool) in
+                (row["id"], row["created_at_ms"], (row["verdict"] as String) == Verdict.wrong.rawValue)
+            }
+            guard let keep = votes.max(by: { a, b in (a.ms, a.wrong ? 1 : 0, a.id) < (b.ms, b.wrong ? 1 : 0, b.id) }) else { continue }
+            for other in votes where other.id != keep.id {
+                try db.execute(sql: "UPDATE flag SET status = 'replaced', replaced_by_id = ?, ended_at_ms = ? WHERE id = ?",
+                               arguments: [keep.id, keep.ms, other.id])
+                merged += 1
+            }
+        }
+        return merged
     }
 
     /// Refuses another program's database and a store from a newer Vitrine before any
     /// migration touches them.
-    private func checkOwnership() throws {
+    /// Returns the migrations already applied.
+    private static func checkOwnership(_ pool: DatabasePool, path: String) throws -> Set<String> {
         let (applied, tables) = try pool.read { db -> (Set<String>, [String]) in
-            let applied = try Self.migrator().appliedIdentifiers(db)
+            let applied = try migrator().appliedIdentifiers(db)
             let tables = try String.fetchAll(db, sql: """
                 SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
                 """)
             return (applied, tables)
         }
-        let known = Set(Self.schemaVersions)
+        let known = Set(schemaVersions)
         if applied.isEmpty {
             let foreign = tables.filter { $0 != "grdb_migrations" }
             if !foreign.isEmpty { throw FlagStoreError.notAFlagStore(path: path) }
-            return
+            return applied
         }
         let unknown = applied.subtracting(known)
         if !unknown.isEmpty {
             if applied.isDisjoint(with: known) { throw FlagStoreError.notAFlagStore(path: path) }
             throw FlagStoreError.newerSchema(path: path, unknownVersions: unknown.sorted())
         }
+        return applied
     }
 
     /// Applies the missing migrations. Two processes opening a new store at once may
     /// both try: the loser's migration fails inside its transaction (the table exists),
     /// rolls back, and finds the schema complete.
-    private func migrate() throws {
-        let migrator = Self.migrator()
+    private static func migrate(_ pool: DatabasePool, _ migrator: DatabaseMigrator) throws {
         do {
             try migrator.migrate(pool)
         } catch {
             if (try? pool.read(migrator.hasCompletedMigrations)) == true { return }
             throw error
         }
+    }
+
+    /// What the v2 migration did, handed out of its closure.
+    private final class UpgradeRecord: @unchecked Sendable {
+        // Sendable: `stored` is only touched while `lock` is held.
+        private let lock = NSLock()
+        private var stored: SchemaUpgrade?
+        func set(_ upgrade: SchemaUpgrade) { lock.lock(); stored = upgrade; lock.unlock() }
+        var value: SchemaUpgrade? { lock.lock(); defer { lock.unlock() }; return stored }
     }
 
     private static func openingError(_ error: DatabaseError, path: String) -> FlagStoreError {
@@ -198,10 +305,11 @@ public final class FlagStore: Sendable {
 
     // MARK: Writing
 
-    /// Records an annotator's verdict and returns it with its id (and its time rounded
-    /// down to the millisecond, as stored). The annotator's earlier current verdict on
-    /// the same (dataset, query, match, model), if any, becomes `replaced`: it stays in
-    /// the history, and `undo` of the new verdict restores it. `flag.id` is ignored.
+    /// Records a verdict and returns it with its id (and its time rounded down to the
+    /// millisecond, as stored). The annotator's earlier current verdict in the same role on
+    /// the same (dataset, query, match, model key), if any, becomes `replaced`: it stays in
+    /// the history, and `undo` of the new verdict restores it. `flag.id` is ignored. An
+    /// adjudication is recorded the same way (``Flag/adjudication(dataset:query:match:verdict:adjudicator:createdAt:)``).
     ///
     /// - Throws: `FlagStoreError.invalidFlag` for an empty field, a NUL character or a
     ///   time outside years 1...9999; `.database` when the write fails.
@@ -218,19 +326,26 @@ public final class FlagStore: Sendable {
         }
     }
 
+    /// The columns that key a verdict, in the order of ``keyArguments(_:)``.
+    private static let keyCondition = "dataset = ? AND query = ? AND match = ? AND model_key = ? AND annotator = ? AND role = ?"
+
+    private static func keyArguments(_ flag: Flag) -> StatementArguments {
+        [flag.dataset, flag.query, flag.match, flag.model, flag.annotator, flag.role.rawValue]
+    }
+
     /// Inserts `flag` as the annotator's current verdict, replacing the earlier one.
     private static func insertCurrent(_ db: Database, _ flag: Flag, ms: Int64) throws -> Int64 {
         let previous = try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT id FROM flag
-            WHERE dataset = ? AND query = ? AND match = ? AND model = ? AND annotator = ? AND status = 'current'
-            """), arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.annotator])
+            SELECT id FROM flag WHERE \(keyCondition) AND status = 'current'
+            """), arguments: keyArguments(flag))
         if let previous {
             try db.cachedStatement(sql: "UPDATE flag SET status = 'replaced', ended_at_ms = ? WHERE id = ?").execute(arguments: [ms, previous])
         }
         try db.cachedStatement(sql: """
-            INSERT INTO flag (dataset, query, match, model, verdict, annotator, created_at_ms, status, replaces_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'current', ?)
-            """).execute(arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.verdict.rawValue, flag.annotator, ms, previous])
+            INSERT INTO flag (dataset, query, match, model_key, model_name, verdict, annotator, role, created_at_ms, status, replaces_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', ?)
+            """).execute(arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.modelName, flag.verdict.rawValue,
+                                     flag.annotator, flag.role.rawValue, ms, previous])
         let id = db.lastInsertedRowID
         if let previous {
             try db.execute(sql: "UPDATE flag SET replaced_by_id = ? WHERE id = ?", arguments: [id, previous])
@@ -285,28 +400,27 @@ public final class FlagStore: Sendable {
             let (added, duplicates, history) = try write { db -> (Int, Int, Int) in
                 var added = 0, duplicates = 0, history = 0
                 let sameVerdict = try db.cachedStatement(sql: """
-                    SELECT EXISTS (SELECT 1 FROM flag
-                    WHERE dataset = ? AND query = ? AND match = ? AND model = ? AND annotator = ? AND verdict = ? AND created_at_ms = ?)
+                    SELECT EXISTS (SELECT 1 FROM flag WHERE \(Self.keyCondition) AND verdict = ? AND created_at_ms = ?)
                     """)
                 let currentVerdict = try db.cachedStatement(sql: """
-                    SELECT id, created_at_ms FROM flag
-                    WHERE dataset = ? AND query = ? AND match = ? AND model = ? AND annotator = ? AND status = 'current'
+                    SELECT id, created_at_ms FROM flag WHERE \(Self.keyCondition) AND status = 'current'
                     """)
                 let insertHistory = try db.cachedStatement(sql: """
-                    INSERT INTO flag (dataset, query, match, model, verdict, annotator, created_at_ms, status, ended_at_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'replaced', ?)
+                    INSERT INTO flag (dataset, query, match, model_key, model_name, verdict, annotator, role, created_at_ms, status, ended_at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'replaced', ?)
                     """)
                 for flag in batch {
                     let ms = FlagTime.milliseconds(flag.createdAt)
-                    let key: StatementArguments = [flag.dataset, flag.query, flag.match, flag.model, flag.annotator]
+                    let key = Self.keyArguments(flag)
                     if try Bool.fetchOne(sameVerdict, arguments: key + [flag.verdict.rawValue, ms]) ?? false {
                         duplicates += 1
                         continue
                     }
                     let current = try Row.fetchOne(currentVerdict, arguments: key)
                     if let current, (current["created_at_ms"] as Int64) >= ms {
-                        try insertHistory.execute(arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.verdict.rawValue,
-                                                              flag.annotator, ms, current["created_at_ms"] as Int64])
+                        try insertHistory.execute(arguments: [flag.dataset, flag.query, flag.match, flag.model, flag.modelName,
+                                                              flag.verdict.rawValue, flag.annotator, flag.role.rawValue, ms,
+                                                              current["created_at_ms"] as Int64])
                         history += 1
                     } else {
                         _ = try Self.insertCurrent(db, flag, ms: ms)
@@ -325,7 +439,7 @@ public final class FlagStore: Sendable {
 
     static func validate(_ flag: Flag) throws {
         for (name, value) in [("dataset", flag.dataset), ("query", flag.query), ("match", flag.match),
-                              ("model", flag.model), ("annotator", flag.annotator)] {
+                              ("model", flag.model), ("modelName", flag.modelName), ("annotator", flag.annotator)] {
             if value.isEmpty { throw FlagStoreError.invalidFlag(reason: "\(name) is empty") }
             if value.utf8.contains(0) { throw FlagStoreError.invalidFlag(reason: "\(name) contains a NUL character") }
         }
@@ -391,7 +505,8 @@ public final class FlagStore: Sendable {
     /// Training pairs from a dataset's current verdicts: a confirmed match is a positive
     /// pair, a wrong one a negative. Each annotator counts once per (query, match) (their
     /// most recent verdict, whatever the model); `rule` settles disagreements between
-    /// annotators (default: majority, ties to the most recent). Sorted by query, match.
+    /// annotators (default: majority, ties to the most recent); an adjudicated pair takes the
+    /// adjudicator's verdict whatever the rule. Sorted by query, match.
     public func pairs(dataset: String, rule: DisagreementRule = .majority) throws -> [FlagPair] {
         let flags = try read { db in
             try Self.fetchRecords(db, where: "status = 'current' AND dataset = ?", [dataset],
@@ -401,6 +516,11 @@ public final class FlagStore: Sendable {
     }
 
     /// `pairs` on verdicts already in hand (sorted or not).
+    ///
+    /// Per (query, match): annotators' verdicts are reduced to one each (their latest) and
+    /// settled by `rule`; when the pair has an adjudicator's verdict, the latest adjudication
+    /// decides it instead, under every rule (`exclude` included), and the pair is `adjudicated`.
+    /// `annotators` and `contested` always describe the annotators' votes.
     public static func resolvePairs(_ flags: [Flag], rule: DisagreementRule) -> [FlagPair] {
         struct PairKey: Hashable { var query: String; var match: String }
         var groups: [PairKey: [Flag]] = [:]
@@ -408,34 +528,52 @@ public final class FlagStore: Sendable {
         var result: [FlagPair] = []
         result.reserveCapacity(groups.count)
         for (key, verdicts) in groups {
-            // One verdict per annotator: their latest (ties: the one recorded last wins by id).
-            var byAnnotator: [String: Flag] = [:]
-            for f in verdicts {
-                if let seen = byAnnotator[f.annotator], Self.isLater(seen, than: f) { continue }
-                byAnnotator[f.annotator] = f
-            }
-            let votes = Array(byAnnotator.values)
+            let votes = latestPerAnnotator(verdicts.filter { $0.role == .annotator })
+            let adjudication = verdicts.filter { $0.role == .adjudicator }.max { isLater($1, than: $0) }
             let wrong = votes.filter { $0.verdict == .wrong }.count
             let confirmed = votes.count - wrong
-            let latest = votes.max { Self.isLater($1, than: $0) }!
             let contested = wrong > 0 && confirmed > 0
+            guard let latest = (votes + [adjudication].compactMap { $0 }).max(by: { isLater($1, than: $0) }) else { continue }
             let positive: Bool
-            switch rule {
-            case .majority: positive = confirmed == wrong ? latest.verdict == .confirmed : confirmed > wrong
-            case .latest: positive = latest.verdict == .confirmed
-            case .exclude:
-                if contested { continue }
-                positive = confirmed > 0
+            if let adjudication {
+                positive = adjudication.verdict == .confirmed
+            } else {
+                let newestVote = votes.max { isLater($1, than: $0) } ?? latest
+                switch rule {
+                case .majority: positive = confirmed == wrong ? newestVote.verdict == .confirmed : confirmed > wrong
+                case .latest: positive = newestVote.verdict == .confirmed
+                case .exclude:
+                    if contested { continue }
+                    positive = confirmed > 0
+                }
             }
-            result.append(FlagPair(query: key.query, match: key.match, isPositive: positive,
-                                   annotators: votes.count, contested: contested, latest: latest.createdAt))
+            result.append(FlagPair(query: key.query, match: key.match, isPositive: positive, annotators: votes.count,
+                                   contested: contested, latest: latest.createdAt, adjudicated: adjudication != nil))
         }
         return result.sorted { ($0.query, $0.match) < ($1.query, $1.match) }
     }
 
+    /// One verdict per annotator: their latest (``isLater(_:than:)``), in no particular order.
+    static func latestPerAnnotator(_ verdicts: [Flag]) -> [Flag] {
+        var byAnnotator: [String: Flag] = [:]
+        for f in verdicts {
+            if let seen = byAnnotator[f.annotator], isLater(seen, than: f) { continue }
+            byAnnotator[f.annotator] = f
+        }
+        return Array(byAnnotator.values)
+    }
+
+    /// Agreement between the annotators of the current verdicts (of one dataset, or all; on
+    /// one model key, or all): see ``Agreement/report(_:)``. Adjudications count whatever
+    /// the model.
+    public func agreement(dataset: String? = nil, model: String? = nil) throws -> AgreementReport {
+        let flags = try allFlags(dataset: dataset)
+        return Agreement.report(flags.filter { model == nil || $0.model == model || $0.role == .adjudicator })
+    }
+
     /// `a` is more recent than `b`: later time; at equal times the wrong verdict counts as
     /// later (the cautious choice), then the larger id.
-    private static func isLater(_ a: Flag, than b: Flag) -> Bool {
+    static func isLater(_ a: Flag, than b: Flag) -> Bool {
         if a.createdAt != b.createdAt { return a.createdAt > b.createdAt }
         if a.verdict != b.verdict { return a.verdict == .wrong }
         return (a.id ?? 0) > (b.id ?? 0)
@@ -450,16 +588,19 @@ public final class FlagStore: Sendable {
 
     // MARK: Rows
 
-    private static let columns = "id, dataset, query, match, model, verdict, annotator, created_at_ms, status, replaces_id, replaced_by_id, ended_at_ms"
-    private static let contentOrder = "created_at_ms, dataset, query, match, model, annotator, verdict"
+    private static let columns = "id, dataset, query, match, model_key, model_name, verdict, annotator, role, created_at_ms, status, replaces_id, replaced_by_id, ended_at_ms"
+    private static let contentOrder = "created_at_ms, dataset, query, match, model_key, annotator, role, verdict, model_name"
 
     private static func fetchRecords(_ db: Database, where condition: String, _ arguments: StatementArguments,
                                      orderBy: String = contentOrder) throws -> [FlagRecord] {
         try Row.fetchAll(db, sql: "SELECT \(columns) FROM flag WHERE \(condition) ORDER BY \(orderBy)", arguments: arguments).map { row in
             let verdictText: String = row["verdict"]
             let statusText: String = row["status"]
-            let flag = Flag(id: row["id"], dataset: row["dataset"], query: row["query"], match: row["match"], model: row["model"],
+            let roleText: String = row["role"]
+            let flag = Flag(id: row["id"], dataset: row["dataset"], query: row["query"], match: row["match"],
+                            model: row["model_key"], modelName: row["model_name"],
                             verdict: Verdict(rawValue: verdictText) ?? .wrong, annotator: row["annotator"],
+                            role: FlagRole(rawValue: roleText) ?? .annotator,
                             createdAt: FlagTime.date(milliseconds: row["created_at_ms"]))
             let ended: Int64? = row["ended_at_ms"]
             return FlagRecord(flag: flag, status: FlagStatus(rawValue: statusText) ?? .undone,

@@ -23,6 +23,8 @@ public enum FlagStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case unreadableFile(path: String, reason: String)
     /// Import in strict mode refused a file with malformed lines (nothing was imported).
     case malformedLines(path: String, lines: [MalformedLine])
+    /// A checkpoint (or ranking file) named as a model cannot be read to compute its SHA-256.
+    case unreadableModelFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -51,6 +53,8 @@ public enum FlagStoreError: Error, Sendable, Equatable, CustomStringConvertible 
             let shown = lines.prefix(20).map { "  \($0)" }.joined(separator: "\n")
             let more = lines.count > 20 ? "\n  ... and \(lines.count - 20) more" : ""
             return "\(path): \(lines.count) malformed line\(lines.count == 1 ? "" : "s"), nothing imported (strict mode):\n\(shown)\(more)\nFix them, or import without --strict to skip them."
+        case .unreadableModelFile(let path, let reason):
+            return "cannot read the model file \(path) to compute its SHA-256 (\(reason)); flags name a checkpoint by its content, so give the path of a readable .safetensors file."
         }
     }
 }

@@ -65,8 +65,8 @@ func nastyFlags() -> [Flag] {
         let f = Flag(dataset: "d", query: "caption:a, \"b\"\nc", match: "m", model: "zero-shot", verdict: .wrong,
                      annotator: "ann", createdAt: FlagTime.date(milliseconds: 1_795_248_718_123))
         let text = String(decoding: FlagFile.encode([f], format: .csv), as: UTF8.self)
-        #expect(text == "dataset,query,match,model,verdict,annotator,createdAt\r\n"
-                + "d,\"caption:a, \"\"b\"\"\nc\",m,zero-shot,wrong,ann,2026-11-21T08:11:58.123Z\r\n")
+        #expect(text == "dataset,query,match,model,verdict,annotator,createdAt,modelName,role\r\n"
+                + "d,\"caption:a, \"\"b\"\"\nc\",m,zero-shot,wrong,ann,2026-11-21T08:11:58.123Z,zero-shot,annotator\r\n")
     }
 
     @Test func jsonLinesDecodeAsFlagObjects() throws {

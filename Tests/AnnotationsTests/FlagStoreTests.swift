@@ -244,11 +244,11 @@ func content(_ f: Flag) -> Flag { var c = f; c.id = nil; return c }
         let store = try FlagStore(path: tmp.store)
         try store.record(flag())
         try DatabaseQueue(path: tmp.store).write {
-            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v2')")
+            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v3')")
             try $0.execute(sql: "ALTER TABLE flag ADD COLUMN confidence REAL")
         }
-        #expect(throws: FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v2"])) { try FlagStore(path: tmp.store) }
-        #expect(FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v2"]).description.contains("Upgrade Vitrine"))
+        #expect(throws: FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v3"])) { try FlagStore(path: tmp.store) }
+        #expect(FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v3"]).description.contains("Upgrade Vitrine"))
     }
 
     @Test func theStoreIsInWALModeWithTheDocumentedSchema() throws {
@@ -261,7 +261,7 @@ func content(_ f: Flag) -> Flag { var c = f; c.id = nil; return c }
         }
         #expect(mode == "wal")
         #expect(migrations == FlagStore.schemaVersions)
-        #expect(columns == ["id", "dataset", "query", "match", "model", "verdict", "annotator", "created_at_ms",
-                            "status", "replaces_id", "replaced_by_id", "ended_at_ms"])
+        #expect(columns == ["id", "dataset", "query", "match", "model_key", "verdict", "annotator", "created_at_ms",
+                            "status", "replaces_id", "replaced_by_id", "ended_at_ms", "model_name", "role"])
     }
 }

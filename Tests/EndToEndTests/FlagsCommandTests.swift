@@ -88,7 +88,7 @@ import Testing
             #expect(a == b && !a.isEmpty, "\(format) export -> import -> export differs")
         }
         let csv = s.read("first.csv")
-        #expect(csv.hasPrefix("dataset,query,match,model,verdict,annotator,createdAt\r\n"))
+        #expect(csv.hasPrefix("dataset,query,match,model,verdict,annotator,createdAt,modelName,role\r\n"))
         #expect(csv.contains("\"caption:red, \"\"matte\"\" lipstick\nsecond line\",\"m,0\""))
         #expect(csv.contains("2026-11-21T08:11:50.120Z"))
 

@@ -31,7 +31,7 @@ import Testing
         try t.keys("Enter")
         _ = try t.waitFor("the gallery list", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") }
         try t.keys("Enter")                                   // the first gallery item as a pair query
-        _ = try t.waitFor("results", timeout: 300) { $0.contains("model zero-shot") && $0.contains("AP ") }
+        _ = try t.waitFor("results", timeout: 300) { $0.contains("model zero-shot") && $0.contains("AP@") }
 
         // Three verdicts, each acknowledged by the store (the status line says so only once the
         // write is committed) before the next.
@@ -54,5 +54,8 @@ import Testing
         #expect(lines.count == 3, "expected the 3 acknowledged flags, got: \(lines)")
         #expect(lines.filter { $0.contains("\"wrong\"") }.count == 2)
         #expect(lines.allSatisfy { $0.contains(annotator) })
+        // The explorer keeps them under the model's key (the zero-shot towers with their text
+        // tower), its display name beside it.
+        #expect(lines.allSatisfy { $0.contains("\"model\":\"zero-shot:e5\"") && $0.contains("\"modelName\":\"zero-shot\"") }, "\(lines)")
     }
 }

@@ -46,7 +46,7 @@ import Testing
         try t.keys("Escape")
         try t.waitFor(text: "Caption")
         try t.keys("Enter")
-        s = try t.waitFor("a pair query", timeout: 60) { $0.contains("as image + caption") && $0.contains("AP ") && $0.contains("✓") }
+        s = try t.waitFor("a pair query", timeout: 60) { $0.contains("as image + caption") && $0.contains("AP@") && $0.contains("✓") }
         try t.keys("m")
         try t.waitFor("a caption query", timeout: 60) { $0.contains("as caption") && $0.range(of: Self.scoredRow, options: .regularExpression) != nil }
         try t.keys("m")

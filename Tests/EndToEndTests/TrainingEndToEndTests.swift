@@ -22,7 +22,7 @@ import Testing
 
         // A zero-shot search first: the results the finished run must refresh.
         try t.keys("Enter")
-        _ = try t.waitFor("zero-shot results", timeout: 300) { $0.contains("model zero-shot") && $0.contains("AP ") }
+        _ = try t.waitFor("zero-shot results", timeout: 300) { $0.contains("model zero-shot") && $0.contains("AP@") }
 
         // The dialog: Tab to the preset, ← wraps from "sample" to "tiny", Enter starts.
         try t.keys("t")

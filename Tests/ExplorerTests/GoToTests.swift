@@ -194,3 +194,55 @@ import Testing
         #expect(!text.contains("\u{1B}"))
     }
 }
+
+/// `o` orders the matches, `/` finds one among them.
+@Suite struct ResultsOrderAndFindTests {
+    static func searched() -> ExplorerState {
+        var s = Driver.state()
+        _ = Fixture.key(&s, .char("s"))
+        Fixture.type(&s, "aurelle")
+        Driver().run(&s, Fixture.key(&s, .enter))
+        return s
+    }
+
+    @Test func orderCyclesAndKeepsTheHighlightedMatch() {
+        var s = Self.searched()
+        _ = Fixture.key(&s, .down)
+        let highlighted = s.retrieval.results.selectedRow!.sampleID
+        _ = Fixture.key(&s, .char("o"))
+        #expect(s.retrieval.results.order == .label)
+        let labels = s.retrieval.results.rows.map { s.sample(id: $0.sampleID)?.product ?? "\u{10FFFF}" }
+        #expect(labels == labels.sorted())
+        #expect(s.retrieval.results.selectedRow?.sampleID == highlighted)
+        #expect(view(s).textLines().joined().contains("results · 22 · by label"))
+        _ = Fixture.key(&s, .char("o"))
+        #expect(s.retrieval.results.rows.map(\.sampleID) == s.retrieval.results.rows.map(\.sampleID).sorted())
+        _ = Fixture.key(&s, .char("o"))
+        #expect(s.retrieval.results.rows.map(\.rank) == Array(1 ... 22))
+        #expect(s.retrieval.results.selectedRow?.sampleID == highlighted)
+    }
+
+    @Test func findWalksTheMatchesThatContainTheText() {
+        var s = Self.searched()
+        let brisane = s.retrieval.results.rows.enumerated().filter {
+            s.sample(id: $0.element.sampleID)?.caption.lowercased().contains("brisane") == true
+        }.map(\.offset)
+        #expect(brisane.count == 5)
+        _ = Fixture.key(&s, .char("/"))
+        #expect(s.context == .find)
+        Fixture.type(&s, "BRISANE")
+        _ = Fixture.key(&s, .enter)
+        #expect(s.context == .results && s.retrieval.results.selected == brisane[0])
+        // Again: the text is offered, Enter goes to the next one.
+        _ = Fixture.key(&s, .char("/"))
+        #expect(s.findText == "BRISANE")
+        _ = Fixture.key(&s, .enter)
+        #expect(s.retrieval.results.selected == brisane[1])
+        _ = Fixture.key(&s, .char("/"))
+        _ = Fixture.key(&s, .ctrl("u"))
+        for _ in 0 ..< 7 { _ = Fixture.key(&s, .backspace) }
+        Fixture.type(&s, "zzz")
+        _ = Fixture.key(&s, .enter)
+        #expect(s.retrieval.results.selected == brisane[1] && s.status?.role == .warning)
+    }
+}

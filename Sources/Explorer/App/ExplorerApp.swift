@@ -265,11 +265,16 @@ public final class ExplorerApp {
             }
         case .recordFlag(let draft):
             guard let store = flagStore else { return }
-            flagWriter.async { [inbox] in
+            flagWriter.async { [inbox, service, rankingsPath = options.rankingsPath] in
                 var flag = draft
                 flag.createdAt = Date()
-                do { inbox.post(.retrieval(.flagRecorded(.success(try store.record(flag))))) }
-                catch { inbox.post(.retrieval(.flagRecorded(.failure(failure(error))))) }
+                do {
+                    // The draft names the model as the results show it; the store keeps it by its key.
+                    let model = try flagModel(shown: draft.model, service: service, rankingsPath: rankingsPath)
+                    flag.model = model.key
+                    flag.modelName = model.name
+                    inbox.post(.retrieval(.flagRecorded(.success(try store.record(flag)))))
+                } catch { inbox.post(.retrieval(.flagRecorded(.failure(failure(error))))) }
             }
         case .undoFlag(let flag):
             guard let store = flagStore else { return }
@@ -282,9 +287,10 @@ public final class ExplorerApp {
             }
         case .loadFlags(let datasetKey, let query, let model):
             guard let store = flagStore else { return }
-            flagWriter.async { [inbox] in
+            flagWriter.async { [inbox, service, rankingsPath = options.rankingsPath] in
                 do {
-                    let flags = try store.flags(dataset: datasetKey, query: query).filter { $0.model == model }
+                    let key = try flagModel(shown: model, service: service, rankingsPath: rankingsPath).key
+                    let flags = try store.flags(dataset: datasetKey, query: query).filter { $0.model == key }
                     inbox.post(.retrieval(.flagsLoaded(query: query, model: model, .success(flags))))
                 } catch { inbox.post(.retrieval(.flagsLoaded(query: query, model: model, .failure(failure(error))))) }
             }

@@ -14,6 +14,14 @@ public protocol RetrievalService: Sendable {
     func search(_ query: RetrievalQuery, top: Int, filter: RetrievalFilter, isCancelled: () -> Bool) throws -> SearchResult
     /// Why `sampleID` matched `query` (docs/model.md §7, "Attention summary of a match").
     func attention(for query: RetrievalQuery, match sampleID: String) throws -> AttentionSummary
+    /// The model flags on these results are kept under (docs/flags.md §1: a checkpoint by its
+    /// SHA-256); nil for a service that cannot say, whose flags are kept under the model name its
+    /// results show.
+    var flagModel: FlagModel? { get }
+}
+
+extension RetrievalService {
+    public var flagModel: FlagModel? { nil }
 }
 
 /// Opens a retrieval service for a loaded dataset, reporting the index build as events. It runs
@@ -57,6 +65,15 @@ public struct EngineRetrievalService: RetrievalService {
 
     public func attention(for query: RetrievalQuery, match sampleID: String) throws -> AttentionSummary {
         try engine.attention(for: query, match: sampleID)
+    }
+
+    /// The zero-shot towers as `zero-shot:<text tower>`; a checkpoint by the SHA-256 the engine
+    /// computed of it when it opened (the gallery index's identity), so nothing is hashed again.
+    public var flagModel: FlagModel? {
+        switch engine.system {
+        case .zeroShot: return .zeroShot(tower: engine.options.zeroShotTextTower.rawValue)
+        case .model: return .checkpoint(sha256: engine.index.identity.checkpoint, fileName: engine.modelName)
+        }
     }
 
     /// Opens `RetrievalEngine` with `system` and `options` for the explorer's dataset (building
@@ -117,6 +134,30 @@ final class ServiceSlot: @unchecked Sendable {
         while state == nil { condition.wait() }
         return state!
     }
+
+    /// The service if it is open now (no waiting).
+    var current: (any RetrievalService)? {
+        condition.lock(); defer { condition.unlock() }
+        if case .success(let service)? = state { return service }
+        return nil
+    }
+}
+
+/// The model flags are kept under for results shown as ranked by `shown` (`ResultsState.model`):
+/// a ranking file being inspected by its SHA-256, else the open service's model (a checkpoint by
+/// its SHA-256), else, for a service that cannot say (tests), the shown name itself.
+///
+/// - Throws: when the service now ranks with another model than the one shown (a training run's
+///   checkpoint replaced it: the results are refreshed), or the ranking file cannot be read.
+func flagModel(shown: String, service: ServiceSlot, rankingsPath: String?) throws -> FlagModel {
+    if shown.hasPrefix("rankings:"), let rankingsPath {
+        do { return try FlagModel.rankings(atPath: rankingsPath) } catch { throw LoadFailure(error.description) }
+    }
+    guard let model = service.current?.flagModel else { return FlagModel(key: shown, name: shown) }
+    guard model.name == shown else {
+        throw LoadFailure("the results shown were ranked by \(shown), search now uses \(model.name); search again")
+    }
+    return model
 }
 
 /// A message for an error from background work.

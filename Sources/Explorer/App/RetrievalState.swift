@@ -37,6 +37,16 @@ public struct ResultRow: Sendable, Equatable {
     }
 }
 
+/// How the matches are listed: by rank, by product label (then rank), or by id.
+public enum ResultOrder: String, Sendable, Equatable, CaseIterable {
+    case rank, label, id
+
+    public var next: ResultOrder {
+        let all = Self.allCases
+        return all[(all.firstIndex(of: self)! + 1) % all.count]
+    }
+}
+
 /// The attention summary of the highlighted match, as far as it has come back.
 public enum AttentionSlot: Sendable, Equatable {
     case loading(match: String)
@@ -82,6 +92,10 @@ public struct ResultsState: Sendable, Equatable {
     public var showAttention = false
     /// Whether the right pane shows the query itself (its image, caption and labels).
     public var showQuery = false
+    /// The order the matches are listed in (`o` cycles); a new search lists them by rank.
+    public var order: ResultOrder = .rank
+    /// The last text looked for among the matches (`/`), offered again.
+    public var findText = ""
     /// Which map the attention pane draws: nil for the overall map, else a token's index.
     public var attentionToken: Int? = nil
     /// Bumped by every attention request; answers for an older one are ignored.

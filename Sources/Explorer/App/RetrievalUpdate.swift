@@ -79,6 +79,8 @@ public enum RetrievalCommand: String, Sendable, Equatable, CaseIterable {
     case resultsSearch = "results.search"
     case toggleAttention = "results.attention"
     case toggleQueryView = "results.query-view"
+    case resultsOrder = "results.order"
+    case resultsFind = "results.find"
     case nextAttentionToken = "results.attention-token"
     case flagWrong = "flag.wrong"
     case flagConfirm = "flag.confirm"
@@ -157,6 +159,7 @@ public func updateRetrieval(_ state: inout ExplorerState, _ msg: RetrievalMsg) -
         switch result {
         case .success(let answer):
             r.rows = answer.matches.map { ResultRow(rank: $0.rank, sampleID: $0.sampleID, score: $0.score, isRelevant: $0.isRelevant) }
+            r.order = .rank
             r.averagePrecision = answer.averagePrecision
             r.model = answer.model
             r.seconds = answer.seconds
@@ -211,7 +214,8 @@ public func updateRetrieval(_ state: inout ExplorerState, _ msg: RetrievalMsg) -
         case .success(let flags):
             var verdicts: [String: Verdict] = [:]
             // The newest verdict on a match wins (several annotators may have one each).
-            for flag in flags.sorted(by: { $0.createdAt < $1.createdAt }) where flag.model == model { verdicts[flag.match] = flag.verdict }
+            // `model` is the name the results show; the effect already kept only that model's key.
+            for flag in flags.sorted(by: { $0.createdAt < $1.createdAt }) where flag.modelName == model { verdicts[flag.match] = flag.verdict }
             if state.retrieval.flags.pending == 0 { state.retrieval.flags.verdicts = verdicts }
         case .failure(let failure):
             state.status = StatusLine("cannot read flags: \(failure.message)", role: .error)
@@ -288,6 +292,14 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
         if state.retrieval.results.showAttention { state.retrieval.results.showQuery = false }
         return attentionIfShown(&state)
 
+    case .resultsOrder:
+        return orderResults(&state, state.retrieval.results.order.next)
+
+    case .resultsFind:
+        guard !state.retrieval.results.rows.isEmpty else { return [] }
+        state.focus = .find(state.retrieval.results.findText)
+        return []
+
     case .toggleQueryView:
         guard state.retrieval.results.query != nil else { return [] }
         state.retrieval.results.showQuery.toggle()
@@ -310,7 +322,7 @@ private func performRetrieval(_ state: inout ExplorerState, _ command: Retrieval
             return []
         }
         state.retrieval.flags.pending += 1
-        if let q = state.retrieval.results.query, q.flagKey == last.query, state.retrieval.results.model == last.model {
+        if let q = state.retrieval.results.query, q.flagKey == last.query, state.retrieval.results.model == last.modelName {
             state.retrieval.flags.verdicts[last.match] = nil
         }
         return [.retrieval(.undoFlag(last))]
@@ -454,6 +466,7 @@ private func showInspected(_ state: inout ExplorerState, at position: Int) -> [E
     r.searching = false
     r.error = nil
     r.rows = q.rows
+    r.order = .rank
     r.averagePrecision = q.averagePrecision10
     r.model = "rankings:" + lastComponent(session.path)
     r.seconds = 0
@@ -506,7 +519,7 @@ private func moveResult(_ state: inout ExplorerState, by delta: Int) -> [Effect]
     return moveResult(&state, to: target)
 }
 
-private func moveResult(_ state: inout ExplorerState, to position: Int) -> [Effect] {
+func moveResult(_ state: inout ExplorerState, to position: Int) -> [Effect] {
     let count = state.retrieval.results.rows.count
     guard count > 0 else { return [] }
     let p = min(max(0, position), count - 1)

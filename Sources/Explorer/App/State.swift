@@ -64,6 +64,8 @@ public enum Focus: Sendable, Equatable {
     case query(over: Screen)
     /// Typing an id to go to (`:`), over `screen`.
     case goto(String, over: Screen)
+    /// Typing what to find among the search results (`/` there).
+    case find(String)
     /// The help overlay, scrolled `scroll` lines down, over `screen`.
     case help(scroll: Int, over: Screen)
 
@@ -82,6 +84,7 @@ public enum Focus: Sendable, Equatable {
             case .browser: return .browser
             case .results: return .results
             case .filter(let s), .query(let s), .goto(_, let s), .help(_, let s): return s
+            case .find: return .results
             }
         }
         set {
@@ -90,6 +93,7 @@ public enum Focus: Sendable, Equatable {
             case .filter: self = .filter(over: newValue)
             case .query: self = .query(over: newValue)
             case .goto(let text, _): self = .goto(text, over: newValue)
+            case .find(let text): self = newValue == .results ? .find(text) : .showing(newValue)
             case .help(let scroll, _): self = .help(scroll: scroll, over: newValue)
             }
         }
@@ -222,6 +226,12 @@ public struct ExplorerState: Sendable {
         return nil
     }
 
+    /// What is being typed to find among the results, while it is.
+    public var findText: String? {
+        if case .find(let text) = focus { return text }
+        return nil
+    }
+
     /// Whether keys are typed into the query bar.
     public var editingQuery: Bool {
         if case .query = focus { return true }
@@ -236,6 +246,7 @@ public struct ExplorerState: Sendable {
         case .filter: return .filter
         case .query: return .query
         case .goto: return .goto
+        case .find: return .find
         case .help: return .help
         }
     }

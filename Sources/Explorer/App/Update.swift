@@ -160,6 +160,10 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
     if context == .query, case .char(let c) = key {
         return updateRetrieval(&state, .typed(c))
     }
+    if context == .find, case .char(let c) = key, let text = state.findText {
+        state.focus = .find(text + String(c))
+        return []
+    }
     if context == .goto, case .char(let c) = key, let text = state.gotoText {
         state.focus = .goto(text + String(c), over: state.screen)
         return []
@@ -233,6 +237,14 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         guard let id else { return [] }
         state.status = StatusLine("copied \(id) to the clipboard (OSC 52)")
         return [.copyToClipboard(id)]
+    case .findDeleteBack:
+        if var text = state.findText, !text.isEmpty { text.removeLast(); state.focus = .find(text) }
+        return []
+    case .findCancel:
+        if state.findText != nil { state.focus = .results }
+        return []
+    case .findAccept:
+        return findInResults(&state)
     case .startGoto:
         guard state.dataset != nil else { return [] }
         state.focus = .goto("", over: state.screen)
@@ -266,7 +278,7 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         return applyFilter(&state) + requestImages(&state)
     case .startSearch, .searchWithSample, .cycleQueryMode, .toggleInspect, .showResults,
          .resultsDown, .resultsUp, .resultsPageDown, .resultsPageUp, .resultsTop, .resultsBottom,
-         .resultsWheelDown, .resultsWheelUp, .resultsCycleMode, .resultsSearch, .toggleAttention, .toggleQueryView, .nextAttentionToken,
+         .resultsWheelDown, .resultsWheelUp, .resultsCycleMode, .resultsSearch, .toggleAttention, .toggleQueryView, .resultsOrder, .resultsFind, .nextAttentionToken,
          .flagWrong, .flagConfirm, .flagUndo, .inspectNext, .inspectPrevious, .closeResults,
          .queryAccept, .queryCancel, .queryDeleteBack, .queryDeleteWord, .queryClear, .queryHistoryPrevious, .queryHistoryNext:
         // Raw values are equal (`RetrievalCommand`); a test checks every one maps.
@@ -338,6 +350,51 @@ private func move(_ state: inout ExplorerState, to position: Int) -> [Effect] {
     state.browser = b
     clampScroll(&state)
     return requestImages(&state)
+}
+
+/// Lists the matches in `order`, the highlighted one kept highlighted.
+func orderResults(_ state: inout ExplorerState, _ order: ResultOrder) -> [Effect] {
+    var r = state.retrieval.results
+    guard !r.rows.isEmpty else { return [] }
+    let highlighted = r.selectedRow?.sampleID
+    let current = state
+    let label = { (row: ResultRow) in current.sample(id: row.sampleID)?.product ?? "\u{10FFFF}" }
+    switch order {
+    case .rank: r.rows.sort { $0.rank < $1.rank }
+    case .label: r.rows.sort { (label($0), $0.rank) < (label($1), $1.rank) }
+    case .id: r.rows.sort { ($0.sampleID, $0.rank) < ($1.sampleID, $1.rank) }
+    }
+    r.order = order
+    r.selected = r.rows.firstIndex { $0.sampleID == highlighted } ?? 0
+    state.retrieval.results = r
+    state.status = StatusLine("matches by \(order.rawValue)")
+    let position = state.retrieval.results.selected
+    state.retrieval.results.selected = -1   // so that moving to it counts as a move
+    return moveResult(&state, to: position)
+}
+
+/// Highlights the next match (after the highlighted one, wrapping) whose id, caption or label
+/// contains the text typed after `/`, as the browser's filter compares them.
+private func findInResults(_ state: inout ExplorerState) -> [Effect] {
+    guard let text = state.findText else { return [] }
+    state.focus = .results
+    state.retrieval.results.findText = text
+    let rows = state.retrieval.results.rows
+    guard !text.isEmpty, !rows.isEmpty else { return [] }
+    let filter = SampleFilter(text)
+    let start = max(0, state.retrieval.results.selected)
+    for step in 1 ... rows.count {
+        let p = (start + step) % rows.count
+        let row = rows[p]
+        let matches = state.sample(id: row.sampleID).map(filter.matches) ?? row.sampleID.contains(text)
+        if matches {
+            state.status = StatusLine("“\(text)”: match #\(row.rank)" + (p <= start ? " (from the top)" : ""))
+            if p == start { return [] }
+            return moveResult(&state, to: p)
+        }
+    }
+    state.status = StatusLine("no match of these results contains “\(text)”", role: .warning)
+    return []
 }
 
 /// Goes to the sample whose id was typed (`:`): in the current split, else the first other split

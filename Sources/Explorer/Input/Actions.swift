@@ -1,7 +1,7 @@
 /// Where an action applies. Global actions work everywhere except while text
 /// is being typed into the filter.
 public enum ActionContext: String, Sendable, CaseIterable, Codable {
-    case global, browser, results, filter, query, goto, help, trainingDialog, trainingConfirm
+    case global, browser, results, filter, query, goto, find, help, trainingDialog, trainingConfirm
 
     public var title: String {
         switch self {
@@ -11,6 +11,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
         case .filter: return "Typing a filter"
         case .query: return "Typing a search"
         case .goto: return "Typing an id to go to"
+        case .find: return "Typing what to find in the results"
         case .help: return "Help"
         case .trainingDialog: return "Training dialog"
         case .trainingConfirm: return "Cancel the training run?"
@@ -19,7 +20,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
 
     /// Contexts where printable keys are text being typed: only their own
     /// bindings apply (no global ones).
-    public var isTextEntry: Bool { self == .filter || self == .query || self == .goto }
+    public var isTextEntry: Bool { self == .filter || self == .query || self == .goto || self == .find }
 
     /// Modal contexts: only their own bindings apply, like text entry.
     public var isModal: Bool { self == .help || self == .trainingDialog || self == .trainingConfirm }
@@ -83,6 +84,11 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case queryHistoryPrevious = "query.history-previous"
     case queryHistoryNext = "query.history-next"
     case copyID = "copy.id"
+    case resultsOrder = "results.order"
+    case resultsFind = "results.find"
+    case findAccept = "find.accept"
+    case findCancel = "find.cancel"
+    case findDeleteBack = "find.delete-back"
     case exportList = "browser.export"
     case startGoto = "goto.start"
     case gotoAccept = "goto.accept"
@@ -174,6 +180,8 @@ public enum ActionRegistry {
         Action(.flagWrong, "Flag the highlighted match as wrong (kept for fine-tuning)", hint: "wrong", keys: [.char("f")], context: .results),
         Action(.flagConfirm, "Confirm the highlighted match as right", hint: "right", keys: [.char("c")], context: .results),
         Action(.flagUndo, "Undo the last flag or confirmation of this session", hint: "undo", keys: [.char("u")], context: .results),
+        Action(.resultsOrder, "List the matches by rank, by product label or by id (cycles)", keys: [.char("o")], context: .results),
+        Action(.resultsFind, "Find a match by id, caption or label: the next one after the highlighted match ({find.accept} finds)", keys: [.char("/")], context: .results),
         Action(.resultsCycleMode, "Switch the sample query's mode (caption, image, pair) and search again", hint: "mode", keys: [.char("m")], context: .results),
         Action(.resultsSearch, "Type a new search", keys: [.char("s")], context: .results),
         Action(.inspectNext, "Inspecting a ranking file: the next query (better AP)", keys: [.char("n")], context: .results),
@@ -192,6 +200,10 @@ public enum ActionRegistry {
         Action(.filterCancel, "Clear the filter and go back to the list", keys: [.escape], context: .filter),
         Action(.filterDeleteBack, "Delete the last character", keys: [.backspace], context: .filter),
         Action(.filterDeleteWord, "Delete the last word", keys: [.ctrl("w")], context: .filter),
+
+        Action(.findAccept, "Highlight the next match whose id, caption or label contains the text (from the highlighted one, wrapping)", keys: [.enter], context: .find),
+        Action(.findCancel, "Stop typing", keys: [.escape], context: .find),
+        Action(.findDeleteBack, "Delete the last character", keys: [.backspace], context: .find),
 
         Action(.gotoAccept, "Go to the sample with this id (current split first, then the others)", keys: [.enter], context: .goto),
         Action(.gotoCancel, "Stop typing and stay", keys: [.escape], context: .goto),

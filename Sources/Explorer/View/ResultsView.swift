@@ -21,7 +21,7 @@ extension Canvas {
         if inspect.active, let session = inspect.session {
             title = "inspect · query \(inspect.position + 1)/\(session.queries.count), worst AP first"
         } else if !res.rows.isEmpty {
-            title = "results · \(res.rows.count)"
+            title = "results · \(res.rows.count)" + (res.order == .rank ? "" : " · by \(res.order.rawValue)")
         }
         box(r, title: title, focused: true)
         let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)

@@ -311,6 +311,15 @@ struct Canvas {
             drawQueryBar()
             return
         }
+        if let text = state.findText {
+            var x = frame.put(" find in results: ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
+            let hint = "  " + state.keyHints([(.findAccept, "next"), (.findCancel, "cancel")]).joined(separator: " · ") + " "
+            let room = r.width - x - DisplayWidth.of(hint) - 1
+            x += frame.put(DisplayWidth.truncateLeading(clean(text), to: room), x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
+            frame.cursor = (x, r.y)
+            frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
+            return
+        }
         if let text = state.gotoText {
             var x = frame.put(" go to id: ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
             let hint = "  " + state.keyHints([(.gotoAccept, "go"), (.gotoCancel, "cancel")]).joined(separator: " · ") + " "
