@@ -96,3 +96,10 @@ public struct ImportReport: Sendable, Equatable, CustomStringConvertible {
         return s
     }
 }
+
+/// A (query, match) pair someone has reviewed: given a verdict or skipped (`FlagStore.reviewedPairs`).
+public struct ReviewedPair: Sendable, Hashable {
+    public var query: String
+    public var match: String
+    public init(query: String, match: String) { self.query = query; self.match = match }
+}

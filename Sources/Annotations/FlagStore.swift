@@ -31,7 +31,7 @@ public final class FlagStore: Sendable {
     public static let busyTimeout: TimeInterval = 15
 
     /// The schema versions this build knows, oldest first (GRDB migration identifiers).
-    public static let schemaVersions: [String] = ["v1", "v2"]
+    public static let schemaVersions: [String] = ["v1", "v2", "v3"]
 
     /// What opening the store did to bring a v1 store to v2 (nil when it was not this open
     /// that upgraded it, or there was nothing to upgrade).
@@ -141,6 +141,21 @@ public final class FlagStore: Sendable {
         migrator.registerMigration("v2") { db in
             let upgrade = try upgradeToVersion2(db, planned: planned)
             record?.set(upgrade)
+        }
+        // v3: pairs an annotator skipped in a review queue (docs/flags.md, "Review queues").
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE review_skip (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    dataset TEXT NOT NULL,
+                    query TEXT NOT NULL,
+                    match TEXT NOT NULL,
+                    model_key TEXT NOT NULL,
+                    annotator TEXT NOT NULL,
+                    created_at_ms INTEGER NOT NULL,
+                    UNIQUE (dataset, query, match, model_key, annotator)
+                );
+                """)
         }
         return migrator
     }
@@ -452,6 +467,43 @@ public final class FlagStore: Sendable {
     /// 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z in milliseconds.
     private static let earliest: Int64 = -62_135_596_800_000
     private static let latest: Int64 = 253_402_300_799_999
+
+    // MARK: Review queues
+
+    /// Records that `annotator` skipped the pair (query, match) of `model` in a review queue: it
+    /// counts as reviewed (`reviewedPairs`) without a verdict. Skipping it again changes nothing.
+    public func skip(dataset: String, query: String, match: String, model: String, annotator: String, at date: Date = Date()) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO review_skip (dataset, query, match, model_key, annotator, created_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [dataset, query, match, model, annotator, FlagTime.milliseconds(date)])
+        }
+    }
+
+    /// Withdraws a skip (undo in a review queue).
+    public func unskip(dataset: String, query: String, match: String, model: String, annotator: String) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM review_skip WHERE dataset = ? AND query = ? AND match = ? AND model_key = ? AND annotator = ?",
+                           arguments: [dataset, query, match, model, annotator])
+        }
+    }
+
+    /// The pairs of `model` (its key) that `annotator` has reviewed in `dataset`: those with a
+    /// current verdict of theirs (as annotator) and those they skipped.
+    public func reviewedPairs(dataset: String, model: String, annotator: String) throws -> Set<ReviewedPair> {
+        try read { db in
+            var pairs = Set<ReviewedPair>()
+            for row in try Row.fetchAll(db, sql: """
+                SELECT query, match FROM flag
+                WHERE status = 'current' AND role = 'annotator' AND dataset = ? AND model_key = ? AND annotator = ?
+                UNION SELECT query, match FROM review_skip WHERE dataset = ? AND model_key = ? AND annotator = ?
+                """, arguments: [dataset, model, annotator, dataset, model, annotator]) {
+                pairs.insert(ReviewedPair(query: row["query"], match: row["match"]))
+            }
+            return pairs
+        }
+    }
 
     // MARK: Reading
 

@@ -136,8 +136,10 @@ struct Explore: ParsableCommand {
             : EngineRetrievalService.opener(system: system, options: RetrievalOptions(weightsPath: weights.map(absolute),
                                                                                   zeroShotTextTower: textTower ?? .standard))
         let retrievalOptions = RetrievalOptions(weightsPath: weights.map(absolute), zeroShotTextTower: textTower ?? .standard)
-        let reopen: (@Sendable (String) -> RetrievalOpener)? = noSearch ? nil : { @Sendable checkpoint in
-            EngineRetrievalService.opener(system: .model(checkpoint: checkpoint), options: retrievalOptions)
+        // Another model chosen in the explorer (a run's offer, the model picker): a checkpoint, or
+        // the zero-shot towers (nil).
+        let reopen: (@Sendable (String?) -> RetrievalOpener)? = noSearch ? nil : { @Sendable checkpoint in
+            EngineRetrievalService.opener(system: checkpoint.map { .model(checkpoint: $0) } ?? .zeroShot, options: retrievalOptions)
         }
         var options = ExplorerOptions(dataPath: try dataOptions.resolved(), themeName: theme, keysFile: keys,
                                       colorOverride: color.mode,
@@ -148,6 +150,7 @@ struct Explore: ParsableCommand {
                                       rankingsPath: rankings.map(absolute), reopenRetrieval: reopen,
                                       flagsPath: flags.map(absolute))
         if let runs { options.runsDirectory = absolute(runs) }
+        options.modelPath = model.map(absolute)
         // A run started from the explorer fine-tunes the model it is showing.
         if let model { options.trainingArguments = ["--init-from", absolute(model)] }
         let code = try ExplorerApp(options: options).run()

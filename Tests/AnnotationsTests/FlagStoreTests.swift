@@ -244,11 +244,11 @@ func content(_ f: Flag) -> Flag { var c = f; c.id = nil; return c }
         let store = try FlagStore(path: tmp.store)
         try store.record(flag())
         try DatabaseQueue(path: tmp.store).write {
-            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v3')")
+            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v4')")
             try $0.execute(sql: "ALTER TABLE flag ADD COLUMN confidence REAL")
         }
-        #expect(throws: FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v3"])) { try FlagStore(path: tmp.store) }
-        #expect(FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v3"]).description.contains("Upgrade Vitrine"))
+        #expect(throws: FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v4"])) { try FlagStore(path: tmp.store) }
+        #expect(FlagStoreError.newerSchema(path: tmp.store, unknownVersions: ["v4"]).description.contains("Upgrade Vitrine"))
     }
 
     @Test func theStoreIsInWALModeWithTheDocumentedSchema() throws {

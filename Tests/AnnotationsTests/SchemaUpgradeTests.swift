@@ -112,12 +112,12 @@ import GRDB
         #expect(upgrade.merged == 1)
         #expect(upgrade.legacyVerdicts == 6)   // four zero-shot, the ranking file, the missing run
 
-        // The schema is v2, with the documented columns; opening again changes nothing.
+        // The schema is the current one (v3 adds only the review_skip table), with the documented columns; opening again changes nothing.
         let (migrations, columns) = try DatabaseQueue(path: path).read { db in
             (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"),
              try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('flag') ORDER BY cid"))
         }
-        #expect(migrations == ["v1", "v2"])
+        #expect(migrations == FlagStore.schemaVersions)
         #expect(columns == ["id", "dataset", "query", "match", "model_key", "verdict", "annotator", "created_at_ms",
                             "status", "replaces_id", "replaced_by_id", "ended_at_ms", "model_name", "role"])
         let reopened = try FlagStore(path: path)

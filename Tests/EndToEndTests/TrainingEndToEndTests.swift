@@ -3,7 +3,8 @@ import Testing
 
 /// Training from the real explorer (issue 5): search, press `t`, start a short run (the `tiny`
 /// preset: a small random model, seconds on 2 cores), watch its progress stream into the pane,
-/// and see the gallery re-indexed and the results refreshed with the new model when it ends.
+/// accept the model it offers (`U`) and see the gallery re-indexed and the results refreshed
+/// with it, then choose zero-shot again in the model picker (`M`).
 @Suite struct TrainingEndToEndTests {
     static var binary: String { ExplorerEndToEndTests.binary }
     static let sampleData = ExplorerEndToEndTests.sampleData
@@ -35,13 +36,31 @@ import Testing
         _ = try t.waitFor("progress in the training pane", timeout: 120) { screen in
             screen.contains("training ·") && screen.range(of: #"step \d+/\d+"#, options: .regularExpression) != nil
         }
-        // The end: before/after dev mAP, then the gallery re-indexed with the new model and the
-        // results asked again with it (the header no longer says zero-shot).
-        let end = try t.waitFor("the run's end and refreshed results", timeout: 300) { screen in
-            screen.contains("before") && screen.contains("after") && screen.contains("re-indexed")
-                && !screen.contains("model zero-shot") && screen.contains("model ")
+        // The end: before/after dev mAP and the new model offered, not imposed (issue 13 point 6):
+        // the header still names zero-shot until `U` accepts it.
+        let offer = try t.waitFor("the run's end and its offer", timeout: 300) { screen in
+            screen.contains("before") && screen.contains("after") && screen.contains("New model") && screen.contains("use it")
+        }
+        #expect(offer.contains("model: zero-shot") && offer.contains("model zero-shot"), "nothing changes before the user accepts")
+        try t.keys("U")
+        // Accepted: the gallery re-indexed with the new model and the results asked again with it
+        // (the results and the header no longer say zero-shot).
+        let end = try t.waitFor("refreshed results with the new model", timeout: 300) { screen in
+            screen.contains("re-indexed") && !screen.contains("model zero-shot") && screen.contains("model ")
+                && screen.contains("model: ") && screen.contains("/best")
         }
         #expect(end.contains("dev mAP@10"))
+
+        // The model picker (`M`) lists zero-shot and the run's checkpoints; choosing zero-shot
+        // re-indexes with the towers again.
+        try t.keys("M")
+        _ = try t.waitFor("the model picker with the run's checkpoints", timeout: 30) { screen in
+            screen.contains("Model that searches") && screen.contains("zero-shot") && screen.contains("/best") && screen.contains("/latest")
+        }
+        try t.keys("k", "k", "Enter")
+        _ = try t.waitFor("zero-shot results again", timeout: 300) { screen in
+            screen.contains("model: zero-shot") && screen.contains("model zero-shot")
+        }
         try t.keys("q")
         try t.waitFor(text: "EXIT:0", timeout: 30)
 

@@ -130,8 +130,9 @@ import Testing
         let table = KeyMap().markdownTable()
         #expect(table.contains("| Dataset browser | `click` | Select the clicked sample | `move.click` |"))
         #expect(table.contains("`wheel-down`") && table.contains("| Search results | `click` |"))
-        // The help overlay, scrolled to the end of the browser's keys.
-        var s = state(width: 100, height: 60)
+        // The help overlay, scrolled to the end of the browser's keys (tall enough for the global keys,
+        // the model picker's among them, and the start of the results').
+        var s = state(width: 100, height: 70)
         _ = update(&s, .input(.key(.char("?"))))
         let help = screen(s)
         #expect(help.contains("click") && help.contains("Select the clicked sample"))

@@ -100,6 +100,26 @@ final class MemoryFlags: FlagService, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         return rows.filter { current.contains($0.id!) && $0.dataset == dataset && (query == nil || $0.query == query) }
     }
+
+    private var skips: Set<[String]> = []
+
+    func skip(dataset: String, query: String, match: String, model: String, annotator: String, at date: Date) throws {
+        lock.lock(); defer { lock.unlock() }
+        skips.insert([dataset, query, match, model, annotator])
+    }
+
+    func unskip(dataset: String, query: String, match: String, model: String, annotator: String) throws {
+        lock.lock(); defer { lock.unlock() }
+        skips.remove([dataset, query, match, model, annotator])
+    }
+
+    func reviewedPairs(dataset: String, model: String, annotator: String) throws -> Set<ReviewedPair> {
+        lock.lock(); defer { lock.unlock() }
+        var pairs = Set(rows.filter { current.contains($0.id!) && $0.dataset == dataset && $0.model == model && $0.annotator == annotator }
+            .map { ReviewedPair(query: $0.query, match: $0.match) })
+        for s in skips where s[0] == dataset && s[3] == model && s[4] == annotator { pairs.insert(ReviewedPair(query: s[1], match: s[2])) }
+        return pairs
+    }
 }
 
 /// Runs effects synchronously, as the app would in the background, feeding the answers back.
@@ -144,7 +164,7 @@ struct Driver {
             catch { return .imageLoaded(path: path, result: .failure(error)) }
         case .retrieval(let effect):
             return answerRetrieval(effect).map(Msg.retrieval)
-        case .loadDataset, .loadTheme, .training, .expireStatus, .quit, .filter, .copyToClipboard, .exportSamples:
+        case .loadDataset, .loadTheme, .training, .expireStatus, .quit, .filter, .copyToClipboard, .exportSamples, .review:
             return nil
         }
     }

@@ -71,19 +71,31 @@ import Training
         #expect(!s.isRunActive)
     }
 
-    @Test func aFinishedRunAsksForReindexingAndKeepsBeforeAfter() throws {
+    @Test func aFinishedRunOffersItsModelAndKeepsBeforeAfter() throws {
         var s = Self.running()
         _ = updateTraining(&s, .event(.evaluation(EvaluationReport(step: 0, devMAP10: 0.30, bestMAP10: 0.30, improved: true))))
         for n in 1...40 { _ = updateTraining(&s, .event(Self.step(n, total: 1.0 / Double(n)))) }
         let summary = TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 95, devMAP10Before: 0.30, devMAP10After: 0.42,
                                       checkpoint: "/runs/finetune-1/best.safetensors")
-        #expect(updateTraining(&s, .event(.finished(summary))) == [.reindex(checkpoint: "/runs/finetune-1/best.safetensors")])
+        // Offered, not imposed: the model in use is unchanged until the user accepts.
+        #expect(updateTraining(&s, .event(.finished(summary))).isEmpty)
         #expect(s.run?.status == .finished(outcome: .completed))
-        #expect(s.run?.reindex == .running(checkpoint: "/runs/finetune-1/best.safetensors"))
+        #expect(s.run?.reindex == .offered(checkpoint: "/runs/finetune-1/best.safetensors"))
+        #expect(s.model.current == .zeroShot && s.model.switching == nil)
         _ = updateTraining(&s, .exited(TrainingExit(reason: .exited(status: 0), cancelRequested: false, logTail: [], logPath: "/l")))
         #expect(s.run?.status == .finished(outcome: .completed), "a clean exit after the end changes nothing")
         _ = updateTraining(&s, .reindexed(error: nil))
+        #expect(s.run?.reindex == .offered(checkpoint: "/runs/finetune-1/best.safetensors"), "a stray answer accepts nothing")
+        // Accepting re-indexes with the run's checkpoint; once done, it is the model in use.
+        #expect(updateTraining(&s, .command(.useNewModel)) == [.reindex(model: .checkpoint("/runs/finetune-1/best.safetensors"))])
+        #expect(s.run?.reindex == .running(checkpoint: "/runs/finetune-1/best.safetensors"))
+        #expect(s.model.switching?.name == "finetune-1/best" && s.model.switching?.devMAP10 == 0.42)
+        #expect(updateTraining(&s, .command(.useNewModel)).isEmpty, "accepting twice re-indexes once")
+        _ = updateTraining(&s, .reindexed(error: nil))
         #expect(s.run?.reindex == .done(checkpoint: "/runs/finetune-1/best.safetensors"))
+        #expect(s.model.current.choice == .checkpoint("/runs/finetune-1/best.safetensors") && s.model.switching == nil)
+        #expect(s.model.current.step == 0, "the run's best step (its only evaluation, at step 0)")
+        #expect(updateTraining(&s, .command(.useNewModel)).isEmpty, "nothing is offered any more")
         let ba = try #require(s.run?.beforeAfter)
         #expect(ba.before == 0.30 && ba.after == 0.42)
         // Pause and cancel do nothing to a finished run; the pane can be hidden and shown again.
@@ -99,9 +111,11 @@ import Training
         var s = Self.running()
         let summary = TrainingSummary(outcome: .earlyStopped, steps: 30, wallSeconds: 60, devMAP10Before: 0.3, devMAP10After: 0.35,
                                       checkpoint: "/runs/finetune-1/best.safetensors")
-        #expect(updateTraining(&s, .event(.finished(summary))) == [.reindex(checkpoint: "/runs/finetune-1/best.safetensors")])
+        #expect(updateTraining(&s, .event(.finished(summary))).isEmpty)
+        #expect(updateTraining(&s, .command(.useNewModel)) == [.reindex(model: .checkpoint("/runs/finetune-1/best.safetensors"))])
         _ = updateTraining(&s, .reindexed(error: "cannot read best.safetensors: truncated"))
         #expect(s.run?.reindex == .failed(message: "cannot read best.safetensors: truncated"))
+        #expect(s.model.current == .zeroShot && s.model.switching == nil, "the old model stays in use")
         _ = updateTraining(&s, .reindexed(error: nil))
         #expect(s.run?.reindex == .failed(message: "cannot read best.safetensors: truncated"), "a stray answer changes nothing")
     }
@@ -112,6 +126,7 @@ import Training
                                       checkpoint: "/runs/finetune-1/latest.safetensors")
         #expect(updateTraining(&s, .event(.finished(summary))).isEmpty)
         #expect(s.run?.reindex == ReindexStatus.none)
+        #expect(updateTraining(&s, .command(.useNewModel)).isEmpty, "nothing to accept")
     }
 
     @Test func aCrashIsAFailureWithTheLogsWords() {

@@ -23,7 +23,7 @@ struct TrainingProcessVitrineTests {
         return dir
     }
 
-    @Test func aTinyRunStreamsIntoThePaneAndAsksForReindexing() throws {
+    @Test func aTinyRunStreamsIntoThePaneAndOffersItsModel() throws {
         let inbox = TrainingProcessTests.Inbox()
         let request = Self.request(steps: 12, runs: Self.runs("tiny"))
         let process = try TrainingProcess.start(request, options: TrainingProcess.Options(executable: Self.binary), handler: inbox.handler)
@@ -38,7 +38,9 @@ struct TrainingProcessVitrineTests {
         #expect(run.step == 12 && run.totalSteps == 12)
         #expect(run.losses["total"]?.values.count == 12)
         #expect(run.beforeAfter?.before != nil && run.beforeAfter?.after != nil)
-        #expect(effects.contains { if case .reindex = $0 { return true } else { return false } })
+        #expect(!effects.contains { if case .reindex = $0 { return true } else { return false } }, "offered, not imposed")
+        #expect({ if case .offered(let c) = run.reindex { return c.hasSuffix(".safetensors") } else { return false } }())
+        #expect(updateTraining(&ui, .command(.useNewModel)).contains { if case .reindex(.checkpoint) = $0 { return true } else { return false } })
         #expect(inbox.exit?.reason == .exited(status: 0))
         #expect(TrainingProcessTests.reaped(process.processID))
     }

@@ -28,6 +28,7 @@ import Training
         let summary = TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 131, devMAP10Before: 0.284, devMAP10After: 0.402,
                                       checkpoint: "/runs/finetune-1/best.safetensors")
         _ = updateTraining(&s, .event(.finished(summary)))
+        _ = updateTraining(&s, .command(.useNewModel))
         _ = updateTraining(&s, .reindexed(error: nil))
         return s
     }

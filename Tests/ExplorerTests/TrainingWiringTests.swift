@@ -57,7 +57,8 @@ import Training
         let end = update(&s, .training(.event(.finished(TrainingSummary(outcome: .completed, steps: 4, wallSeconds: 9,
                                                                            devMAP10Before: 0.2, devMAP10After: 0.3,
                                                                            checkpoint: "/tmp/run/best.safetensors")))))
-        #expect(end.contains(.training(.reindex(checkpoint: "/tmp/run/best.safetensors"))))
+        #expect(!end.contains { if case .training(.reindex) = $0 { return true } else { return false } }, "offered, not imposed")
+        #expect(Fixture.key(&s, .char("U")).contains(.training(.reindex(model: .checkpoint("/tmp/run/best.safetensors")))))
         // Re-indexed: the shown query is asked again (a new generation), the screen stays.
         let refresh = update(&s, .training(.reindexed(error: nil)))
         #expect(refresh.contains { if case .retrieval(.search(let g, .caption("aurelle"), _)) = $0 { return g > generation } else { return false } })

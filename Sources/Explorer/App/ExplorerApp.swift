@@ -23,9 +23,12 @@ public struct ExplorerOptions: Sendable {
     public var annotator: String
     /// A ranking file (`retrieval_id_list.txt`) to inspect (`--rankings`).
     public var rankingsPath: String?
-    /// Opens the retrieval engine again with a trained checkpoint once a training run ends (the
-    /// gallery is re-indexed with the new model); nil: the results keep the old model.
-    public var reopenRetrieval: (@Sendable (_ checkpoint: String) -> RetrievalOpener)?
+    /// Opens the retrieval engine again with another model: a trained checkpoint, or the
+    /// zero-shot towers for nil (the gallery is re-indexed with it: a finished run's offer, the
+    /// model picker); nil: the results keep the model they started with.
+    public var reopenRetrieval: (@Sendable (_ checkpoint: String?) -> RetrievalOpener)?
+    /// The checkpoint `openRetrieval` searches with (`--model`); nil: the zero-shot towers.
+    public var modelPath: String? = nil
     /// Where training runs started from the explorer write their folders.
     public var runsDirectory: String
     /// The flags store's path, handed to training runs that use the annotators' flags.
@@ -38,7 +41,7 @@ public struct ExplorerOptions: Sendable {
     public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false,
                 openRetrieval: RetrievalOpener? = nil, retrievalUnavailable: String = "no retrieval engine configured",
                 openFlags: (@Sendable () throws -> any FlagService)? = nil, annotator: String = FlagsSetup.defaultAnnotator(),
-                rankingsPath: String? = nil, reopenRetrieval: (@Sendable (_ checkpoint: String) -> RetrievalOpener)? = nil,
+                rankingsPath: String? = nil, reopenRetrieval: (@Sendable (_ checkpoint: String?) -> RetrievalOpener)? = nil,
                 runsDirectory: String = FileManager.default.currentDirectoryPath + "/vitrine-runs", flagsPath: String? = nil) {
         self.dataPath = dataPath; self.themeName = themeName; self.keysFile = keysFile
         self.colorOverride = colorOverride; self.mouse = mouse; self.strict = strict
@@ -184,6 +187,8 @@ public final class ExplorerApp {
                     inbox.post(.exported(.failure(LoadFailure("\(path): \(error)"))))
                 }
             }
+        case .review(let effect):
+            runReview(effect)
         case .copyToClipboard(let text):
             inbox.backend?.setClipboard(text)
         case .expireStatus(let serial, let seconds):
@@ -322,6 +327,73 @@ public final class ExplorerApp {
         }
     }
 
+    /// Builds a review queue (every query searched with the session's model, on the work queue)
+    /// and stores its verdicts and skips (on the flags thread, in order).
+    private func runReview(_ effect: ReviewEffect) {
+        guard let store = flagStore else { return }
+        switch effect {
+        case .build(let generation, let dataset, let split, let ids, let depth, let annotator):
+            work.async { [inbox, service] in
+                do {
+                    guard case .success(let engine) = service.wait() else { throw LoadFailure("search is not available") }
+                    var queries: [ReviewedQuery] = []
+                    var shown = ""
+                    for (i, id) in ids.enumerated() {
+                        let answer = try engine.search(.sample(id: id, mode: .pair), top: depth, filter: .none, isCancelled: { false })
+                        shown = answer.model
+                        queries.append(ReviewedQuery(queryID: id, averagePrecision: answer.averagePrecision, rows: answer.matches.map {
+                            ResultRow(rank: $0.rank, sampleID: $0.sampleID, score: $0.score, isRelevant: $0.isRelevant)
+                        }))
+                        if (i + 1) % 10 == 0 { inbox.post(.review(.progress(generation: generation, done: i + 1, total: ids.count))) }
+                    }
+                    let model = try flagModel(shown: shown, service: service, rankingsPath: nil)
+                    let reviewed = try store.reviewedPairs(dataset: dataset, model: model.key, annotator: annotator)
+                    let flagged = Set(try store.flags(dataset: dataset, query: nil).filter { $0.model == model.key }
+                        .map { ReviewedPair(query: $0.query, match: $0.match) })
+                    inbox.post(.review(.built(generation: generation, .success(ReviewBuild(
+                        split: split, model: shown, modelKey: model.key, queries: queries, reviewed: reviewed, flagged: flagged)))))
+                } catch {
+                    inbox.post(.review(.built(generation: generation, .failure(failure(error)))))
+                }
+            }
+        case .record(let draft):
+            flagWriter.async { [inbox, service] in
+                var flag = draft
+                flag.createdAt = Date()
+                let pair = ReviewedPair(query: draft.query, match: draft.match)
+                do {
+                    let model = try flagModel(shown: draft.model, service: service, rankingsPath: nil)
+                    flag.model = model.key
+                    flag.modelName = model.name
+                    inbox.post(.review(.recorded(pair, .success(try store.record(flag)))))
+                } catch { inbox.post(.review(.recorded(pair, .failure(failure(error))))) }
+            }
+        case .skip(let dataset, let pair, let key, let annotator):
+            flagWriter.async { [inbox] in
+                do {
+                    try store.skip(dataset: dataset, query: pair.query, match: pair.match, model: key, annotator: annotator, at: Date())
+                    inbox.post(.review(.written(.success(pair))))
+                } catch { inbox.post(.review(.written(.failure(failure(error))))) }
+            }
+        case .unskip(let dataset, let pair, let key, let annotator):
+            flagWriter.async { [inbox] in
+                do {
+                    try store.unskip(dataset: dataset, query: pair.query, match: pair.match, model: key, annotator: annotator)
+                    inbox.post(.review(.written(.success(pair))))
+                } catch { inbox.post(.review(.written(.failure(failure(error))))) }
+            }
+        case .undoVerdict(let flag):
+            flagWriter.async { [inbox] in
+                let pair = ReviewedPair(query: flag.query, match: flag.match)
+                do {
+                    guard let id = flag.id else { throw LoadFailure("the verdict on \(flag.match) has no store id yet") }
+                    try store.undo(id: id)
+                    inbox.post(.review(.written(.success(pair))))
+                } catch { inbox.post(.review(.written(.failure(failure(error))))) }
+            }
+        }
+    }
+
     private func runTraining(_ effect: TrainingEffect) {
         switch effect {
         case .start(let request):
@@ -333,17 +405,22 @@ public final class ExplorerApp {
         case .pause: trainingRun?.pause()
         case .resume: trainingRun?.resume()
         case .cancel: trainingRun?.cancel()
-        case .reindex(let checkpoint):
+        case .reindex(let model):
             guard let reopen = options.reopenRetrieval, let dataset else {
                 inbox.post(.training(.reindexed(error: "this explorer cannot switch models (started with --no-search?)")))
                 return
             }
-            openEngine(reopen(checkpoint), for: dataset) { [inbox] result in
+            let name = model.checkpointPath ?? "the zero-shot towers"
+            openEngine(reopen(model.checkpointPath), for: dataset) { [inbox] result in
                 switch result {
                 case .success: inbox.post(.training(.reindexed(error: nil)))
                 // The old engine stays in use.
-                case .failure(let f): inbox.post(.training(.reindexed(error: "re-indexing with \(checkpoint) failed: \(f.message)")))
+                case .failure(let f): inbox.post(.training(.reindexed(error: "re-indexing with \(name) failed: \(f.message)")))
                 }
+            }
+        case .scanModels(let runsDirectory, let extra):
+            work.async { [inbox] in
+                inbox.post(.training(.modelsFound(ModelScan.scan(runsDirectory: runsDirectory, extra: extra))))
             }
         }
     }
@@ -364,7 +441,8 @@ public final class ExplorerApp {
                              searchUnavailable: options.openRetrieval == nil ? options.retrievalUnavailable : nil,
                              rankingsPath: options.rankingsPath, annotator: options.annotator, flags: flags,
                              flagsPath: options.flagsPath, defaultFlagsPath: FlagStore.defaultPath(),
-                             runsDirectory: options.runsDirectory, trainingArguments: options.trainingArguments)
+                             runsDirectory: options.runsDirectory, trainingArguments: options.trainingArguments,
+                             modelPath: options.modelPath)
     }
 }
 

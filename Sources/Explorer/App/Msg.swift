@@ -66,6 +66,8 @@ public enum Msg: Sendable {
     case statusExpired(serial: Int)
     /// The samples of an export were written to `path` (`Effect.exportSamples`), or could not be.
     case exported(Result<ExportDone, LoadFailure>)
+    /// The review queue (Sources/Explorer/Review).
+    case review(ReviewMsg)
 }
 
 /// An export that was written.
@@ -101,12 +103,16 @@ public struct ExplorerStart: Sendable, Equatable {
     /// Where training runs write their folders, and the arguments added to every run.
     public var runsDirectory: String
     public var trainingArguments: [String]
+    /// The checkpoint that searches at start (`--model`); nil: the zero-shot towers.
+    public var modelPath: String?
 
     public init(dataPath: String, searchUnavailable: String?, rankingsPath: String?, annotator: String, flags: FlagsStore,
-                flagsPath: String?, defaultFlagsPath: String, runsDirectory: String, trainingArguments: [String]) {
+                flagsPath: String?, defaultFlagsPath: String, runsDirectory: String, trainingArguments: [String],
+                modelPath: String? = nil) {
         self.dataPath = dataPath; self.searchUnavailable = searchUnavailable; self.rankingsPath = rankingsPath
         self.annotator = annotator; self.flags = flags; self.flagsPath = flagsPath; self.defaultFlagsPath = defaultFlagsPath
         self.runsDirectory = runsDirectory; self.trainingArguments = trainingArguments
+        self.modelPath = modelPath
     }
 }
 
@@ -137,6 +143,8 @@ public enum Effect: Sendable, Equatable {
     /// Write the samples at `positions` of split `split` as TSV to a new file in the export
     /// folder (`ExplorerOptions.exportDirectory`, else the current one) named `vitrine-<name>-<date and time>.tsv`; answered by `Msg.exported`.
     case exportSamples(split: Int, positions: [Int], name: String)
+    /// Build the review queue, store its verdicts and skips (Sources/Explorer/Review).
+    case review(ReviewEffect)
     /// Put this text on the clipboard through the terminal (OSC 52): an explicit user action.
     case copyToClipboard(String)
     case quit(exitCode: Int32)

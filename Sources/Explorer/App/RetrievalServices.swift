@@ -38,6 +38,11 @@ public protocol FlagService: Sendable {
     @discardableResult func undo(id: Int64) throws -> Flag?
     /// The current verdicts of a dataset, of one query or of all.
     func flags(dataset: String, query: String?) throws -> [Flag]
+    /// Review queues: a pair skipped (it counts as reviewed), a skip withdrawn, and the pairs an
+    /// annotator has reviewed with a model key (their current verdicts and skips).
+    func skip(dataset: String, query: String, match: String, model: String, annotator: String, at date: Date) throws
+    func unskip(dataset: String, query: String, match: String, model: String, annotator: String) throws
+    func reviewedPairs(dataset: String, model: String, annotator: String) throws -> Set<ReviewedPair>
 }
 
 extension FlagStore: FlagService {}

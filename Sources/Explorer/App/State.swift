@@ -145,6 +145,8 @@ public struct ExplorerState: Sendable {
     public var bottomPaneHeight = 0
     /// The training dialog, the training pane and the run it shows.
     public var training: TrainingUIState
+    /// The review queue, while it is open (it takes the body and the keys).
+    public var review: ReviewState? = nil
 
     public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
                 themeNames: [String] = ThemeLibrary.available()) {
@@ -239,7 +241,8 @@ public struct ExplorerState: Sendable {
     }
 
     public var context: ActionContext {
-        if let modal = training.modalContext { return modal == .dialog ? .trainingDialog : .trainingConfirm }
+        if let modal = training.modalContext { return modal == .dialog ? .trainingDialog : modal == .picker ? .modelPicker : .trainingConfirm }
+        if review != nil, focus == .browser || focus == .results { return .review }
         switch focus {
         case .browser: return .browser
         case .results: return .results

@@ -77,6 +77,9 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         state.status = StatusLine("wrote \(done.count) sample\(done.count == 1 ? "" : "s") to \(done.path)")
         return []
 
+    case .review(let message):
+        return updateReview(&state, message)
+
     case .exported(.failure(let failure)):
         state.status = StatusLine("export failed: \(failure.message)", role: .error)
         return []
@@ -99,6 +102,8 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
     }
     state.training.settings.runsDirectory = start.runsDirectory
     state.training.settings.extraArguments = start.trainingArguments
+    state.training.commandLineModel = start.modelPath
+    if let model = start.modelPath { state.training.model.current = ModelEntry(checkpoint: model, note: "--model") }
     state.training.settings.flagsStore = start.flagsPath ?? (state.retrieval.flags.available ? start.defaultFlagsPath : nil)
     return [.loadDataset(path: start.dataPath)]
 }
@@ -110,6 +115,8 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
 func updateTrainingUI(_ state: inout ExplorerState, _ message: TrainingMsg) -> [Effect] {
     var effects = updateTraining(&state.training, message).map(Effect.training)
     if case .reindexed(nil) = message { effects += updateRetrieval(&state, .modelChanged) }
+    // A switch of model that failed (the model in use stays) says why.
+    if case .reindexed(let error?) = message { state.status = StatusLine(error, role: .error) }
     fitTrainingPane(&state)
     return effects
 }
@@ -232,6 +239,10 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         let filter = state.filter.isEmpty ? "" : "-filtered"
         state.status = StatusLine("writing \(state.browser.visible.count) samples of \(split.name)…")
         return [.exportSamples(split: state.splitIndex, positions: state.browser.visible, name: split.name + filter)]
+    case .reviewStart:
+        return startReview(&state)
+    case .reviewRight, .reviewWrong, .reviewSkip, .reviewUndo, .reviewNext, .reviewPrevious, .reviewKind, .reviewClose:
+        return performReview(&state, id)
     case .copyID:
         let id = state.screen == .results ? state.retrieval.results.selectedRow?.sampleID : state.selectedSample?.id
         guard let id else { return [] }
@@ -286,7 +297,8 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         return updateRetrieval(&state, .command(command))
     case .trainingOpen, .trainingTogglePane, .trainingPause, .trainingCancel, .trainingCancelConfirm, .trainingCancelDismiss,
          .trainingDialogNext, .trainingDialogPrevious, .trainingDialogIncrease, .trainingDialogDecrease, .trainingDialogStart,
-         .trainingDialogClose, .trainingDialogDeleteBack, .trainingDialogDeleteWord:
+         .trainingDialogClose, .trainingDialogDeleteBack, .trainingDialogDeleteWord,
+         .modelUseNew, .modelPick, .modelPickerDown, .modelPickerUp, .modelPickerChoose, .modelPickerClose:
         // Raw values are equal (`TrainingCommand`); a test checks every one maps.
         guard let command = TrainingCommand(rawValue: id.rawValue) else { return [] }
         return updateTrainingUI(&state, .command(command))

@@ -1,7 +1,7 @@
 /// Where an action applies. Global actions work everywhere except while text
 /// is being typed into the filter.
 public enum ActionContext: String, Sendable, CaseIterable, Codable {
-    case global, browser, results, filter, query, goto, find, help, trainingDialog, trainingConfirm
+    case global, browser, results, filter, query, goto, find, review, help, trainingDialog, trainingConfirm, modelPicker
 
     public var title: String {
         switch self {
@@ -12,9 +12,11 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
         case .query: return "Typing a search"
         case .goto: return "Typing an id to go to"
         case .find: return "Typing what to find in the results"
+        case .review: return "Review queue"
         case .help: return "Help"
         case .trainingDialog: return "Training dialog"
         case .trainingConfirm: return "Cancel the training run?"
+        case .modelPicker: return "Model picker"
         }
     }
 
@@ -23,7 +25,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
     public var isTextEntry: Bool { self == .filter || self == .query || self == .goto || self == .find }
 
     /// Modal contexts: only their own bindings apply, like text entry.
-    public var isModal: Bool { self == .help || self == .trainingDialog || self == .trainingConfirm }
+    public var isModal: Bool { self == .help || self == .review || self == .trainingDialog || self == .trainingConfirm || self == .modelPicker }
 }
 
 /// Everything a user can do with a key or the mouse. The one action registry drives
@@ -84,6 +86,15 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case queryHistoryPrevious = "query.history-previous"
     case queryHistoryNext = "query.history-next"
     case copyID = "copy.id"
+    case reviewStart = "review.start"
+    case reviewRight = "review.right"
+    case reviewWrong = "review.wrong"
+    case reviewSkip = "review.skip"
+    case reviewUndo = "review.undo"
+    case reviewNext = "review.next"
+    case reviewPrevious = "review.previous"
+    case reviewKind = "review.kind"
+    case reviewClose = "review.close"
     case resultsOrder = "results.order"
     case resultsFind = "results.find"
     case findAccept = "find.accept"
@@ -115,6 +126,12 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case trainingDialogClose = "training.dialog.close"
     case trainingDialogDeleteBack = "training.dialog.delete-back"
     case trainingDialogDeleteWord = "training.dialog.delete-word"
+    case modelUseNew = "training.use-model"
+    case modelPick = "training.models"
+    case modelPickerDown = "training.models.down"
+    case modelPickerUp = "training.models.up"
+    case modelPickerChoose = "training.models.choose"
+    case modelPickerClose = "training.models.close"
 }
 
 /// One entry of the registry.
@@ -141,6 +158,7 @@ public enum ActionRegistry {
         Action(.help, "Show or hide this help", hint: "help", keys: [.char("?"), .function(1)], context: .global),
         Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
         Action(.copyID, "Copy the id of the selected sample or highlighted match to the clipboard (OSC 52; the terminal must allow it)", keys: [.char("y")], context: .global),
+        Action(.reviewStart, "Review queue: walk (query, match) pairs that need a verdict, one key each; resumes where you stopped", hint: "review", keys: [.char("R")], context: .global),
         Action(.startGoto, "Go to a sample by its id, in any split ({goto.accept} goes)", keys: [.char(":")], context: .global),
 
         Action(.moveDown, "Select the next sample", keys: [.down, .char("j")], context: .browser),
@@ -201,6 +219,15 @@ public enum ActionRegistry {
         Action(.filterDeleteBack, "Delete the last character", keys: [.backspace], context: .filter),
         Action(.filterDeleteWord, "Delete the last word", keys: [.ctrl("w")], context: .filter),
 
+        Action(.reviewRight, "The match is right (a confirmed verdict), then the next pair", hint: "right", keys: [.char("c")], context: .review),
+        Action(.reviewWrong, "The match is wrong (a wrong verdict), then the next pair", hint: "wrong", keys: [.char("f")], context: .review),
+        Action(.reviewSkip, "Skip the pair (it counts as reviewed, with no verdict)", hint: "skip", keys: [.char("s")], context: .review),
+        Action(.reviewUndo, "Undo the last verdict or skip of this queue", hint: "undo", keys: [.char("u")], context: .review),
+        Action(.reviewNext, "The next pair", keys: [.down, .char("j")], context: .review),
+        Action(.reviewPrevious, "The previous pair", keys: [.up, .char("k")], context: .review),
+        Action(.reviewKind, "Which pairs: the worst queries' top 10, the matches the labels call wrong, or those without a verdict (cycles)", hint: "which", keys: [.char("K")], context: .review),
+        Action(.reviewClose, "Leave the queue (it resumes at the first unreviewed pair)", hint: "leave", keys: [.escape, .char("q")], context: .review),
+
         Action(.findAccept, "Highlight the next match whose id, caption or label contains the text (from the highlighted one, wrapping)", keys: [.enter], context: .find),
         Action(.findCancel, "Stop typing", keys: [.escape], context: .find),
         Action(.findDeleteBack, "Delete the last character", keys: [.backspace], context: .find),
@@ -221,6 +248,7 @@ public enum ActionRegistry {
         case .global, .pane: context = .global
         case .dialog: context = .trainingDialog
         case .confirm: context = .trainingConfirm
+        case .picker: context = .modelPicker
         }
         return Action(ActionID(rawValue: command.rawValue)!, command.description, hint: command.hint,
                       keys: command.defaultKeys, context: context)

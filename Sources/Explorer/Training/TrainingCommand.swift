@@ -10,6 +10,8 @@ public enum TrainingKeyContext: String, Sendable, CaseIterable {
     /// The training dialog is open. Keys bound to nothing here are text for
     /// its fields (`TrainingMsg.typed`), so global keys must not fall through.
     case dialog
+    /// The model picker is open (a modal list).
+    case picker
 }
 
 /// Everything a key can do to the training dialog and pane. The raw values
@@ -30,6 +32,12 @@ public enum TrainingCommand: String, Sendable, Equatable, CaseIterable {
     case dialogClose = "training.dialog.close"
     case dialogDeleteBack = "training.dialog.delete-back"
     case dialogDeleteWord = "training.dialog.delete-word"
+    case useNewModel = "training.use-model"
+    case openModelPicker = "training.models"
+    case pickerDown = "training.models.down"
+    case pickerUp = "training.models.up"
+    case pickerChoose = "training.models.choose"
+    case pickerClose = "training.models.close"
 
     /// The help overlay's line for it.
     public var description: String {
@@ -48,6 +56,12 @@ public enum TrainingCommand: String, Sendable, Equatable, CaseIterable {
         case .dialogClose: return "Close the dialog without starting"
         case .dialogDeleteBack: return "Delete the last character of the field"
         case .dialogDeleteWord: return "Delete the last word of the field"
+        case .useNewModel: return "Search with the model a finished run offers (re-indexes the gallery in the background)"
+        case .openModelPicker: return "Choose the model that searches: zero-shot or a checkpoint of the runs folder"
+        case .pickerDown: return "The next model"
+        case .pickerUp: return "The previous model"
+        case .pickerChoose: return "Search with this model (re-indexes the gallery in the background)"
+        case .pickerClose: return "Close the model picker"
         }
     }
 
@@ -61,6 +75,8 @@ public enum TrainingCommand: String, Sendable, Equatable, CaseIterable {
         case .keepRunning: return "no"
         case .dialogStart: return "start"
         case .dialogClose: return "close"
+        case .pickerChoose: return "use"
+        case .pickerClose: return "close"
         default: return nil
         }
     }
@@ -82,16 +98,23 @@ public enum TrainingCommand: String, Sendable, Equatable, CaseIterable {
         case .dialogClose: return [.escape]
         case .dialogDeleteBack: return [.backspace]
         case .dialogDeleteWord: return [.ctrl("w")]
+        case .useNewModel: return [.char("U")]
+        case .openModelPicker: return [.char("M")]
+        case .pickerDown: return [.down, .char("j")]
+        case .pickerUp: return [.up, .char("k")]
+        case .pickerChoose: return [.enter]
+        case .pickerClose: return [.escape, .char("M"), .char("q")]
         }
     }
 
     public var context: TrainingKeyContext {
         switch self {
-        case .open, .togglePane: return .global
+        case .open, .togglePane, .useNewModel, .openModelPicker: return .global
         case .pauseResume, .cancelRun: return .pane
         case .confirmCancel, .keepRunning: return .confirm
         case .dialogNext, .dialogPrevious, .dialogIncrease, .dialogDecrease, .dialogStart, .dialogClose,
              .dialogDeleteBack, .dialogDeleteWord: return .dialog
+        case .pickerDown, .pickerUp, .pickerChoose, .pickerClose: return .picker
         }
     }
 }

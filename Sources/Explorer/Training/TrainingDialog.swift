@@ -111,7 +111,8 @@ public struct TrainingDialogState: Sendable, Equatable {
             case .success(let r): error = nil; return .start(r)
             case .failure(let e): error = e.message
             }
-        case .open, .togglePane, .pauseResume, .cancelRun, .confirmCancel, .keepRunning:
+        case .open, .togglePane, .pauseResume, .cancelRun, .confirmCancel, .keepRunning,
+             .useNewModel, .openModelPicker, .pickerDown, .pickerUp, .pickerChoose, .pickerClose:
             break
         }
         return .stay

@@ -35,9 +35,12 @@ public enum TrainingRunStatus: Sendable, Equatable {
     }
 }
 
-/// Re-indexing the gallery with the model a run produced.
+/// Re-indexing the gallery with the model a run produced: offered when the run ends well,
+/// done only once the user accepts (`TrainingCommand.useNewModel`).
 public enum ReindexStatus: Sendable, Equatable {
     case none
+    /// The run's checkpoint is offered; the model in use is unchanged until the user accepts.
+    case offered(checkpoint: String)
     case running(checkpoint: String)
     case done(checkpoint: String)
     case failed(message: String)
@@ -94,8 +97,8 @@ public struct TrainingPaneState: Sendable, Equatable {
         return (s.devMAP10Before ?? firstDevMAP10, s.devMAP10After ?? bestMAP10)
     }
 
-    /// Applies one event from the run; returns what the app must do (re-index
-    /// with the new model when a run ends well).
+    /// Applies one event from the run; returns what the app must do. A run that ends well
+    /// offers its checkpoint (`reindex = .offered`); nothing is re-indexed until the user accepts.
     public mutating func apply(_ event: TrainingEvent) -> [TrainingEffect] {
         switch event {
         case .preparing(let progress):
@@ -137,8 +140,7 @@ public struct TrainingPaneState: Sendable, Equatable {
             status = .finished(outcome: summary.outcome)
             confirmingCancel = false
             if summary.outcome != .cancelled, let checkpoint = summary.checkpoint {
-                reindex = .running(checkpoint: checkpoint)
-                return [.reindex(checkpoint: checkpoint)]
+                reindex = .offered(checkpoint: checkpoint)
             }
         case .failed(let message):
             // The first failure is the cause; later ones (the exit it led to) add nothing.

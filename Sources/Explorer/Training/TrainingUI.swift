@@ -74,8 +74,10 @@ public enum TrainingMsg: Sendable, Equatable {
     case event(TrainingEvent)
     /// The process ended and was reaped.
     case exited(TrainingExit)
-    /// The gallery was re-indexed with the run's checkpoint (nil), or could not be (the reason).
+    /// The gallery was re-indexed with the model asked for (nil), or could not be (the reason).
     case reindexed(error: String?)
+    /// The models found on disk for the picker (`TrainingEffect.scanModels`).
+    case modelsFound([ModelEntry])
 }
 
 /// Work the training update asks for. The explorer wraps it in its own
@@ -88,9 +90,12 @@ public enum TrainingEffect: Sendable, Equatable {
     case resume
     /// End it: SIGTERM, then SIGKILL after a grace period.
     case cancel
-    /// Re-index the gallery with this checkpoint and refresh the results,
-    /// then answer `TrainingMsg.reindexed`.
-    case reindex(checkpoint: String)
+    /// Re-index the gallery with this model (a checkpoint or the zero-shot towers) and refresh
+    /// the results, then answer `TrainingMsg.reindexed`.
+    case reindex(model: ModelChoice)
+    /// List the models on disk: the runs folder's checkpoints and `extra` (the `--model` one);
+    /// answered by `TrainingMsg.modelsFound`.
+    case scanModels(runsDirectory: String, extra: String?)
 }
 
 /// All the explorer keeps about training: the dialog when it is open, the
@@ -104,6 +109,12 @@ public struct TrainingUIState: Sendable, Equatable {
     public var paneVisible = false
     /// The last request started, so that the dialog opens with its choices.
     public var lastRequest: TrainingRunRequest? = nil
+    /// The model that ranks the results, and the one being switched to.
+    public var model = ModelInUse()
+    /// The checkpoint given on the command line (`--model`), listed by the picker.
+    public var commandLineModel: String? = nil
+    /// The model picker, while it is open.
+    public var picker: ModelPickerState? = nil
 
     public init(settings: TrainingSettings) { self.settings = settings }
 
@@ -115,6 +126,7 @@ public struct TrainingUIState: Sendable, Equatable {
     /// (`.pane` when it has given the training pane the focus).
     public var modalContext: TrainingKeyContext? {
         if dialog != nil { return .dialog }
+        if picker != nil { return .picker }
         if run?.confirmingCancel == true { return .confirm }
         return nil
     }
@@ -152,8 +164,26 @@ public func updateTraining(_ state: inout TrainingUIState, _ msg: TrainingMsg) -
         return []
 
     case .reindexed(let error):
+        if let target = state.model.switching {
+            state.model.switching = nil
+            if let error { state.model.lastError = error } else { state.model.current = target; state.model.lastError = nil }
+        }
         guard case .running(let checkpoint)? = state.run?.reindex else { return [] }
         state.run?.reindex = error.map { .failed(message: $0) } ?? .done(checkpoint: checkpoint)
+        return []
+
+    case .modelsFound(let entries):
+        // What the disk says of the model in use (its step, its mAP) is kept with it.
+        if let found = entries.first(where: { $0.choice == state.model.current.choice }) {
+            var current = found
+            current.step = found.step ?? state.model.current.step
+            current.devMAP10 = found.devMAP10 ?? state.model.current.devMAP10
+            state.model.current = current
+        }
+        guard state.picker != nil else { return [] }
+        state.picker!.entries = entries
+        // The picker opens on the model in use.
+        state.picker!.selected = entries.firstIndex { $0.choice == (state.model.switching ?? state.model.current).choice } ?? 0
         return []
     }
 }
@@ -173,6 +203,9 @@ private func performTraining(_ state: inout TrainingUIState, _ command: Training
             state.paneVisible = true
             return [.start(request)]
         }
+    }
+    if state.picker != nil {
+        return performPicker(&state, command)
     }
     switch command {
     case .open:
@@ -211,5 +244,48 @@ private func performTraining(_ state: inout TrainingUIState, _ command: Training
     case .dialogNext, .dialogPrevious, .dialogIncrease, .dialogDecrease, .dialogStart, .dialogClose,
          .dialogDeleteBack, .dialogDeleteWord:
         return []
+    case .useNewModel:
+        guard case .offered(let checkpoint)? = state.run?.reindex else { return [] }
+        guard state.model.switching == nil else { return [] }
+        state.run!.reindex = .running(checkpoint: checkpoint)
+        let run = state.run!
+        state.model.switching = ModelEntry(checkpoint: checkpoint, step: run.bestStep ?? run.summary?.steps,
+                                           devMAP10: run.summary?.devMAP10After ?? run.bestMAP10)
+        return [.reindex(model: .checkpoint(checkpoint))]
+    case .openModelPicker:
+        state.picker = ModelPickerState()
+        return [.scanModels(runsDirectory: state.settings.runsDirectory, extra: state.commandLineModel)]
+    case .pickerDown, .pickerUp, .pickerChoose, .pickerClose:
+        return []
     }
+}
+
+/// The picker's keys: move, choose (the gallery is re-indexed with the model chosen), close.
+private func performPicker(_ state: inout TrainingUIState, _ command: TrainingCommand) -> [TrainingEffect] {
+    guard var picker = state.picker else { return [] }
+    let count = picker.entries?.count ?? 0
+    switch command {
+    case .pickerDown:
+        if count > 0 { picker.selected = min(count - 1, picker.selected + 1) }
+    case .pickerUp:
+        picker.selected = max(0, picker.selected - 1)
+    case .pickerClose, .openModelPicker:
+        state.picker = nil
+        return []
+    case .pickerChoose:
+        guard let entries = picker.entries, picker.selected < entries.count else { return [] }
+        let entry = entries[picker.selected]
+        state.picker = nil
+        // The model in use, or the one already being indexed: nothing to do.
+        guard entry.choice != (state.model.switching ?? state.model.current).choice else { return [] }
+        // One re-index at a time: the one going finishes first.
+        guard state.model.switching == nil else { return [] }
+        state.model.switching = entry
+        if case .offered(let c)? = state.run?.reindex, entry.choice == .checkpoint(c) { state.run!.reindex = .running(checkpoint: c) }
+        return [.reindex(model: entry.choice)]
+    default:
+        return []
+    }
+    state.picker = picker
+    return []
 }

@@ -39,7 +39,7 @@ public func renderTrainingPane(_ state: TrainingUIState, in rect: Rect, unicode:
     TrainingPaneLayout.box(rect, title: "training · \(run.request.mode.title) · \(run.request.preset.rawValue)",
                            status: (run.status.word, statusStyle(run.status)), focused: focused, unicode: unicode, frame: &frame)
     let inner = Rect(x: rect.x + 2, y: rect.y + 1, width: rect.width - 4, height: rect.height - 2)
-    let lines = paneLines(run, width: inner.width, unicode: unicode, keys: keys)
+    let lines = paneLines(run, width: inner.width, unicode: unicode, keys: keys, model: state.model)
     // Keep the most important lines that fit, in their order; the key line sits at the bottom.
     var kept = lines
     while kept.count > inner.height {
@@ -63,7 +63,7 @@ public func renderTrainingPane(_ state: TrainingUIState, in rect: Rect, unicode:
 public func trainingPanePreferredHeight(_ state: TrainingUIState, width: Int) -> Int {
     guard state.showsPane, let run = state.run, width > 0 else { return 0 }
     if width < TrainingPaneLayout.minimumWidth { return 1 }
-    return paneLines(run, width: width - 4, unicode: true, keys: TrainingKeyLabels(unicode: true)).count + 2
+    return paneLines(run, width: width - 4, unicode: true, keys: TrainingKeyLabels(unicode: true), model: state.model).count + 2
 }
 
 /// The run in one line of at most `width` columns: for narrow panes, the
@@ -128,7 +128,8 @@ struct PaneLine {
     var atBottom = false
 }
 
-private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys: TrainingKeyLabels) -> [PaneLine] {
+private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys: TrainingKeyLabels,
+                       model: ModelInUse = ModelInUse()) -> [PaneLine] {
     let clean = { (s: String) in SafeText.inert(s, ascii: !unicode) }
     let dot = unicode ? " · " : " | "
     var lines: [PaneLine] = []
@@ -199,6 +200,22 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
         }
         switch run.reindex {
         case .none: break
+        case .offered(let checkpoint):
+            // The run's best against what searches now; nothing changes until the user accepts.
+            let new = ModelEntry(checkpoint: checkpoint, step: run.bestStep)
+            var spans = [TrainingSpan("New model " + clean(new.label), CellStyle(.accent, bold: true))]
+            if let best = run.summary?.devMAP10After ?? run.bestMAP10 {
+                spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(best))", CellStyle(.text, bold: true)))
+                if let now = model.current.devMAP10 {
+                    spans.append(TrainingSpan(" vs \(TrainingFormat.map(now)) now (" + clean(model.current.name) + ")",
+                                              CellStyle(best >= now ? .text : .warning)))
+                } else {
+                    spans.append(TrainingSpan(dot + "now " + clean(model.current.name), CellStyle(.dim)))
+                }
+            }
+            spans.append(TrainingSpan("  ", CellStyle(.text)))
+            spans += keyHint(keys[.useNewModel], "use it", dot: "")
+            lines.append(PaneLine(spans: spans, priority: 1))
         case .running:
             lines.append(PaneLine(spans: [TrainingSpan("Re-indexing the gallery with the new model" + (unicode ? "…" : "..."), CellStyle(.warning))], priority: 2))
         case .done(let checkpoint):

@@ -82,6 +82,10 @@ extension Canvas {
         }
 
         var right: [HeaderPiece] = []
+        // Which model ranks the results (none without search).
+        if detail.model != .none, let text = modelText(short: detail.model == .short) {
+            right.append(HeaderPiece(text + " ", CellStyle(.headerDim)))
+        }
         if let split = state.split {
             var parts: [String] = []
             if detail.kindCounts {
@@ -102,6 +106,23 @@ extension Canvas {
             }
         }
         return (left, right)
+    }
+}
+
+extension Canvas {
+    /// "model: finetune-1/best (step 400)"; when `short`, without the step and with a long name
+    /// cut at its start ("model: …0104-141300/best"); with "→ other…" while the gallery is
+    /// re-indexed with another. Nil when there is no search.
+    func modelText(short: Bool) -> String? {
+        if case .unavailable = state.retrieval.engine { return nil }
+        let model = state.training.model
+        let ellipsis = unicode ? "…" : "~"
+        func name(_ e: ModelEntry) -> String {
+            short ? DisplayWidth.truncateLeading(clean(e.name), to: HeaderDetail.shortModelWidth, ellipsis: ellipsis) : clean(e.name)
+        }
+        var text = "model: " + (short ? name(model.current) : clean(model.current.label))
+        if let next = model.switching { text += (unicode ? " → " : " -> ") + name(next) + ellipsis }
+        return text
     }
 }
 
@@ -131,6 +152,7 @@ struct HeaderPiece: Equatable {
 /// How much the header says; `steps` lower it one notch at a time, least useful detail first.
 struct HeaderDetail {
     enum DatasetName { case full, short, none }
+    enum ModelName { case full, short, none }
     enum Counts: Int, Comparable {
         case none, compact, exact
         static func < (a: Counts, b: Counts) -> Bool { a.rawValue < b.rawValue }
@@ -138,6 +160,9 @@ struct HeaderDetail {
 
     /// The fewest columns a shortened dataset name is shown in (fewer: it is left out).
     static let shortNameWidth = 8
+
+    /// Columns a model's name is cut to when `model` is `.short`.
+    static let shortModelWidth = 18
 
     /// Columns the dataset's name is cut to when `dataset` is `.short`.
     var nameWidth = 0
@@ -154,17 +179,21 @@ struct HeaderDetail {
     var kindCounts = true
     /// "1 missing" rather than "1 missing image".
     var shortWarnings = false
+    /// "model: finetune-1/best (step 400)", "model: finetune-1/best" or nothing, at the right end.
+    var model = ModelName.full
 
     static let steps: [@Sendable (inout HeaderDetail) -> Void] = [
         { $0.format = false },
         { $0.kindCounts = false },
         { $0.counts = .compact },
         { $0.dataset = .short },
+        { $0.model = .short },
         { $0.shortWarnings = true },
         { $0.dataset = .none },
         { $0.counts = .none },
         { $0.otherTabs = false },
         { $0.brand = false },
+        { $0.model = .none },
     ]
 
     /// A count in at most four columns: 999, 1.2k, 12k, 123k, 1.2M, 12M.

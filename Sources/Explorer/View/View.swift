@@ -36,7 +36,9 @@ struct Canvas {
         case .failed(let message):
             drawError(message)
         case .loaded(let loaded):
-            if state.screen == .results {
+            if state.review != nil {
+                drawReview()
+            } else if state.screen == .results {
                 drawResults()
                 drawMatchPane()
             } else {
@@ -51,6 +53,10 @@ struct Canvas {
             renderTrainingDialog(dialog, settings: state.training.settings,
                                  in: Rect(x: 0, y: 0, width: frame.width, height: frame.height),
                                  unicode: unicode, keys: trainingKeys, frame: &frame)
+        }
+        if state.training.picker != nil {
+            renderModelPicker(state.training, in: Rect(x: 0, y: 0, width: frame.width, height: frame.height),
+                              unicode: unicode, keys: trainingKeys, frame: &frame)
         }
         if !unicode { asciiOnly() }
     }
@@ -353,7 +359,8 @@ struct Canvas {
             x += frame.put("  ", x: x, y: r.y, style: CellStyle(.footer))
         }
         let context = state.context
-        for a in ActionRegistry.all where a.hint != nil && (a.context == context || a.context == .global) {
+        // A modal context (help, the review queue, the training dialog) takes every key: no global hints.
+        for a in ActionRegistry.all where a.hint != nil && (a.context == context || (a.context == .global && !context.isModal)) {
             guard let key = state.keyMap.keys(for: a.id).first, var hint = a.hint else { continue }
             // The mode hint says which mode is on; in the results only sample queries have one.
             if a.id == .resultsCycleMode, state.retrieval.results.query?.captionText != nil { continue }

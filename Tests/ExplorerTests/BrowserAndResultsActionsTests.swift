@@ -3,6 +3,9 @@ import Foundation
 import Explorer
 import Testing
 
+/// The browser's and the results' actions for finding and taking out what you see: `:` goes to an id,
+/// `y` copies one, `E` exports the filtered list, `v` shows the query, `o` orders and `/` finds matches.
+
 /// `:` then an id: the sample in any split, selected in the browser.
 @Suite struct GoToTests {
     static func goTo(_ s: inout ExplorerState, _ id: String) {
