@@ -16,14 +16,17 @@ import Testing
         try t.keys("Enter")
         _ = try t.waitFor("the gallery list", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") }
         // The queue needs search: R until the index is open.
+        func openQueue() throws {
+            let deadline = Date().addingTimeInterval(300)
+            repeat {
+                try t.keys("R")
+                let screen = try t.waitFor("the queue or a wait", timeout: 10) { $0.contains("review ·") || $0.contains("needs search") }
+                if screen.contains("review ·") { return }
+                Thread.sleep(forTimeInterval: 1)
+            } while Date() < deadline
+        }
+        try openQueue()
         var screen = ""
-        let deadline = Date().addingTimeInterval(300)
-        repeat {
-            try t.keys("R")
-            screen = try t.waitFor("the queue or a wait", timeout: 10) { $0.contains("review ·") || $0.contains("needs search") }
-            if screen.contains("review ·") { break }
-            Thread.sleep(forTimeInterval: 1)
-        } while Date() < deadline
         screen = try t.waitFor("the queue", timeout: 120) { $0.contains("pair 1/100") && $0.contains("0 of 100 reviewed") }
 
         for i in 0 ..< 20 { try t.keys(["f", "c", "s"][i % 3]) }
@@ -37,12 +40,7 @@ import Testing
         try t.type("clear; " + command)
         try t.keys("Enter")
         _ = try t.waitFor("the gallery list again", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") && !$0.contains("EXIT:0") }
-        repeat {
-            try t.keys("R")
-            screen = try t.waitFor("the queue or a wait", timeout: 10) { $0.contains("review ·") || $0.contains("needs search") }
-            if screen.contains("review ·") { break }
-            Thread.sleep(forTimeInterval: 1)
-        } while Date() < deadline
+        try openQueue()
         _ = try t.waitFor("the queue resumed at 21", timeout: 120) { $0.contains("pair 21/100") && $0.contains("20 of 100 reviewed") }
 
         // The verdicts are the store's: 14 (the skips are not verdicts).

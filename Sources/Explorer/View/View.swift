@@ -299,18 +299,23 @@ struct Canvas {
         if let quit = state.keyName(.quit) { frame.put("\(quit) quits", x: r.x + 2, y: r.maxY - 2, style: CellStyle(.dim)) }
     }
 
+    /// A line being typed, in the footer: `label`, the text (its end kept in view, with the
+    /// cursor there; a cut start shows "…"), and the keys that end it at the right.
+    mutating func drawPrompt(_ label: String, _ text: String, hints: [(ActionID, String)]) {
+        let r = layout.footer
+        var x = frame.put(label, x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
+        let hint = "  " + state.keyHints(hints).joined(separator: " · ") + " "
+        let room = r.width - x - DisplayWidth.of(hint) - 1
+        x += frame.put(DisplayWidth.truncateLeading(clean(text), to: room), x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
+        frame.cursor = (x, r.y)
+        frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
+    }
+
     mutating func drawFooter() {
         let r = layout.footer
         frame.fill(x: 0, y: r.y, width: r.width, height: 1, style: CellStyle(.footer))
         if state.editingFilter {
-            var x = frame.put(" / ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
-            let hint = "  " + state.keyHints([(.filterAccept, "keep"), (.filterCancel, "clear")]).joined(separator: " · ") + " "
-            let room = r.width - x - DisplayWidth.of(hint) - 1
-            // The end of the filter stays in view (the cursor is there); a cut start shows "…".
-            let visible = DisplayWidth.truncateLeading(clean(state.filter), to: room)
-            x += frame.put(visible, x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
-            frame.cursor = (x, r.y)
-            frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
+            drawPrompt(" / ", state.filter, hints: [(.filterAccept, "keep"), (.filterCancel, "clear")])
             return
         }
         if state.editingQuery {
@@ -318,21 +323,11 @@ struct Canvas {
             return
         }
         if let text = state.findText {
-            var x = frame.put(" find in results: ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
-            let hint = "  " + state.keyHints([(.findAccept, "next"), (.findCancel, "cancel")]).joined(separator: " · ") + " "
-            let room = r.width - x - DisplayWidth.of(hint) - 1
-            x += frame.put(DisplayWidth.truncateLeading(clean(text), to: room), x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
-            frame.cursor = (x, r.y)
-            frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
+            drawPrompt(" find in results: ", text, hints: [(.findAccept, "next"), (.findCancel, "cancel")])
             return
         }
         if let text = state.gotoText {
-            var x = frame.put(" go to id: ", x: 0, y: r.y, style: CellStyle(.footerKey, bold: true))
-            let hint = "  " + state.keyHints([(.gotoAccept, "go"), (.gotoCancel, "cancel")]).joined(separator: " · ") + " "
-            let room = r.width - x - DisplayWidth.of(hint) - 1
-            x += frame.put(DisplayWidth.truncateLeading(clean(text), to: room), x: x, y: r.y, maxWidth: room, style: CellStyle(.footer))
-            frame.cursor = (x, r.y)
-            frame.put(hint, x: r.width - DisplayWidth.of(hint), y: r.y, style: CellStyle(.footer))
+            drawPrompt(" go to id: ", text, hints: [(.gotoAccept, "go"), (.gotoCancel, "cancel")])
             return
         }
         // The retrieval engine's state (index build progress) at the right end.
