@@ -73,6 +73,34 @@ import Testing
         #expect(view(s).textLines().joined().contains("pair 8/20"))
     }
 
+    @Test func disputesAreFoundAndAdjudicated() throws {
+        func f(_ q: String, _ m: String, _ v: Verdict, _ who: String, _ t: Double, model: String = "k") -> Flag {
+            Flag(dataset: "d", query: q, match: m, model: model, verdict: v, annotator: who, createdAt: Date(timeIntervalSince1970: t))
+        }
+        let flags = [f("q1", "m1", .wrong, "ann", 1), f("q1", "m1", .confirmed, "bob", 2, model: "other"),
+                     f("q1", "m2", .wrong, "ann", 1), f("q1", "m2", .wrong, "bob", 2),           // agree: no dispute
+                     f("q2", "m1", .wrong, "ann", 1), f("q2", "m1", .confirmed, "ann", 3), f("q2", "m1", .confirmed, "bob", 2),
+                     Flag.adjudication(dataset: "d", query: "q1", match: "m1", verdict: .wrong, adjudicator: "dan",
+                                       createdAt: Date(timeIntervalSince1970: 5))]
+        let disputes = ReviewDispute.find(in: flags)
+        #expect(disputes == [ReviewDispute(pair: ReviewedPair(query: "q1", match: "m1"), verdicts: ["ann": .wrong, "bob": .confirmed],
+                                           adjudication: .wrong)], "ann's latest on q2/m1 agrees with bob's")
+
+        var s = try Self.opened()
+        var build = try #require(s.review?.build)
+        let pair = s.review!.items[3].pair
+        build.disputes = [ReviewDispute(pair: pair, verdicts: ["ann": .wrong, "bob": .confirmed], adjudication: nil)]
+        s.review!.build = build
+        for _ in 0 ..< 3 { _ = Fixture.key(&s, .char("K")) }
+        #expect(s.review?.kind == .disputes && s.review?.items.count == 1 && s.review?.reviewedCount == 0)
+        let text = view(s).textLines().joined(separator: "\n")
+        #expect(text.contains("ann: wrong · bob: right") && text.contains("as adjudicator"), "\(text)")
+        guard case .review(.adjudicate(let ruling))? = Fixture.key(&s, .char("c")).first else { Issue.record("no adjudication"); return }
+        #expect(ruling.role == .adjudicator && ruling.model == FlagModel.anyModel.key && ruling.verdict == .confirmed
+                && ruling.query == pair.query && ruling.match == pair.match && ruling.annotator == "ann")
+        #expect(s.review?.reviewedCount == 1)
+    }
+
     @Test func withoutAStoreOrSearchItSaysWhy() {
         var s = Driver.state(flags: false)
         #expect(Fixture.key(&s, .char("R")).isEmpty && s.review == nil)

@@ -348,10 +348,11 @@ public final class ExplorerApp {
                     }
                     let model = try flagModel(shown: shown, service: service, rankingsPath: nil)
                     let reviewed = try store.reviewedPairs(dataset: dataset, model: model.key, annotator: annotator)
-                    let flagged = Set(try store.flags(dataset: dataset, query: nil).filter { $0.model == model.key }
-                        .map { ReviewedPair(query: $0.query, match: $0.match) })
+                    let current = try store.flags(dataset: dataset, query: nil)
+                    let flagged = Set(current.filter { $0.model == model.key }.map { ReviewedPair(query: $0.query, match: $0.match) })
                     inbox.post(.review(.built(generation: generation, .success(ReviewBuild(
-                        split: split, model: shown, modelKey: model.key, queries: queries, reviewed: reviewed, flagged: flagged)))))
+                        split: split, model: shown, modelKey: model.key, queries: queries, reviewed: reviewed, flagged: flagged,
+                        disputes: ReviewDispute.find(in: current))))))
                 } catch {
                     inbox.post(.review(.built(generation: generation, .failure(failure(error)))))
                 }
@@ -367,6 +368,14 @@ public final class ExplorerApp {
                     flag.modelName = model.name
                     inbox.post(.review(.recorded(pair, .success(try store.record(flag)))))
                 } catch { inbox.post(.review(.recorded(pair, .failure(failure(error))))) }
+            }
+        case .adjudicate(let draft):
+            flagWriter.async { [inbox] in
+                var flag = draft
+                flag.createdAt = Date()
+                let pair = ReviewedPair(query: draft.query, match: draft.match)
+                do { inbox.post(.review(.recorded(pair, .success(try store.record(flag))))) }
+                catch { inbox.post(.review(.recorded(pair, .failure(failure(error))))) }
             }
         case .skip(let dataset, let pair, let key, let annotator):
             flagWriter.async { [inbox] in

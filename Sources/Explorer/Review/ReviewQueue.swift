@@ -9,12 +9,15 @@ public enum ReviewKind: String, Sendable, Equatable, CaseIterable {
     case disagreeing
     /// Every top-10 match of every query that nobody has a verdict on yet for this model.
     case unflagged
+    /// The pairs annotators disagree on (any model): the keys record an adjudicator's verdict.
+    case disputes
 
     public var title: String {
         switch self {
         case .worst: return "the 10 worst queries' top 10"
         case .disagreeing: return "top-10 matches the labels call wrong"
         case .unflagged: return "top-10 matches without a verdict"
+        case .disputes: return "pairs annotators disagree on: adjudicate"
         }
     }
 
@@ -40,7 +43,40 @@ public struct ReviewItem: Sendable, Equatable {
     public var queryID: String
     public var queryAP: Double?
     public var row: ResultRow
+    /// For a dispute: each annotator's verdict and the adjudication so far.
+    public var dispute: ReviewDispute? = nil
     public var pair: ReviewedPair { ReviewedPair(query: queryID, match: row.sampleID) }
+}
+
+/// A pair annotators disagree on: each one's latest verdict (any model), and the latest
+/// adjudicator's verdict if there is one.
+public struct ReviewDispute: Sendable, Equatable {
+    public var pair: ReviewedPair
+    public var verdicts: [String: Verdict]
+    public var adjudication: Verdict?
+    public init(pair: ReviewedPair, verdicts: [String: Verdict], adjudication: Verdict?) {
+        self.pair = pair; self.verdicts = verdicts; self.adjudication = adjudication
+    }
+
+    /// The disputes among `flags` (current verdicts of a dataset): pairs whose annotators'
+    /// latest verdicts are not all the same, in query then match order.
+    public static func find(in flags: [Flag]) -> [ReviewDispute] {
+        var latest: [ReviewedPair: [String: Flag]] = [:]
+        var adjudicated: [ReviewedPair: Flag] = [:]
+        for f in flags {
+            let pair = ReviewedPair(query: f.query, match: f.match)
+            if f.role == .adjudicator {
+                if adjudicated[pair].map({ $0.createdAt <= f.createdAt }) ?? true { adjudicated[pair] = f }
+            } else if latest[pair]?[f.annotator].map({ $0.createdAt <= f.createdAt }) ?? true {
+                latest[pair, default: [:]][f.annotator] = f
+            }
+        }
+        return latest.compactMap { pair, byAnnotator -> ReviewDispute? in
+            let verdicts = byAnnotator.mapValues(\.verdict)
+            guard Set(verdicts.values).count > 1 else { return nil }
+            return ReviewDispute(pair: pair, verdicts: verdicts, adjudication: adjudicated[pair]?.verdict)
+        }.sorted { ($0.pair.query, $0.pair.match) < ($1.pair.query, $1.pair.match) }
+    }
 }
 
 /// What the annotator did with a pair in this session (shown on it; `u` undoes the last).
@@ -60,10 +96,12 @@ public struct ReviewBuild: Sendable, Equatable {
     public var reviewed: Set<ReviewedPair>
     /// Pairs with a current verdict of anyone on this model (for `unflagged`).
     public var flagged: Set<ReviewedPair>
+    /// The pairs annotators disagree on (for `disputes`).
+    public var disputes: [ReviewDispute]
     public init(split: String, model: String, modelKey: String, queries: [ReviewedQuery], reviewed: Set<ReviewedPair>,
-                flagged: Set<ReviewedPair>) {
+                flagged: Set<ReviewedPair>, disputes: [ReviewDispute] = []) {
         self.split = split; self.model = model; self.modelKey = modelKey; self.queries = queries
-        self.reviewed = reviewed; self.flagged = flagged
+        self.reviewed = reviewed; self.flagged = flagged; self.disputes = disputes
     }
 }
 
@@ -96,12 +134,15 @@ public struct ReviewState: Sendable, Equatable {
 
     public var current: ReviewItem? { position >= 0 && position < items.count ? items[position] : nil }
 
-    /// Whether a pair counts as reviewed: in the store when the queue was built, or marked now.
-    public func isReviewed(_ pair: ReviewedPair) -> Bool {
-        marks[pair] != nil || build?.reviewed.contains(pair) == true
+    /// Whether a pair counts as reviewed: marked now, or in the store when the queue was built
+    /// (a dispute: adjudicated).
+    public func isReviewed(_ item: ReviewItem) -> Bool {
+        if marks[item.pair] != nil { return true }
+        if let dispute = item.dispute { return dispute.adjudication != nil }
+        return build?.reviewed.contains(item.pair) == true
     }
 
-    public var reviewedCount: Int { items.reduce(0) { $0 + (isReviewed($1.pair) ? 1 : 0) } }
+    public var reviewedCount: Int { items.reduce(0) { $0 + (isReviewed($1) ? 1 : 0) } }
 
     /// The pairs of `kind` from the searched queries.
     public static func items(_ kind: ReviewKind, from build: ReviewBuild, depth: Int = 10) -> [ReviewItem] {
@@ -118,6 +159,14 @@ public struct ReviewState: Sendable, Equatable {
             return build.queries.flatMap { items(of: $0) }.filter { $0.row.isRelevant == false }
         case .unflagged:
             return build.queries.flatMap { items(of: $0) }.filter { !build.flagged.contains($0.pair) }
+        case .disputes:
+            var rows: [ReviewedPair: (ResultRow, Double?)] = [:]
+            for q in build.queries { for r in q.rows { rows[ReviewedPair(query: q.queryID, match: r.sampleID)] = (r, q.averagePrecision) } }
+            return build.disputes.map { d in
+                let found = rows[d.pair]
+                return ReviewItem(queryID: d.pair.query, queryAP: found?.1,
+                                  row: found?.0 ?? ResultRow(rank: 0, sampleID: d.pair.match, score: nil, isRelevant: nil), dispute: d)
+            }
         }
     }
 
@@ -126,13 +175,13 @@ public struct ReviewState: Sendable, Equatable {
         self.kind = kind
         guard let build else { items = []; position = 0; return }
         items = Self.items(kind, from: build)
-        position = items.firstIndex { !isReviewed($0.pair) } ?? max(0, items.count - 1)
+        position = items.firstIndex { !isReviewed($0) } ?? max(0, items.count - 1)
     }
 
     /// After a verdict or skip: the next unreviewed pair after this one, else the next one.
     public mutating func advance() {
         guard !items.isEmpty else { return }
-        if let next = items.indices.dropFirst(position + 1).first(where: { !isReviewed(items[$0].pair) }) {
+        if let next = items.indices.dropFirst(position + 1).first(where: { !isReviewed(items[$0]) }) {
             position = next
         } else {
             position = min(items.count - 1, position + 1)

@@ -20,6 +20,8 @@ public enum ReviewEffect: Sendable, Equatable {
     case build(generation: Int, dataset: String, split: String, queryIDs: [String], depth: Int, annotator: String)
     /// Store a verdict; its model is the results' name for it (the app keys it).
     case record(Flag)
+    /// Store an adjudicator's verdict as it is (on any model).
+    case adjudicate(Flag)
     case skip(dataset: String, pair: ReviewedPair, modelKey: String, annotator: String)
     case unskip(dataset: String, pair: ReviewedPair, modelKey: String, annotator: String)
     case undoVerdict(Flag)
@@ -123,7 +125,19 @@ func performReview(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
               let dataset = state.dataset, review.pending < 50 else { return [] }
         let pair = item.pair
         var effects: [Effect]
-        if id == .reviewSkip {
+        if item.dispute != nil {
+            guard id != .reviewSkip else {
+                // Skipping a dispute stores nothing: it stays open for the next adjudicator.
+                review.advance()
+                state.review = review
+                return requestReviewImages(&state)
+            }
+            let ruling = Flag.adjudication(dataset: dataset.flagKey, query: pair.query, match: pair.match,
+                                           verdict: id == .reviewRight ? .confirmed : .wrong,
+                                           adjudicator: state.retrieval.flags.annotator, createdAt: .init(timeIntervalSince1970: 0))
+            review.marks[pair] = .verdict(ruling)
+            effects = [.review(.adjudicate(ruling))]
+        } else if id == .reviewSkip {
             review.marks[pair] = .skipped
             effects = [.review(.skip(dataset: dataset.flagKey, pair: pair, modelKey: build.modelKey,
                                      annotator: state.retrieval.flags.annotator))]

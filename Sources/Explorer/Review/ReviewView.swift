@@ -49,7 +49,7 @@ extension Canvas {
         }
 
         let row = item.row
-        box(right, title: "match #\(row.rank) · \(clean(row.sampleID))", focused: false)
+        box(right, title: (row.rank > 0 ? "match #\(row.rank) · " : "match · ") + clean(row.sampleID), focused: false)
         let rightInner = inner(right)
         var status: [(String, CellStyle)] = []
         switch row.isRelevant {
@@ -59,6 +59,24 @@ extension Canvas {
         }
         if let score = row.score { status.append(("  score " + format(Double(score)), CellStyle(.dim))) }
         putLine(status, x: rightInner.x, y: rightInner.y, maxX: rightInner.maxX)
+        if let dispute = item.dispute {
+            let verdicts = dispute.verdicts.sorted { $0.key < $1.key }.map { clean($0.key) + ": " + ($0.value == .wrong ? "wrong" : "right") }
+            putLine([(verdicts.joined(separator: " · "), CellStyle(.warning, bold: true))], x: rightInner.x, y: rightInner.y + 1, maxX: rightInner.maxX)
+            let ruling: (String, CellStyle)
+            switch review.marks[item.pair] {
+            case .verdict(let flag)?: ruling = ("you adjudicated: " + (flag.verdict == .wrong ? "wrong" : "right"), CellStyle(.accent, bold: true))
+            case .skipped?, nil:
+                if let a = dispute.adjudication {
+                    ruling = ("adjudicated: " + (a == .wrong ? "wrong" : "right"), CellStyle(.dim))
+                } else {
+                    ruling = ((state.keyHints([(.reviewRight, "right"), (.reviewWrong, "wrong")]) + ["as adjudicator"]).joined(separator: " · "), CellStyle(.text))
+                }
+            }
+            putLine([ruling], x: rightInner.x, y: rightInner.y + 2, maxX: rightInner.maxX)
+            let matchArea = Rect(x: rightInner.x, y: rightInner.y + 4, width: rightInner.width, height: max(0, rightInner.height - 4))
+            if let match = state.sample(id: row.sampleID), matchArea.height > 2 { drawSampleDetails(match, in: matchArea) }
+            return
+        }
         let mark: (String, CellStyle)
         switch review.marks[item.pair] {
         case .verdict(let flag)?:
@@ -66,7 +84,7 @@ extension Canvas {
                                           : ("\(unicode ? "★" : "*") you said right", CellStyle(.accent, bold: true))
         case .skipped?: mark = ("skipped", CellStyle(.dim, bold: true))
         case nil:
-            mark = review.isReviewed(item.pair) ? ("reviewed before", CellStyle(.dim))
+            mark = review.isReviewed(item) ? ("reviewed before", CellStyle(.dim))
                 : (state.keyHints([(.reviewRight, "right"), (.reviewWrong, "wrong"), (.reviewSkip, "skip")]).joined(separator: " · "), CellStyle(.text))
         }
         putLine([mark], x: rightInner.x, y: rightInner.y + 1, maxX: rightInner.maxX)
