@@ -256,9 +256,10 @@ public struct TrainingCorpus: Sendable {
     public static func streaming(splits: [Split], reader: ExampleReader, prepare: Set<String>,
                                  progress: (FeatureProgress) -> Void = { _ in }) -> TrainingCorpus {
         var skipped: [SkippedExample] = [], skippedCount = 0
-        func skip(_ s: SkippedExample) {
+        // Only the first few are described (a split without images would read every line back).
+        func skip(_ s: @autoclosure () -> SkippedExample) {
             skippedCount += 1
-            if skipped.count < skippedKept { skipped.append(s) }
+            if skipped.count < skippedKept { skipped.append(s()) }
         }
         var kept: [[UInt32]] = []
         var toPrepare: [(split: Int, position: Int)] = []
