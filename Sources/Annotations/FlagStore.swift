@@ -79,7 +79,13 @@ public final class FlagStore: Sendable {
                 // Looked up (and hashed) outside the upgrade's transaction, so the write lock is
                 // held for the SQL only.
                 let search = checkpointSearch ?? CheckpointSearch.standard(storePath: path)
-                for value in try pool.read({ try String.fetchAll($0, sql: "SELECT DISTINCT model FROM flag") }) {
+                // Read in one snapshot with the migrations table: another store opening the same
+                // file may upgrade it meanwhile (then there is nothing to plan).
+                let values: [String] = try pool.read { db in
+                    guard try !String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").contains("v2") else { return [] }
+                    return try String.fetchAll(db, sql: "SELECT DISTINCT model FROM flag")
+                }
+                for value in values {
                     let (model, outcome) = ModelUpgrade.resolve(value, search: search)
                     planned[value] = ModelUpgrade(version1Value: value, model: model, outcome: outcome, verdicts: 0)
                 }
@@ -258,12 +264,21 @@ public final class FlagStore: Sendable {
     /// Applies the missing migrations. Two processes opening a new store at once may
     /// both try: the loser's migration fails inside its transaction (the table exists),
     /// rolls back, and finds the schema complete.
+    /// Runs the migrations not applied yet. Stores opened at once on one new or old file (other
+    /// processes, other threads) race to migrate it: a migration that fails because another
+    /// opener applied it in between is looked at again, up to a few times, from what is applied
+    /// now.
     private static func migrate(_ pool: DatabasePool, _ migrator: DatabaseMigrator) throws {
-        do {
-            try migrator.migrate(pool)
-        } catch {
-            if (try? pool.read(migrator.hasCompletedMigrations)) == true { return }
-            throw error
+        var attempts = 0
+        while true {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch {
+                if (try? pool.read(migrator.hasCompletedMigrations)) == true { return }
+                attempts += 1
+                if attempts >= 5 { throw error }
+            }
         }
     }
 
