@@ -78,8 +78,12 @@ public struct CheckpointStore: Sendable {
     public var manifestPath: String { directory + "/" + Self.manifestName }
 
     /// The manifest, or nil when there is none yet (or it cannot be read).
-    public func manifest() -> CheckpointManifest? {
-        guard let bytes = try? RegularFile.read(manifestPath, kind: "run manifest", limit: 16 << 20) else { return nil }
+    public func manifest() -> CheckpointManifest? { Self.manifest(inFolder: directory) }
+
+    /// The `training.json` of the run folder `folder`, read without creating anything (the model
+    /// picker looks at folders it does not own); nil when it is missing, too large or not one.
+    public static func manifest(inFolder folder: String) -> CheckpointManifest? {
+        guard let bytes = try? RegularFile.read(folder + "/" + manifestName, kind: "run manifest", limit: 16 << 20) else { return nil }
         return try? JSONDecoder().decode(CheckpointManifest.self, from: Data(bytes))
     }
 

@@ -65,6 +65,9 @@ public final class ExplorerApp {
     private let filters = LatestJobRunner(label: "vitrine.filter")
     private let flagWriter = DispatchQueue(label: "vitrine.flags", qos: .userInitiated)
     private let service = ServiceSlot()
+    /// One search at a time (`RetrievalService`'s contract): the results' searches and a review
+    /// queue's build take turns, a query each.
+    private let searchLock = NSLock()
     private var flagStore: (any FlagService)?
     /// The background training run started from the dialog, if any.
     private var trainingRun: TrainingProcess?
@@ -246,12 +249,16 @@ public final class ExplorerApp {
                 }
             }
         case .search(let generation, let query, let top):
-            searches.submit { [inbox, service, searches] in
+            searches.submit { [inbox, service, searches, searchLock] in
                 let result: Result<SearchResult, LoadFailure>
                 switch service.wait() {
                 case .failure(let f): result = .failure(f)
                 case .success(let engine):
-                    do { result = .success(try engine.search(query, top: top, filter: .none, isCancelled: { searches.hasWaiting })) }
+                    do {
+                        result = .success(try searchLock.withLock {
+                            try engine.search(query, top: top, filter: .none, isCancelled: { searches.hasWaiting })
+                        })
+                    }
                     catch is CancellationError { return }   // a newer search is waiting: this answer would be stale
                     catch { result = .failure(failure(error)) }
                 }
@@ -333,13 +340,15 @@ public final class ExplorerApp {
         guard let store = flagStore else { return }
         switch effect {
         case .build(let generation, let dataset, let split, let ids, let depth, let annotator):
-            work.async { [inbox, service] in
+            work.async { [inbox, service, searchLock] in
                 do {
                     guard case .success(let engine) = service.wait() else { throw LoadFailure("search is not available") }
                     var queries: [ReviewedQuery] = []
                     var shown = ""
                     for (i, id) in ids.enumerated() {
-                        let answer = try engine.search(.sample(id: id, mode: .pair), top: depth, filter: .none, isCancelled: { false })
+                        let answer = try searchLock.withLock {
+                            try engine.search(.sample(id: id, mode: .pair), top: depth, filter: .none, isCancelled: { false })
+                        }
                         shown = answer.model
                         queries.append(ReviewedQuery(queryID: id, averagePrecision: answer.averagePrecision, rows: answer.matches.map {
                             ResultRow(rank: $0.rank, sampleID: $0.sampleID, score: $0.score, isRelevant: $0.isRelevant)

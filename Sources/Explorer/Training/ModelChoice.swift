@@ -103,7 +103,7 @@ public enum ModelScan {
             let dir = runsDirectory + "/" + folder
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { continue }
-            let manifest = readManifest(folder: dir)
+            let manifest = CheckpointStore.manifest(inFolder: dir)
             for name in [CheckpointStore.bestName, CheckpointStore.latestName] {
                 let path = dir + "/" + name
                 guard fm.fileExists(atPath: path) else { continue }
@@ -141,15 +141,7 @@ public enum ModelScan {
     }
 
     static func manifest(inFolderOf path: String) -> CheckpointManifest? {
-        readManifest(folder: URL(fileURLWithPath: path).deletingLastPathComponent().path)
-    }
-
-    /// A run folder's `training.json`, read without creating anything (nil: none, too large or unreadable).
-    static func readManifest(folder: String) -> CheckpointManifest? {
-        let path = folder + "/" + CheckpointStore.manifestName
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size < 1 << 20,
-              let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(CheckpointManifest.self, from: data)
+        CheckpointStore.manifest(inFolder: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
     private static func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
