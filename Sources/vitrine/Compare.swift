@@ -60,8 +60,6 @@ struct CompareCommand: ParsableCommand {
 
     /// The significance level the verdict is stated at.
     static let alpha = 0.05
-    /// The bootstrap's stream is `seed` XOR this, so it does not replay the test's draws.
-    static let bootstrapSeedSalt: UInt64 = 0xB5AD_4ECE_DA1C_E2A9
 
     func validate() throws {
         guard (1 ... 100).contains(top) else {
@@ -112,7 +110,7 @@ struct CompareCommand: ParsableCommand {
 
         let deltas = comparison.deltasAP10
         let test = SignFlipTest(differences: deltas, resamples: resamples, seed: seed)
-        let interval = BootstrapInterval(differences: deltas, level: 0.95, resamples: resamples, seed: seed ^ Self.bootstrapSeedSalt)
+        let interval = BootstrapInterval(differences: deltas, level: 0.95, resamples: resamples, seed: seed ^ BootstrapInterval.seedSalt)
         let report = Report(dataset: dataset, queries: queries, a: a, b: b, textTower: textTower, comparison: comparison,
                             test: test, interval: interval, seed: seed)
         if json {

@@ -42,6 +42,12 @@ import Testing
             screen.contains("before") && screen.contains("after") && screen.contains("New model") && screen.contains("use it")
         }
         #expect(offer.contains("model: zero-shot") && offer.contains("model zero-shot"), "nothing changes before the user accepts")
+        // The offer scores both models on dev as search ranks: the zero-shot towers' figure is the
+        // one `vitrine eval --zero-shot --split dev` prints for SampleData (0.7829).
+        let scored = try t.waitFor("both models scored on dev", timeout: 300) { screen in
+            screen.range(of: #"dev mAP@10 \d\.\d{3} vs \d\.\d{3} now \(zero-shot\)"#, options: .regularExpression) != nil
+        }
+        #expect(scored.contains("vs 0.783 now (zero-shot)"), "\(scored)")
         try t.keys("U")
         // Accepted: the gallery re-indexed with the new model and the results asked again with it
         // (the results and the header no longer say zero-shot).

@@ -1,5 +1,6 @@
 import Explorer
 import Foundation
+import Retrieval
 import Testing
 import Training
 
@@ -115,7 +116,7 @@ import Training
         #expect(s.status?.role == .error && s.status?.text.contains("truncated") == true, "the failure is said")
     }
 
-    @Test func theOfferNamesBothModelsAndUAcceptsIt() {
+    @Test func theOfferNamesBothModelsAndUAcceptsIt() throws {
         var s = Driver.state(width: 120, height: 40)
         s.training.model.current = ModelEntry(checkpoint: "/runs/old/best.safetensors", step: 100, devMAP10: 0.301)
         _ = Fixture.key(&s, .char("t"))
@@ -124,12 +125,46 @@ import Training
         let end = update(&s, .training(.event(.finished(TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 9,
                                                                            devMAP10Before: 0.3, devMAP10After: 0.35,
                                                                            checkpoint: "/runs/new/best.safetensors")))))
-        #expect(end.isEmpty)
-        let text = view(s).textLines().joined(separator: "\n")
-        #expect(text.contains("New model new/best (step 20) · dev mAP@10 0.350 vs 0.301 now (old/best)"))
+        // Both models are scored on dev as search ranks (the run's 0.350 is on the fused embedding alone).
+        let dev = "dev"
+        #expect(end == [.workbench(.evaluate(generation: 1, split: dev, ranker: .session)),
+                        .workbench(.evaluate(generation: 1, split: dev, ranker: .model(.checkpoint("/runs/new/best.safetensors"))))])
+        var text = view(s).textLines().joined(separator: "\n")
+        #expect(text.contains("New model new/best (step 20) · scoring it and old/best on dev"), "\(text)")
+        let engine = FakeRetrieval(dataset: Fixture.dataset)
+        let rankings = try Fixture.dataset.split(named: "dev")!.samples.map { q in
+            let answer = try engine.search(.sample(id: q.id, mode: .pair), top: 100, filter: .none, isCancelled: { false })
+            return Ranking(queryID: q.id, galleryIDs: answer.matches.map(\.sampleID))
+        }
+        let scored = try RankerEvaluation.score(ranker: .session, title: "old/best", split: dev, rankings: rankings,
+                                                groundTruth: explorerGroundTruth(of: Fixture.dataset))
+        _ = update(&s, .workbench(.evaluated(generation: 1, .session, .success(scored))))
+        _ = update(&s, .workbench(.evaluated(generation: 1, .model(.checkpoint("/runs/new/best.safetensors")), .success(scored))))
+        text = view(s).textLines().joined(separator: "\n")
+        let map = String(format: "%.3f", scored.meanAP10)
+        #expect(text.contains("New model new/best (step 20) · dev mAP@10 \(map) vs \(map) now (old/best)"), "\(text)")
         #expect(text.contains("U use it"))
         #expect(view(s).textLines()[0].contains("model: old/best (step 100)"), "nothing changes until the user accepts")
         #expect(Fixture.key(&s, .char("U")) == [.training(.reindex(model: .checkpoint("/runs/new/best.safetensors")))])
+    }
+
+    @Test func anOfferThatCannotBeScoredSaysWhyAndWithoutSearchShowsTheRunsFigure() {
+        func finished(_ s: inout ExplorerState) -> [Effect] {
+            _ = Fixture.key(&s, .char("t"))
+            _ = Fixture.key(&s, .enter)
+            return update(&s, .training(.event(.finished(TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 9,
+                                                                         devMAP10Before: 0.3, devMAP10After: 0.35,
+                                                                         checkpoint: "/runs/new/best.safetensors")))))
+        }
+        var s = Driver.state(width: 120, height: 40)
+        #expect(finished(&s).count == 2)
+        _ = update(&s, .workbench(.evaluated(generation: 1, .model(.checkpoint("/runs/new/best.safetensors")),
+                                             .failure(LoadFailure("cannot open the checkpoint: truncated")))))
+        #expect(view(s).textLines().joined().contains("could not score it against zero-shot: cannot open the checkpoint: truncated"))
+        var offline = Driver.state(width: 120, height: 40)
+        offline.retrieval.engine = .failed("no weights")
+        #expect(finished(&offline).isEmpty)
+        #expect(view(offline).textLines().joined().contains("New model new/best · dev mAP@10 0.350 · now zero-shot"))
     }
 
     @Test func theHeaderNamesTheModelAt80And160ColumnsAndCleansNamesFromDisk() {

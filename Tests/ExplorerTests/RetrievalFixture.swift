@@ -164,7 +164,7 @@ struct Driver {
             catch { return .imageLoaded(path: path, result: .failure(error)) }
         case .retrieval(let effect):
             return answerRetrieval(effect).map(Msg.retrieval)
-        case .loadDataset, .loadTheme, .training, .expireStatus, .quit, .filter, .copyToClipboard, .exportSamples, .review:
+        case .loadDataset, .loadTheme, .training, .expireStatus, .quit, .filter, .copyToClipboard, .exportSamples, .review, .workbench:
             return nil
         }
     }

@@ -69,6 +69,8 @@ public final class ExplorerApp {
     /// queue's build take turns, a query each.
     private let searchLock = NSLock()
     private var flagStore: (any FlagService)?
+    /// Ranks and scores query splits for the dashboard and the compare mode.
+    private lazy var workbench = WorkbenchRunner(inbox: inbox, service: service, searchLock: searchLock, options: options)
     /// The background training run started from the dialog, if any.
     private var trainingRun: TrainingProcess?
     /// The dataset as last loaded (effects that need it run after it is).
@@ -192,6 +194,9 @@ public final class ExplorerApp {
             }
         case .review(let effect):
             runReview(effect)
+        case .workbench(let effect):
+            guard let dataset else { return }
+            workbench.run(effect, dataset: dataset)
         case .copyToClipboard(let text):
             inbox.backend?.setClipboard(text)
         case .expireStatus(let serial, let seconds):

@@ -68,6 +68,8 @@ public enum Msg: Sendable {
     case exported(Result<ExportDone, LoadFailure>)
     /// The review queue (Sources/Explorer/Review).
     case review(ReviewMsg)
+    /// The evaluation dashboard and the compare mode (Sources/Explorer/Workbench).
+    case workbench(WorkbenchMsg)
 }
 
 /// An export that was written.
@@ -145,6 +147,8 @@ public enum Effect: Sendable, Equatable {
     case exportSamples(split: Int, positions: [Int], name: String)
     /// Build the review queue, store its verdicts and skips (Sources/Explorer/Review).
     case review(ReviewEffect)
+    /// Rank and score query splits for the dashboard and the compare mode (Sources/Explorer/Workbench).
+    case workbench(WorkbenchEffect)
     /// Put this text on the clipboard through the terminal (OSC 52): an explicit user action.
     case copyToClipboard(String)
     case quit(exitCode: Int32)

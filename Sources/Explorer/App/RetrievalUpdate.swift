@@ -423,7 +423,7 @@ public func parseQuery(_ line: String) -> RetrievalQuery {
 
 /// Starts a search: a new generation (older answers become stale), the results pane shown empty
 /// with "searching" until the answer comes.
-private func startSearch(_ state: inout ExplorerState, _ query: RetrievalQuery) -> [Effect] {
+func startSearch(_ state: inout ExplorerState, _ query: RetrievalQuery) -> [Effect] {
     var r = state.retrieval.results
     r.generation += 1
     r.query = query

@@ -147,6 +147,12 @@ public struct ExplorerState: Sendable {
     public var training: TrainingUIState
     /// The review queue, while it is open (it takes the body and the keys).
     public var review: ReviewState? = nil
+    /// The evaluation dashboard and the compare mode, while they are open (shown, they take the
+    /// body and the keys; hidden, they wait for the results of a query opened from them).
+    public var dashboard: DashboardState? = nil
+    public var compare: CompareState? = nil
+    /// The last generation given to workbench work (`WorkbenchEffect`).
+    public var workbenchGeneration = 0
 
     public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
                 themeNames: [String] = ThemeLibrary.available()) {
@@ -243,6 +249,8 @@ public struct ExplorerState: Sendable {
     public var context: ActionContext {
         if let modal = training.modalContext { return modal == .dialog ? .trainingDialog : modal == .picker ? .modelPicker : .trainingConfirm }
         if review != nil, focus == .browser || focus == .results { return .review }
+        if dashboard?.hidden == false, focus == .browser || focus == .results { return .dashboard }
+        if compare?.hidden == false, focus == .browser || focus == .results { return .compare }
         switch focus {
         case .browser: return .browser
         case .results: return .results

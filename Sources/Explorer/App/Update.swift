@@ -80,6 +80,10 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     case .review(let message):
         return updateReview(&state, message)
 
+    case .workbench(let message):
+        updateOfferScores(&state, message)
+        return updateDashboard(&state, message) + updateCompare(&state, message)
+
     case .exported(.failure(let failure)):
         state.status = StatusLine("export failed: \(failure.message)", role: .error)
         return []
@@ -113,7 +117,14 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
 /// Feeds a training message to the training component, keeps the bottom pane's height in step
 /// with it, and refreshes the results once the gallery is re-indexed with the new model.
 func updateTrainingUI(_ state: inout ExplorerState, _ message: TrainingMsg) -> [Effect] {
+    func offers(_ state: ExplorerState) -> Bool {
+        if case .offered? = state.training.run?.reindex { return true }
+        return false
+    }
+    let offered = offers(state)
     var effects = updateTraining(&state.training, message).map(Effect.training)
+    // A run offers its model: both it and the model in use are scored on dev as search ranks.
+    if !offered, case .offered(let checkpoint)? = state.training.run?.reindex { effects += scoreOffer(&state, checkpoint: checkpoint) }
     if case .reindexed(nil) = message { effects += updateRetrieval(&state, .modelChanged) }
     // A switch of model that failed (the model in use stays) says why.
     if case .reindexed(let error?) = message { state.status = StatusLine(error, role: .error) }
@@ -241,6 +252,14 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         return [.exportSamples(split: state.splitIndex, positions: state.browser.visible, name: split.name + filter)]
     case .reviewStart:
         return startReview(&state)
+    case .dashboardStart:
+        return startDashboard(&state)
+    case .dashboardDown, .dashboardUp, .dashboardPanel, .dashboardOpen, .dashboardSort, .dashboardCurves, .dashboardBack, .dashboardClose:
+        return performDashboard(&state, id)
+    case .compareStart:
+        return startCompare(&state)
+    case .compareNext, .comparePrevious, .compareDown, .compareUp, .compareOpen, .compareChoose, .compareClose:
+        return performCompare(&state, id)
     case .reviewRight, .reviewWrong, .reviewSkip, .reviewUndo, .reviewNext, .reviewPrevious, .reviewKind, .reviewClose:
         return performReview(&state, id)
     case .copyID:

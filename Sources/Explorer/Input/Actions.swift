@@ -1,7 +1,7 @@
 /// Where an action applies. Global actions work everywhere except while text
 /// is being typed into the filter.
 public enum ActionContext: String, Sendable, CaseIterable, Codable {
-    case global, browser, results, filter, query, goto, find, review, help, trainingDialog, trainingConfirm, modelPicker
+    case global, browser, results, filter, query, goto, find, review, dashboard, compare, help, trainingDialog, trainingConfirm, modelPicker
 
     public var title: String {
         switch self {
@@ -13,6 +13,8 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
         case .goto: return "Typing an id to go to"
         case .find: return "Typing what to find in the results"
         case .review: return "Review queue"
+        case .dashboard: return "Evaluation dashboard"
+        case .compare: return "Compare mode"
         case .help: return "Help"
         case .trainingDialog: return "Training dialog"
         case .trainingConfirm: return "Cancel the training run?"
@@ -25,7 +27,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
     public var isTextEntry: Bool { self == .filter || self == .query || self == .goto || self == .find }
 
     /// Modal contexts: only their own bindings apply, like text entry.
-    public var isModal: Bool { self == .help || self == .review || self == .trainingDialog || self == .trainingConfirm || self == .modelPicker }
+    public var isModal: Bool { self == .help || self == .review || self == .dashboard || self == .compare || self == .trainingDialog || self == .trainingConfirm || self == .modelPicker }
 }
 
 /// Everything a user can do with a key or the mouse. The one action registry drives
@@ -95,6 +97,23 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case reviewPrevious = "review.previous"
     case reviewKind = "review.kind"
     case reviewClose = "review.close"
+    case dashboardStart = "dashboard.start"
+    case dashboardDown = "dashboard.down"
+    case dashboardUp = "dashboard.up"
+    case dashboardPanel = "dashboard.panel"
+    case dashboardOpen = "dashboard.open"
+    case dashboardSort = "dashboard.sort"
+    case dashboardCurves = "dashboard.curves"
+    case dashboardBack = "dashboard.back"
+    case dashboardClose = "dashboard.close"
+    case compareStart = "compare.start"
+    case compareNext = "compare.next"
+    case comparePrevious = "compare.previous"
+    case compareDown = "compare.down"
+    case compareUp = "compare.up"
+    case compareOpen = "compare.open"
+    case compareChoose = "compare.choose"
+    case compareClose = "compare.close"
     case resultsOrder = "results.order"
     case resultsFind = "results.find"
     case findAccept = "find.accept"
@@ -156,9 +175,11 @@ public enum ActionRegistry {
     public static let all: [Action] = [
         Action(.quit, "Quit (Ctrl-C, SIGTERM and SIGHUP also quit cleanly)", hint: "quit", keys: [.char("q")], context: .global),
         Action(.help, "Show or hide this help", hint: "help", keys: [.char("?"), .function(1)], context: .global),
-        Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
         Action(.copyID, "Copy the id of the selected sample or highlighted match to the clipboard (OSC 52; the terminal must allow it)", keys: [.char("y")], context: .global),
         Action(.reviewStart, "Review queue: walk (query, match) pairs that need a verdict, one key each; resumes where you stopped", hint: "review", keys: [.char("R")], context: .global),
+        Action(.dashboardStart, "Evaluation dashboard: the official metrics of the model and the baselines on the query split, AP@10 histogram, per-label AP, precision and recall curves, with drill-down", hint: "dashboard", keys: [.char("D")], context: .global),
+        Action(.compareStart, "Compare mode: the model that searches (A) against another model, a baseline or a ranking file (B), query by query", hint: "compare", keys: [.char("C")], context: .global),
+        Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
         Action(.startGoto, "Go to a sample by its id, in any split ({goto.accept} goes)", keys: [.char(":")], context: .global),
 
         Action(.moveDown, "Select the next sample", keys: [.down, .char("j")], context: .browser),
@@ -227,6 +248,23 @@ public enum ActionRegistry {
         Action(.reviewPrevious, "The previous pair", keys: [.up, .char("k")], context: .review),
         Action(.reviewKind, "Which pairs: the worst queries' top 10, the matches the labels call wrong, or those without a verdict (cycles)", hint: "which", keys: [.char("K")], context: .review),
         Action(.reviewClose, "Leave the queue (it resumes at the first unreviewed pair)", hint: "leave", keys: [.escape, .char("q")], context: .review),
+
+        Action(.dashboardDown, "The next histogram bar (lower AP), label or query", keys: [.down, .char("j")], context: .dashboard),
+        Action(.dashboardUp, "The previous histogram bar (higher AP), label or query", keys: [.up, .char("k")], context: .dashboard),
+        Action(.dashboardPanel, "Switch between the AP@10 histogram and the per-label table", hint: "panel", keys: [.tab], context: .dashboard),
+        Action(.dashboardOpen, "List the queries of the selected bar or label; on a listed query, show its results ({dashboard.start} comes back)", hint: "open", keys: [.enter], context: .dashboard),
+        Action(.dashboardSort, "Sort the per-label table: worst mean AP@10, most queries, or name (cycles)", hint: "sort", keys: [.char("s")], context: .dashboard),
+        Action(.dashboardCurves, "On a narrow terminal: show the precision@k and recall@k curves instead of the labels, or back", hint: "curves", keys: [.char("p")], context: .dashboard),
+        Action(.dashboardBack, "Back from a list of queries; else leave the dashboard", hint: "back", keys: [.escape], context: .dashboard),
+        Action(.dashboardClose, "Leave the dashboard", keys: [.char("q"), .char("D")], context: .dashboard),
+
+        Action(.compareNext, "The next query by ΔAP@10 (from the most improved by B to the most worsened)", hint: "next", keys: [.char("n")], context: .compare),
+        Action(.comparePrevious, "The previous query by ΔAP@10", keys: [.char("N")], context: .compare),
+        Action(.compareDown, "Highlight the next row of both rankings (in the list of rankers: the next one)", keys: [.down, .char("j")], context: .compare),
+        Action(.compareUp, "Highlight the previous row (in the list of rankers: the previous one)", keys: [.up, .char("k")], context: .compare),
+        Action(.compareOpen, "In the list of rankers: compare with this one; else show the query's results ({compare.start} comes back)", hint: "open", keys: [.enter], context: .compare),
+        Action(.compareChoose, "Choose another ranker B", hint: "B", keys: [.char("b")], context: .compare),
+        Action(.compareClose, "Leave the compare mode (in the list of rankers: back to the comparison shown)", hint: "leave", keys: [.escape, .char("q")], context: .compare),
 
         Action(.findAccept, "Highlight the next match whose id, caption or label contains the text (from the highlighted one, wrapping)", keys: [.enter], context: .find),
         Action(.findCancel, "Stop typing", keys: [.escape], context: .find),

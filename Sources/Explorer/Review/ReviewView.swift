@@ -94,5 +94,6 @@ extension Canvas {
         }
     }
 
-    private func inner(_ r: Rect) -> Rect { Rect(x: r.x + 2, y: r.y + 1, width: max(0, r.width - 4), height: max(0, r.height - 2)) }
+    /// A box's inside, with a column of margin on each side.
+    func inner(_ r: Rect) -> Rect { Rect(x: r.x + 2, y: r.y + 1, width: max(0, r.width - 4), height: max(0, r.height - 2)) }
 }

@@ -115,6 +115,8 @@ public struct TrainingUIState: Sendable, Equatable {
     public var commandLineModel: String? = nil
     /// The model picker, while it is open.
     public var picker: ModelPickerState? = nil
+    /// A finished run's offer scored as search ranks (Sources/Explorer/Workbench/OfferScore.swift).
+    public var offerScores: OfferScores? = nil
 
     public init(settings: TrainingSettings) { self.settings = settings }
 

@@ -39,7 +39,7 @@ public func renderTrainingPane(_ state: TrainingUIState, in rect: Rect, unicode:
     TrainingPaneLayout.box(rect, title: "training · \(run.request.mode.title) · \(run.request.preset.rawValue)",
                            status: (run.status.word, statusStyle(run.status)), focused: focused, unicode: unicode, frame: &frame)
     let inner = Rect(x: rect.x + 2, y: rect.y + 1, width: rect.width - 4, height: rect.height - 2)
-    let lines = paneLines(run, width: inner.width, unicode: unicode, keys: keys, model: state.model)
+    let lines = paneLines(run, width: inner.width, unicode: unicode, keys: keys, model: state.model, offerScores: state.offerScores)
     // Keep the most important lines that fit, in their order; the key line sits at the bottom.
     var kept = lines
     while kept.count > inner.height {
@@ -63,7 +63,7 @@ public func renderTrainingPane(_ state: TrainingUIState, in rect: Rect, unicode:
 public func trainingPanePreferredHeight(_ state: TrainingUIState, width: Int) -> Int {
     guard state.showsPane, let run = state.run, width > 0 else { return 0 }
     if width < TrainingPaneLayout.minimumWidth { return 1 }
-    return paneLines(run, width: width - 4, unicode: true, keys: TrainingKeyLabels(unicode: true), model: state.model).count + 2
+    return paneLines(run, width: width - 4, unicode: true, keys: TrainingKeyLabels(unicode: true), model: state.model, offerScores: state.offerScores).count + 2
 }
 
 /// The run in one line of at most `width` columns: for narrow panes, the
@@ -129,7 +129,7 @@ struct PaneLine {
 }
 
 private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys: TrainingKeyLabels,
-                       model: ModelInUse = ModelInUse()) -> [PaneLine] {
+                       model: ModelInUse = ModelInUse(), offerScores: OfferScores? = nil) -> [PaneLine] {
     let clean = { (s: String) in SafeText.inert(s, ascii: !unicode) }
     let dot = unicode ? " · " : " | "
     var lines: [PaneLine] = []
@@ -204,7 +204,19 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
             // The run's best against what searches now; nothing changes until the user accepts.
             let new = ModelEntry(checkpoint: checkpoint, step: run.bestStep)
             var spans = [TrainingSpan("New model " + clean(new.label), CellStyle(.accent, bold: true))]
-            if let best = run.summary?.devMAP10After ?? run.bestMAP10 {
+            // Both scored as search ranks on dev (the run's own figure is on the fused embedding).
+            let scores = offerScores.flatMap { $0.checkpoint == checkpoint && $0.current == model.current.choice ? $0 : nil }
+            if let scores, let newMAP = scores.offeredMAP10, let nowMAP = scores.currentMAP10 {
+                spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(newMAP))", CellStyle(.text, bold: true)))
+                spans.append(TrainingSpan(" vs \(TrainingFormat.map(nowMAP)) now (" + clean(model.current.name) + ")",
+                                          CellStyle(newMAP >= nowMAP ? .text : .warning, bold: newMAP < nowMAP)))
+            } else if let scores, let failure = scores.failure {
+                spans.append(TrainingSpan(dot + "could not score it against " + clean(model.current.name) + ": " + clean(failure), CellStyle(.warning)))
+            } else if scores != nil {
+                spans.append(TrainingSpan(dot + "scoring it and " + clean(model.current.name) + " on " + clean(scores!.split)
+                                          + (unicode ? "…" : "..."), CellStyle(.dim)))
+            } else if let best = run.summary?.devMAP10After ?? run.bestMAP10 {
+                // Without search open, the run's own figure.
                 spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(best))", CellStyle(.text, bold: true)))
                 if let now = model.current.devMAP10 {
                     spans.append(TrainingSpan(" vs \(TrainingFormat.map(now)) now (" + clean(model.current.name) + ")",

@@ -38,6 +38,10 @@ struct Canvas {
         case .loaded(let loaded):
             if state.review != nil {
                 drawReview()
+            } else if state.dashboard?.hidden == false {
+                drawDashboard()
+            } else if state.compare?.hidden == false {
+                drawCompare()
             } else if state.screen == .results {
                 drawResults()
                 drawMatchPane()
@@ -355,7 +359,12 @@ struct Canvas {
         }
         let context = state.context
         // A modal context (help, the review queue, the training dialog) takes every key: no global hints.
-        for a in ActionRegistry.all where a.hint != nil && (a.context == context || (a.context == .global && !context.isModal)) {
+        // Quit and help first, then what this context does, then the other global keys as room allows.
+        let global = context.isModal ? [] : ActionRegistry.all.filter { $0.context == .global }
+        let first: Set<ActionID> = [.quit, .help]
+        let ordered = global.filter { first.contains($0.id) } + ActionRegistry.all.filter { $0.context == context }
+            + global.filter { !first.contains($0.id) }
+        for a in ordered where a.hint != nil {
             guard let key = state.keyMap.keys(for: a.id).first, var hint = a.hint else { continue }
             // The mode hint says which mode is on; in the results only sample queries have one.
             if a.id == .resultsCycleMode, state.retrieval.results.query?.captionText != nil { continue }

@@ -342,6 +342,9 @@ public struct SignFlipTest: Sendable, Equatable {
 /// means interpolated linearly at position q · (resamples − 1) (0-based; the usual "type 7"
 /// quantile). Deterministic for a seed.
 public struct BootstrapInterval: Sendable, Equatable {
+    /// A comparison's bootstrap is seeded with its test's seed XOR this, so that it does not
+    /// replay the test's draws (`vitrine compare` and the explorer's compare mode alike).
+    public static let seedSalt: UInt64 = 0xB5AD_4ECE_DA1C_E2A9
     public let lower: Double
     public let upper: Double
     /// The coverage asked for (0.95 for a 95% interval).
