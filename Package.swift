@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"]),
         .testTarget(name: "AnnotationsTests", dependencies: ["Annotations", .product(name: "GRDB", package: "GRDB.swift")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Retrieval", "Training", "Annotations", "Catalog", "Imaging"],
+        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging"],
                     exclude: ["__Snapshots__"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]

@@ -1,3 +1,4 @@
+import Capture
 import Explorer
 import Foundation
 import Retrieval
@@ -55,6 +56,15 @@ import Training
         #expect(pretrain.step == 50 && pretrain.devMAP10 == nil)
         // A folder that is not there lists zero-shot only.
         #expect(ModelScan.scan(runsDirectory: root + "/nowhere", extra: nil) == [.zeroShot])
+        // A real checkpoint without a run folder's manifest: the step its own metadata records.
+        var config = CaptureConfig()
+        config.hidden = 16; config.heads = 2; config.intermediate = 32; config.vocabSize = 50; config.maxPositions = 16
+        config.textLayers = 1; config.imageLayers = 1; config.coLayers = 1; config.crossLayers = 1
+        config.clrDim = 8; config.fusedDim = 8; config.regionFeatureDim = 12; config.imageTokens = 5; config.maxTextLength = 8
+        let identity = ComponentIdentity(name: "test", sha256: String(repeating: "ab", count: 32))
+        try Checkpoint.save(CaptureModel(config: config), to: extra,
+                            metadata: CheckpointMetadata(config: config, tokenizer: identity, backbone: identity, step: 1234, data: "toy"))
+        #expect(ModelScan.scan(runsDirectory: root, extra: extra)[1].step == 1234)
     }
 
     @Test func mOpensThePickerWhichScansOffTheUIThread() throws {

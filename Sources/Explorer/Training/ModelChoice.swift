@@ -1,3 +1,4 @@
+import Capture
 import Foundation
 import Training
 
@@ -86,7 +87,8 @@ public struct ModelPickerState: Sendable, Equatable {
 public enum ModelScan {
     /// Zero-shot first, then the checkpoint given on the command line (if any), then each run
     /// folder's `best.safetensors` and `latest.safetensors` under `runsDirectory`, newest first.
-    /// Steps and dev mAP@10 come from each folder's `training.json` manifest.
+    /// Steps and dev mAP@10 come from each folder's `training.json` manifest; a checkpoint
+    /// without one gives the step recorded in its own metadata.
     public static func scan(runsDirectory: String, extra: String?) -> [ModelEntry] {
         let fm = FileManager.default
         var entries = [ModelEntry.zeroShot]
@@ -137,6 +139,8 @@ public enum ModelScan {
                 if m.bestStep == m.latestStep { map = m.bestMAP10 }
             }
         }
+        // Without a manifest (a file given with --model, a copy): the step the file records.
+        if step == nil { step = try? Checkpoint.readMetadata(path: path).step }
         return ModelEntry(checkpoint: path, step: step, devMAP10: map, modified: modified)
     }
 
