@@ -36,7 +36,7 @@ func reviewSplit(_ dataset: Dataset) -> Split? {
 func startReview(_ state: inout ExplorerState) -> [Effect] {
     guard let dataset = state.dataset else { return [] }
     guard case .ready = state.retrieval.engine else {
-        state.status = StatusLine("the review queue needs search: \(engineWord(state.retrieval.engine))", role: .warning)
+        state.status = StatusLine("the review queue needs search: \(engineReason(state.retrieval.engine))", role: .warning)
         return []
     }
     guard state.retrieval.flags.available else {
@@ -52,14 +52,6 @@ func startReview(_ state: inout ExplorerState) -> [Effect] {
     state.review = ReviewState(kind: state.review?.kind ?? .worst, generation: generation, total: ids.count)
     return [.review(.build(generation: generation, dataset: dataset.flagKey, split: split.name, queryIDs: ids, depth: 10,
                            annotator: state.retrieval.flags.annotator))]
-}
-
-private func engineWord(_ status: EngineStatus) -> String {
-    switch status {
-    case .unavailable(let why), .failed(let why): return why
-    case .opening, .indexing: return "the gallery is still being indexed"
-    case .ready: return "ready"
-    }
 }
 
 /// The review update: pure.

@@ -50,35 +50,19 @@ public struct CompareState: Sendable, Equatable {
 /// Opens the compare mode: the list of second rankers, the models on disk scanned in the background.
 func startCompare(_ state: inout ExplorerState) -> [Effect] {
     guard state.dataset != nil else { return [] }
-    if var shown = state.compare, shown.hidden, shown.summary?.a.ranker == .session,
-       shown.model == state.training.model.current.choice {
+    if var shown = state.compare, shown.hidden, shown.model == state.training.model.current.choice,
+       shown.split == workbenchSplit(state)?.name {
         shown.hidden = false
         state.compare = shown
         state.dashboard?.hidden = true
         return []
     }
-    guard case .ready = state.retrieval.engine else {
-        state.status = StatusLine("comparing needs search: \(engineReason(state.retrieval.engine))", role: .warning)
-        return []
-    }
-    guard let split = workbenchSplit(state) else {
-        state.status = StatusLine("this dataset has no query split to compare on", role: .warning)
-        return []
-    }
+    guard let split = workbenchReady(&state, for: "comparing") else { return [] }
     state.workbenchGeneration += 1
     state.compare = CompareState(status: .choosing(entries: nil, selected: 0), generation: state.workbenchGeneration, split: split.name,
                                  model: state.training.model.current.choice)
     state.dashboard?.hidden = true
     return [.workbench(.scanModels(generation: state.workbenchGeneration))]
-}
-
-/// Why search is not ready, in words.
-func engineReason(_ status: EngineStatus) -> String {
-    switch status {
-    case .unavailable(let why), .failed(let why): return why
-    case .opening, .indexing: return "the gallery is still being indexed"
-    case .ready: return "ready"
-    }
 }
 
 /// The compare mode's part of a workbench message.

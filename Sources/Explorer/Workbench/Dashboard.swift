@@ -52,8 +52,9 @@ public struct DashboardState: Sendable, Equatable {
     /// Hidden while the results of a drilled-into query are shown (`D` shows it again).
     public var hidden = false
 
-    /// The baselines, in the order they are scored and listed.
-    public static let baselineOrder: [BaselineMethod] = [.bm25, .colour, .random]
+    /// The baselines, in the order they are scored and listed (the colour histogram, which decodes
+    /// every image, last).
+    public static let baselineOrder: [BaselineMethod] = [.bm25, .random, .colour]
     /// The histogram's bars.
     public static let bins = 10
 
@@ -79,14 +80,7 @@ func startDashboard(_ state: inout ExplorerState) -> [Effect] {
         state.compare?.hidden = true
         return []
     }
-    guard case .ready = state.retrieval.engine else {
-        state.status = StatusLine("the dashboard needs search: \(engineReason(state.retrieval.engine))", role: .warning)
-        return []
-    }
-    guard let split = workbenchSplit(state) else {
-        state.status = StatusLine("this dataset has no query split to evaluate", role: .warning)
-        return []
-    }
+    guard let split = workbenchReady(&state, for: "the dashboard") else { return [] }
     state.workbenchGeneration += 1
     let generation = state.workbenchGeneration
     state.dashboard = DashboardState(generation: generation, split: split.name, model: model)

@@ -187,3 +187,26 @@ func workbenchSplit(_ state: ExplorerState) -> Split? {
     if let test = dataset.split(named: "test"), test.role == .query { return test }
     return dataset.splits(role: .query).first
 }
+
+/// The split a workbench screen opens on when search is open; otherwise nil, with the reason in
+/// the status line ("`what` needs search: …").
+func workbenchReady(_ state: inout ExplorerState, for what: String) -> Split? {
+    guard case .ready = state.retrieval.engine else {
+        state.status = StatusLine("\(what) needs search: \(engineReason(state.retrieval.engine))", role: .warning)
+        return nil
+    }
+    guard let split = workbenchSplit(state) else {
+        state.status = StatusLine("this dataset has no query split for \(what)", role: .warning)
+        return nil
+    }
+    return split
+}
+
+/// Why search is not ready, in words.
+func engineReason(_ status: EngineStatus) -> String {
+    switch status {
+    case .unavailable(let why), .failed(let why): return why
+    case .opening, .indexing: return "the gallery is still being indexed"
+    case .ready: return "ready"
+    }
+}
