@@ -97,6 +97,11 @@ import Training
         #expect(refresh.contains { if case .retrieval(.search(let g, _, _)) = $0 { return g > generation } else { return false } })
         #expect(s.training.model.current.choice == .checkpoint(best))
         #expect(view(s).textLines()[0].contains("model: finetune-20250104-141300/best (step 300)"))
+        // A run started now fine-tunes the model that searches: the dialog says so, the run gets it.
+        #expect(s.training.settings.initFrom == best)
+        _ = Fixture.key(&s, .char("t"))
+        #expect(view(s).textLines().joined().contains("From    finetune-20250104-141300/best, the model that searches"))
+        _ = Fixture.key(&s, .escape)
 
         // Back to zero-shot: the picker marks the model in use and opens on it.
         _ = Fixture.key(&s, .char("M"))
@@ -109,6 +114,10 @@ import Training
         #expect(Fixture.key(&s, .enter) == [.training(.reindex(model: .zeroShot))])
         _ = update(&s, .training(.reindexed(error: nil)))
         #expect(s.training.model.current == .zeroShot)
+        #expect(s.training.settings.initFrom == nil, "a run starts from the pretrained towers again")
+        _ = Fixture.key(&s, .char("t"))
+        #expect(view(s).textLines().joined().contains("From    the pretrained towers, as zero-shot searches"))
+        _ = Fixture.key(&s, .escape)
         // Esc closes without a change.
         _ = Fixture.key(&s, .char("M"))
         #expect(Fixture.key(&s, .escape).isEmpty && s.training.picker == nil)

@@ -152,4 +152,13 @@ import Testing
             #expect(Set(keys).count == keys.count, "a key is bound twice in \(context)")
         }
     }
+
+    @Test func initFromIsReplacedNotRepeated() {
+        var settings = TrainingSettings(dataPath: "/d", runsDirectory: "/r", extraArguments: ["--init-from", "/a.safetensors", "--throttle", "0.2"])
+        #expect(settings.initFrom == "/a.safetensors")
+        settings.initFrom = "/b.safetensors"
+        #expect(settings.extraArguments == ["--throttle", "0.2", "--init-from", "/b.safetensors"])
+        settings.initFrom = nil
+        #expect(settings.extraArguments == ["--throttle", "0.2"] && settings.initFrom == nil)
+    }
 }

@@ -23,6 +23,27 @@ public struct TrainingSettings: Sendable, Equatable {
         self.dataPath = dataPath; self.runsDirectory = runsDirectory; self.flagsStore = flagsStore
         self.flagsDataset = flagsDataset; self.flagCount = flagCount; self.extraArguments = extraArguments
     }
+
+    /// The checkpoint a run starts from (`--init-from` among the extra arguments); nil: the
+    /// pretrained towers. It follows the model that searches: a run started from the explorer
+    /// fine-tunes what the user is looking at.
+    public var initFrom: String? {
+        get {
+            guard let i = extraArguments.lastIndex(of: "--init-from"), i + 1 < extraArguments.count else { return nil }
+            return extraArguments[i + 1]
+        }
+        set {
+            var kept: [String] = []
+            var i = 0
+            while i < extraArguments.count {
+                if extraArguments[i] == "--init-from" { i += 2; continue }
+                kept.append(extraArguments[i])
+                i += 1
+            }
+            if let newValue { kept += ["--init-from", newValue] }
+            extraArguments = kept
+        }
+    }
 }
 
 /// The dialog's fields, in Tab order.

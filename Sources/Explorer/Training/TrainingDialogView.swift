@@ -71,6 +71,20 @@ public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: Traini
         y += 1
     }
 
+    // Where the run starts: the model that searches (a checkpoint) or the pretrained towers.
+    if y + 1 < r.maxY - 3 {
+        let start: String
+        if dialog.preset == .tiny {
+            start = "random weights (the tiny preset is a small model of its own)"
+        } else if let path = settings.initFrom {
+            start = clean(ModelEntry.name(ofCheckpoint: path)) + ", the model that searches"
+        } else {
+            start = "the pretrained towers, as zero-shot searches"
+        }
+        frame.put("From", x: x, y: y + 1, style: CellStyle(.overlayTitle))
+        let shown = DisplayWidth.truncate(text(start), to: valueWidth, ellipsis: unicode ? "…" : "~")
+        TrainingPaneLayout.draw([TrainingSpan(shown, CellStyle(.overlay))], x: valueX, y: y + 1, width: valueWidth, frame: &frame)
+    }
     if let error = dialog.error {
         TrainingPaneLayout.draw([TrainingSpan(text(clean(error)), CellStyle(.error, bold: true))], x: x, y: r.maxY - 3, width: r.width - 4, frame: &frame)
     }

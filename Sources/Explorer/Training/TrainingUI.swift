@@ -168,7 +168,12 @@ public func updateTraining(_ state: inout TrainingUIState, _ msg: TrainingMsg) -
     case .reindexed(let error):
         if let target = state.model.switching {
             state.model.switching = nil
-            if let error { state.model.lastError = error } else { state.model.current = target; state.model.lastError = nil }
+            if let error { state.model.lastError = error } else {
+                state.model.current = target
+                state.model.lastError = nil
+                // The next run started here starts from the model that searches now.
+                state.settings.initFrom = target.choice.checkpointPath
+            }
         }
         guard case .running(let checkpoint)? = state.run?.reindex else { return [] }
         state.run?.reindex = error.map { .failed(message: $0) } ?? .done(checkpoint: checkpoint)
