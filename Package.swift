@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging", "Support"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Tensor", "Imaging", "Support"], exclude: ["Fixtures"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Capture", "Catalog", "Tensor", "Support"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Capture", "Catalog", "Imaging", "Tensor", "Support"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"]),
         .testTarget(name: "AnnotationsTests", dependencies: ["Annotations", .product(name: "GRDB", package: "GRDB.swift")],
                     exclude: ["Fixtures"]),

@@ -66,6 +66,9 @@ public struct FeatureCache: Sendable {
     public let directory: String
     public let backbone: BackboneIdentity
     public let precision: Precision
+    /// A read-only cache computes what it does not hold and stores nothing (a guest session,
+    /// `vitrine explore --guest`, writes no file anywhere).
+    public var readOnly = false
     /// Shape of an entry: channels, height, width.
     public let shape: (channels: Int, height: Int, width: Int)
 
@@ -266,7 +269,7 @@ public struct FeatureCache: Sendable {
                     Parallel.forEachRange(pending.count, workPerItem: Parallel.minimumParallelWork) { items in
                         for item in items {
                             do throws(FeatureCacheError) {
-                                try store(maps[item], imageSHA256: pending[item].hash)
+                                if !readOnly { try store(maps[item], imageSHA256: pending[item].hash) }
                             } catch {
                                 slots[item] = error
                             }

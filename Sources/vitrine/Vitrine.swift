@@ -118,6 +118,15 @@ struct Explore: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where training runs started with t write their folders. Default: ./vitrine-runs.", valueName: "DIR"))
     var runs: String?
 
+    @Flag(name: .long, help: "A guest session (what `vitrine serve` runs for each SSH guest): browse and search only. No flags, reviews, exports, training or model switching; no file is written (the host prepares the gallery index with `vitrine index`); image:PATH only inside the dataset; searches take turns with other guests on $VITRINE_GUEST_LOCK.")
+    var guest = false
+
+    @Option(name: .long, help: ArgumentHelp("With --guest: seconds without a key before the session ends (a warning comes 60 s before).", valueName: "SECONDS"))
+    var idleLimit: Int = 600
+
+    @Option(name: .long, help: ArgumentHelp("With --guest: seconds after which the session ends.", valueName: "SECONDS"))
+    var sessionLimit: Int = 3600
+
     func validate() throws {
         if noSearch && model != nil { throw ValidationError("--no-search and --model do not go together") }
         if noSearch && textTower != nil { throw ValidationError("--no-search and --text-tower do not go together") }
@@ -125,6 +134,13 @@ struct Explore: ParsableCommand {
             throw ValidationError("--text-tower chooses the zero-shot system's tower; a --model checkpoint uses its own")
         }
         if let annotator, annotator.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--annotator must not be empty") }
+        if guest {
+            for (given, name) in [(flags != nil, "--flags"), (annotator != nil, "--annotator"), (runs != nil, "--runs")] where given {
+                throw ValidationError("\(name) does not go with --guest: a guest records no flags and starts no training")
+            }
+        }
+        guard (10 ... 86_400).contains(idleLimit) else { throw ValidationError("--idle-limit must be 10 to 86400 seconds; got \(idleLimit)") }
+        guard (10 ... 604_800).contains(sessionLimit) else { throw ValidationError("--session-limit must be 10 to 604800 seconds; got \(sessionLimit)") }
     }
 
     func run() throws {
@@ -132,13 +148,16 @@ struct Explore: ParsableCommand {
             throw ValidationError("--rankings \(rankings): no such readable file")
         }
         let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
-        let opener: RetrievalOpener? = noSearch ? nil
-            : EngineRetrievalService.opener(system: system, options: RetrievalOptions(weightsPath: weights.map(absolute),
-                                                                                  zeroShotTextTower: textTower ?? .standard))
-        let retrievalOptions = RetrievalOptions(weightsPath: weights.map(absolute), zeroShotTextTower: textTower ?? .standard)
+        let retrievalOptions = {
+            var o = RetrievalOptions(weightsPath: weights.map(absolute), zeroShotTextTower: textTower ?? .standard)
+            // A guest writes nothing: the host's index is opened as it is, features are not stored.
+            o.readOnly = guest
+            return o
+        }()
+        let opener: RetrievalOpener? = noSearch ? nil : EngineRetrievalService.opener(system: system, options: retrievalOptions)
         // Another model chosen in the explorer (a run's offer, the model picker): a checkpoint, or
-        // the zero-shot towers (nil).
-        let reopen: (@Sendable (String?) -> RetrievalOpener)? = noSearch ? nil : { @Sendable checkpoint in
+        // the zero-shot towers (nil). A guest has one model, the host's.
+        let reopen: (@Sendable (String?) -> RetrievalOpener)? = noSearch || guest ? nil : { @Sendable checkpoint in
             EngineRetrievalService.opener(system: checkpoint.map { .model(checkpoint: $0) } ?? .zeroShot, options: retrievalOptions)
         }
         var options = ExplorerOptions(dataPath: try dataOptions.resolved(), themeName: theme, keysFile: keys,
@@ -153,7 +172,14 @@ struct Explore: ParsableCommand {
         options.modelPath = model.map(absolute)
         // A run started from the explorer fine-tunes the model it is showing.
         if let model { options.trainingArguments = ["--init-from", absolute(model)] }
-        let code = try ExplorerApp(options: options).run()
+        if guest {
+            options.guest = GuestLimits(idleSeconds: idleLimit, warningSeconds: 60, sessionSeconds: sessionLimit)
+            options.openFlags = nil
+            options.guestLockPath = ProcessInfo.processInfo.environment["VITRINE_GUEST_LOCK"].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let app = ExplorerApp(options: options)
+        let code = try app.run()
+        if let ended = app.guestEnded { Console.error(SafeText.terminal(ended)) }
         // The terminal is restored. Background work (an index build inside OpenBLAS, a decode)
         // may still be running: end the process now rather than run library destructors under it
         // (OpenBLAS frees its buffers at exit while a GEMM is using them).

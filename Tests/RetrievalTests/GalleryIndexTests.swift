@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Imaging
 import Retrieval
 import Testing
 
@@ -107,6 +108,36 @@ import Testing
 
 /// Building, reusing and rebuilding real indexes (needs the weights).
 @Suite(.serialized) struct GalleryIndexerTests {
+    /// A read-only engine (a guest session) writes nothing: no index is built for it, the host's
+    /// is opened as it is, and an image query's features are computed but not stored.
+    @Test func readOnlyWritesNothing() throws {
+        let data = try EngineFixture.smallDataset(gallery: 12, queries: 0)
+        let cache = try EngineFixture.temporaryFolder("read-only-cache")
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: cache) }
+        func files() -> [String] { (FileManager.default.enumerator(atPath: cache)?.allObjects as? [String] ?? []).sorted() }
+        var options = try EngineFixture.options(indexRoot: cache + "/index")
+        options.featureCacheRoot = cache + "/features"
+        options.readOnly = true
+        #expect(throws: RetrievalError.self) { _ = try RetrievalEngine(dataset: try Dataset.load(from: data), options: options) }
+        do { _ = try RetrievalEngine(dataset: try Dataset.load(from: data), options: options) } catch {
+            #expect("\(error)".contains("not prepared") && "\(error)".contains("vitrine index"), "\(error)")
+        }
+        #expect(files().isEmpty, "nothing written: \(files())")
+        // The host prepares it; the read-only engine then opens it and searches with a new image.
+        options.readOnly = false
+        _ = try RetrievalEngine(dataset: try Dataset.load(from: data), options: options)
+        let prepared = files()
+        options.readOnly = true
+        let engine = try RetrievalEngine(dataset: try Dataset.load(from: data), options: options)
+        var image = RGBImage(width: 64, height: 48, fill: RGB(200, 40, 90))
+        for x in 0 ..< 64 { image[x, x % 48] = RGB(10, 220, 30) }
+        let path = data + "/new.jpg"
+        try Data(try JPEGEncoder.encode(image, quality: 90)).write(to: URL(fileURLWithPath: path))
+        let result = try engine.search(.imageFile(path: path), top: 5)
+        #expect(result.matches.count == 5)
+        #expect(files() == prepared, "a read-only engine stored no feature")
+    }
+
     @Test func reusesCurrentIndexAndRebuildsStaleOrDamagedOnes() throws {
         let data = try EngineFixture.smallDataset(gallery: 24, queries: 0)
         let cache = try EngineFixture.temporaryFolder("index-cache")

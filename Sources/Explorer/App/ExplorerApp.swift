@@ -37,6 +37,11 @@ public struct ExplorerOptions: Sendable {
     public var trainingArguments: [String] = []
     /// Where `E` writes its exports (the current folder when nil).
     public var exportDirectory: String? = nil
+    /// A guest session (`--guest`): its limits; nil for the host's own session. A guest's flags
+    /// store is never opened and its searches go through `GuestRetrievalService`.
+    public var guest: GuestLimits? = nil
+    /// The host's lock file that guests' searches take turns on (`$VITRINE_GUEST_LOCK`).
+    public var guestLockPath: String? = nil
 
     public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false,
                 openRetrieval: RetrievalOpener? = nil, retrievalUnavailable: String = "no retrieval engine configured",
@@ -75,6 +80,10 @@ public final class ExplorerApp {
     private var trainingRun: TrainingProcess?
     /// The dataset as last loaded (effects that need it run after it is).
     private var dataset: Dataset?
+    /// Why a guest session ended, once it has (said after the terminal is restored).
+    public private(set) var guestEnded: String?
+    /// When the session began and when its last key came (a guest session's clock).
+    private let clock = GuestClock()
 
     public init(options: ExplorerOptions) {
         self.options = options
@@ -104,6 +113,8 @@ public final class ExplorerApp {
             if case .quit(let code) = effect { return code }
             run(effect)
         }
+        if options.guest != nil { clock.run(inbox: inbox) }
+        defer { guestEnded = state.guest?.ended }
         // Whatever way the loop ends, a training run started here is told to stop (it writes
         // a checkpoint first) rather than left running behind a closed explorer.
         defer { trainingRun?.cancel() }
@@ -116,6 +127,9 @@ public final class ExplorerApp {
             for name in shown { trace.mark(name) }
             shown = []
             let events = backend.waitForEvents(timeoutMilliseconds: -1)
+            if events.contains(where: { if case .key = $0 { return true }; if case .mouse = $0 { return true }; return false }) {
+                clock.touched()
+            }
             let messages = events.map(Msg.input) + inbox.drain()
             for msg in messages {
                 if case .datasetLoaded(.success(let loaded)) = msg {
@@ -245,7 +259,7 @@ public final class ExplorerApp {
                 service.set(.failure(LoadFailure(options.retrievalUnavailable)))
                 return
             }
-            openEngine(open, for: dataset) { [inbox, service] result in
+            openEngine(guarded(open), for: dataset) { [inbox, service] result in
                 switch result {
                 case .success: break
                 case .failure(let f):
@@ -317,6 +331,15 @@ public final class ExplorerApp {
                 do { inbox.post(.retrieval(.rankingsLoaded(.success(try loadInspectSession(path: path, dataset: dataset))))) }
                 catch { inbox.post(.retrieval(.rankingsLoaded(.failure(failure(error))))) }
             }
+        }
+    }
+
+    /// A guest's engine: its searches through `GuestRetrievalService`.
+    private func guarded(_ open: @escaping RetrievalOpener) -> RetrievalOpener {
+        guard options.guest != nil else { return open }
+        let lockPath = options.guestLockPath
+        return { dataset, progress in
+            GuestRetrievalService(wrapping: try open(dataset, progress), datasetRoot: dataset.root, lockPath: lockPath)
         }
     }
 
@@ -452,7 +475,7 @@ public final class ExplorerApp {
     /// here: a failure only turns flags off), the annotator, the ranking file and training's settings.
     private func start() -> ExplorerStart {
         var flags = ExplorerStart.FlagsStore.notConfigured
-        if let open = options.openFlags {
+        if options.guest == nil, let open = options.openFlags {
             do {
                 flagStore = try open()
                 flags = .open
@@ -465,7 +488,7 @@ public final class ExplorerApp {
                              rankingsPath: options.rankingsPath, annotator: options.annotator, flags: flags,
                              flagsPath: options.flagsPath, defaultFlagsPath: FlagStore.defaultPath(),
                              runsDirectory: options.runsDirectory, trainingArguments: options.trainingArguments,
-                             modelPath: options.modelPath)
+                             modelPath: options.modelPath, guest: options.guest)
     }
 }
 

@@ -70,6 +70,9 @@ public enum Msg: Sendable {
     case review(ReviewMsg)
     /// The evaluation dashboard and the compare mode (Sources/Explorer/Workbench).
     case workbench(WorkbenchMsg)
+    /// A guest session's clock: seconds since the last key and since the session began
+    /// (Sources/Explorer/Guest).
+    case guestClock(idleSeconds: Double, sessionSeconds: Double)
 }
 
 /// An export that was written.
@@ -107,14 +110,17 @@ public struct ExplorerStart: Sendable, Equatable {
     public var trainingArguments: [String]
     /// The checkpoint that searches at start (`--model`); nil: the zero-shot towers.
     public var modelPath: String?
+    /// A guest session's limits (`--guest`); nil for the host's own session.
+    public var guest: GuestLimits? = nil
 
     public init(dataPath: String, searchUnavailable: String?, rankingsPath: String?, annotator: String, flags: FlagsStore,
                 flagsPath: String?, defaultFlagsPath: String, runsDirectory: String, trainingArguments: [String],
-                modelPath: String? = nil) {
+                modelPath: String? = nil, guest: GuestLimits? = nil) {
         self.dataPath = dataPath; self.searchUnavailable = searchUnavailable; self.rankingsPath = rankingsPath
         self.annotator = annotator; self.flags = flags; self.flagsPath = flagsPath; self.defaultFlagsPath = defaultFlagsPath
         self.runsDirectory = runsDirectory; self.trainingArguments = trainingArguments
         self.modelPath = modelPath
+        self.guest = guest
     }
 }
 

@@ -153,6 +153,8 @@ public struct ExplorerState: Sendable {
     public var compare: CompareState? = nil
     /// The last generation given to workbench work (`WorkbenchEffect`).
     public var workbenchGeneration = 0
+    /// A guest session's limits and state (`vitrine explore --guest`); nil for the host's own.
+    public var guest: GuestState? = nil
 
     public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
                 themeNames: [String] = ThemeLibrary.available()) {

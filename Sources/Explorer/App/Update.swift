@@ -80,6 +80,9 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     case .review(let message):
         return updateReview(&state, message)
 
+    case .guestClock(let idle, let session):
+        return updateGuestClock(&state, idleSeconds: idle, sessionSeconds: session)
+
     case .workbench(let message):
         updateOfferScores(&state, message)
         return updateDashboard(&state, message) + updateCompare(&state, message)
@@ -99,6 +102,7 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
     case .open:
         state.retrieval.flags.available = true
     case .notConfigured:
+        state.retrieval.flags.available = false
         state.retrieval.flags.unavailableReason = "no flags store configured"
     case .failed(let error):
         state.retrieval.flags.unavailableReason = "cannot open the flags store: \(error)"
@@ -106,6 +110,8 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
     }
     state.training.settings.runsDirectory = start.runsDirectory
     state.training.settings.extraArguments = start.trainingArguments
+    state.guest = start.guest.map(GuestState.init)
+    if state.guest != nil { state.retrieval.flags.unavailableReason = "guests do not flag" }
     state.training.commandLineModel = start.modelPath
     if let model = start.modelPath { state.training.model.current = ModelEntry(checkpoint: model, note: "--model") }
     state.training.settings.flagsStore = start.flagsPath ?? (state.retrieval.flags.available ? start.defaultFlagsPath : nil)
@@ -169,6 +175,11 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
     if let id = state.keyMap.action(for: key, in: context) {
         // Any key press clears a stale status line (not the one it may set).
         state.status = nil
+        if state.guest != nil { state.guest?.warned = false }
+        guard state.allows(id) else {
+            state.status = StatusLine("not for guests: a guest browses and searches, and nothing a guest does is kept", role: .warning)
+            return []
+        }
         return perform(&state, id)
     }
     if context == .filter, case .char(let c) = key {

@@ -364,7 +364,7 @@ struct Canvas {
         let first: Set<ActionID> = [.quit, .help]
         let ordered = global.filter { first.contains($0.id) } + ActionRegistry.all.filter { $0.context == context }
             + global.filter { !first.contains($0.id) }
-        for a in ordered where a.hint != nil {
+        for a in ordered where a.hint != nil && state.allows(a.id) {
             guard let key = state.keyMap.keys(for: a.id).first, var hint = a.hint else { continue }
             // The mode hint says which mode is on; in the results only sample queries have one.
             if a.id == .resultsCycleMode, state.retrieval.results.query?.captionText != nil { continue }
@@ -388,8 +388,8 @@ struct Canvas {
         let keyWidth = min(w / 3, keyTexts.values.map { DisplayWidth.of($0) }.max() ?? 8)
         let descWidth = max(10, w - keyWidth - 7)
         var lines: [(String, String, Role)] = []   // keys, description, role
-        for ctx in ActionContext.allCases {
-            let actions = ActionRegistry.all.filter { $0.context == ctx }
+        for ctx in ActionContext.allCases where !(state.isGuest && GuestMode.unreachable.contains(ctx)) {
+            let actions = ActionRegistry.all.filter { $0.context == ctx && state.allows($0.id) }
             guard !actions.isEmpty else { continue }
             if !lines.isEmpty { lines.append(("", "", .overlay)) }
             lines.append((ctx.title, "", .overlayTitle))

@@ -28,6 +28,9 @@ public struct RetrievalOptions: Sendable, Equatable {
     public var pairTextWeight: Float
     /// The text tower of the zero-shot system (a checkpoint uses its own).
     public var zeroShotTextTower: TextTower
+    /// Write nothing: an index that is missing or stale is an error (the host prepares it with
+    /// `vitrine index`), and backbone features not in the cache are computed but not stored.
+    public var readOnly = false
 
     /// `pairTextWeight` nil: the zero-shot tower's own (`TextTower.zeroShotPairTextWeight`).
     public init(weightsPath: String? = nil, indexRoot: String? = nil, featureCacheRoot: String? = nil,
@@ -155,6 +158,10 @@ public enum GalleryIndexer {
                     reason = "the stored index could not be read (\(error))"
                 }
             }
+        }
+        if options.readOnly {
+            throw RetrievalError.notPrepared(system: towers.system.displayName, reason: reason ?? "rebuild requested",
+                                             dataset: dataset.root)
         }
         let start = Date()
         // An interrupted build of this very index left its rows in a journal: go on from them.

@@ -46,7 +46,9 @@ final class Towers: @unchecked Sendable {
         self.system = system
         weights = try options.weightsPath.map { WeightsFolder(path: $0) } ?? WeightsFolder.locate()
         backbone = try EfficientNetLite0(weights: weights)
-        cache = try FeatureCache(root: options.featureCacheRoot, backbone: backbone.identity)
+        var cache = try FeatureCache(root: options.featureCacheRoot, backbone: backbone.identity)
+        cache.readOnly = options.readOnly
+        self.cache = cache
         let tower: TextTower
         switch system {
         case .zeroShot:
