@@ -160,8 +160,13 @@ public enum GalleryIndexer {
             }
         }
         if options.readOnly {
-            throw RetrievalError.notPrepared(system: towers.system.displayName, reason: reason ?? "rebuild requested",
-                                             dataset: dataset.root)
+            var command = "vitrine index --data \(dataset.root)"
+            switch towers.system {
+            case .model(let checkpoint): command += " --model \(checkpoint)"
+            case .zeroShot where options.zeroShotTextTower != .standard: command += " --text-tower \(options.zeroShotTextTower.rawValue)"
+            case .zeroShot: break
+            }
+            throw RetrievalError.notPrepared(system: towers.system.displayName, reason: reason ?? "rebuild requested", command: command)
         }
         let start = Date()
         // An interrupted build of this very index left its rows in a journal: go on from them.

@@ -17,7 +17,7 @@ public enum RetrievalError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A request argument is out of range.
     case invalidArgument(String)
     /// A read-only engine (a guest session) found no current gallery index to open.
-    case notPrepared(system: String, reason: String, dataset: String)
+    case notPrepared(system: String, reason: String, command: String)
 
     public var description: String {
         switch self {
@@ -31,8 +31,8 @@ public enum RetrievalError: Error, Sendable, Equatable, CustomStringConvertible 
         case .attentionNeedsModel:
             return "text-to-image attention needs a trained model: without a checkpoint the fusion layers are untrained and their attention means nothing. Pass --model CKPT (train one with `vitrine train`), or use an image query, whose map compares backbone cells"
         case .invalidArgument(let reason): return reason
-        case .notPrepared(let system, let reason, let dataset):
-            return "search is not prepared on this host: the gallery index of \(system) over \(dataset) cannot be used (\(reason)); the host builds it with `vitrine index --data \(dataset)`"
+        case .notPrepared(let system, let reason, let command):
+            return "search is not prepared on this host: the gallery index of \(system) cannot be used (\(reason)); the host builds it with `\(command)`"
         }
     }
 }
