@@ -66,6 +66,7 @@ enum Fixture {
         var queue = effects
         while !queue.isEmpty {
             let e = queue.removeFirst()
+            if case .restPreview(let serial, _) = e { queue += update(&state, .previewRested(serial: serial)) }
             if case .loadImage(let path, let side) = e {
                 let r: Result<RGBImage, ImagingError>
                 do { r = .success(try ImageDecoder.thumbnail(path: path, maxSide: side)) }

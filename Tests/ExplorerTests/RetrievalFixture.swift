@@ -164,6 +164,8 @@ struct Driver {
             catch { return .imageLoaded(path: path, result: .failure(error)) }
         case .retrieval(let effect):
             return answerRetrieval(effect).map(Msg.retrieval)
+        case .restPreview(let serial, _):
+            return .previewRested(serial: serial)
         case .loadDataset, .loadTheme, .training, .expireStatus, .quit, .filter, .copyToClipboard, .exportSamples, .review, .workbench:
             return nil
         }

@@ -213,6 +213,8 @@ public final class ExplorerApp {
             workbench.run(effect, dataset: dataset)
         case .copyToClipboard(let text):
             inbox.backend?.setClipboard(text)
+        case .restPreview(let serial, let seconds):
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.previewRested(serial: serial)) }
         case .expireStatus(let serial, let seconds):
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [inbox] in inbox.post(.statusExpired(serial: serial)) }
         case .quit:

@@ -73,6 +73,8 @@ public enum Msg: Sendable {
     /// A guest session's clock: seconds since the last key and since the session began
     /// (Sources/Explorer/Guest).
     case guestClock(idleSeconds: Double, sessionSeconds: Double)
+    /// The selection has rested since the move numbered `serial` (`Effect.restPreview`).
+    case previewRested(serial: Int)
 }
 
 /// An export that was written.
@@ -155,6 +157,9 @@ public enum Effect: Sendable, Equatable {
     case review(ReviewEffect)
     /// Rank and score query splits for the dashboard and the compare mode (Sources/Explorer/Workbench).
     case workbench(WorkbenchEffect)
+    /// Answer with `.previewRested(serial)` after `seconds` (the large images wait for the
+    /// selection to rest).
+    case restPreview(serial: Int, seconds: Double)
     /// Put this text on the clipboard through the terminal (OSC 52): an explicit user action.
     case copyToClipboard(String)
     case quit(exitCode: Int32)

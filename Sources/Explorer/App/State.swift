@@ -155,6 +155,12 @@ public struct ExplorerState: Sendable {
     public var workbenchGeneration = 0
     /// A guest session's limits and state (`vitrine explore --guest`); nil for the host's own.
     public var guest: GuestState? = nil
+    /// Whether the large images (the preview, the match, the query) are drawn: after a key moves
+    /// the selection they wait until it has rested (`Effect.restPreview`), so that scrolling with a
+    /// key held down sends list rows, not a picture a row (issue 14, frames that fit the link).
+    public var previewSettled = true
+    /// Tells the newest rest from older ones.
+    public var previewSerial = 0
 
     public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
                 themeNames: [String] = ThemeLibrary.available()) {

@@ -9,7 +9,19 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         return begin(&state, start)
 
     case .input(let event):
-        return handleInput(&state, event)
+        // A key or click that moves what the large image shows: it is drawn once the selection rests.
+        let shown = previewIdentity(state)
+        var effects = handleInput(&state, event)
+        if previewIdentity(state) != shown, !state.quitting {
+            state.previewSerial += 1
+            state.previewSettled = false
+            effects.append(.restPreview(serial: state.previewSerial, seconds: previewRestSeconds))
+        }
+        return effects
+
+    case .previewRested(let serial):
+        if serial == state.previewSerial { state.previewSettled = true }
+        return []
 
     case .datasetLoaded(.success(let loaded)):
         let shown = state.loaded   // the dataset in part, when this is the rest of it
@@ -116,6 +128,18 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
     if let model = start.modelPath { state.training.model.current = ModelEntry(checkpoint: model, note: "--model") }
     state.training.settings.flagsStore = start.flagsPath ?? (state.retrieval.flags.available ? start.defaultFlagsPath : nil)
     return [.loadDataset(path: start.dataPath)]
+}
+
+// MARK: - The large image waits for the selection to rest
+
+/// How long the selection must stay before the large image is drawn: long enough that a held key
+/// (30 repeats a second) never waits for a picture, short enough not to be noticed.
+let previewRestSeconds = 0.06
+
+/// What the large images show: the body, the selected sample, the highlighted match, the review pair.
+private func previewIdentity(_ state: ExplorerState) -> [String] {
+    [String(describing: state.screen), state.selectedSample?.id ?? "", state.retrieval.results.selectedRow?.sampleID ?? "",
+     state.review.map { "\($0.position)" } ?? ""]
 }
 
 // MARK: - Training

@@ -283,7 +283,11 @@ extension Canvas {
             let imageHeight = max(3, min(inner.height - textRows, inner.width / 2 + 2))
             let imageRect = Rect(x: inner.x, y: inner.y, width: inner.width, height: imageHeight)
             if let path = sample?.imagePath, case .ready(let image)? = state.images[path] {
-                AttentionCells.draw(image, map: map, side: summary.side, into: &frame, rect: imageRect, capabilities: state.capabilities)
+                if state.previewSettled {
+                    AttentionCells.draw(image, map: map, side: summary.side, into: &frame, rect: imageRect, capabilities: state.capabilities)
+                } else {
+                    drawCentered([unicode ? "…" : "..."], in: imageRect, role: .placeholder)
+                }
             } else if sample?.imagePath == nil {
                 drawCentered(["[no image]"], in: imageRect, role: .placeholder)
             } else {

@@ -281,6 +281,9 @@ struct Canvas {
             return
         }
         switch state.images[path] {
+        case .ready?  where !state.previewSettled:
+            // Moving: a cheap placeholder, the picture once the selection rests.
+            drawCentered([unicode ? "…" : "..."], in: rect, role: .placeholder)
         case .ready(let image)?:
             ImageCells.draw(image, into: &frame, rect: rect, capabilities: state.capabilities)
         case .failed(let reason)?:
