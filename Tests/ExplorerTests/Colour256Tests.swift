@@ -93,7 +93,10 @@ struct Colour256Tests {
         var frame = Frame(width: width, height: height)
         ImageCells.draw(image, into: &frame, rect: Rect(x: 0, y: 0, width: width, height: height),
                         capabilities: TerminalCapabilities(colorMode: .ansi256, unicode: true, mouse: false))
-        return frame.cells.flatMap { [$0.style.fg, $0.style.bg].compactMap { $0 } }
+        // A half block shows its foreground on top; a space (both halves alike) its background twice.
+        return frame.cells.flatMap { cell in
+            (cell.text == " " ? [cell.style.bg, cell.style.bg] : [cell.style.fg, cell.style.bg]).compactMap { $0 }
+        }
     }
 
     @Test func aGradientImageIsNotTurnedGrey() {
@@ -140,13 +143,23 @@ struct Colour256Tests {
         #expect(nearestFarOff >= 4)
     }
 
-    @Test func otherModesKeepThePixelColours() {
+    @Test func truecolorKeepsFiveBitsAChannelAndOtherModesThePixelColours() {
         var img = RGBImage(width: 2, height: 2)
         img[0, 0] = RGB(250, 220, 200)
         var frame = Frame(width: 2, height: 1)
         ImageCells.draw(img, into: &frame, rect: Rect(x: 0, y: 0, width: 2, height: 1),
                         capabilities: TerminalCapabilities(colorMode: .truecolor, unicode: true, mouse: false))
-        #expect(frame[0, 0].style.fg == RGB(250, 220, 200))
+        // 5 bits a channel, the middle of the step: within 4 of the pixel, neighbours merge into runs.
+        #expect(frame[0, 0].style.fg == RGB(252, 220, 204))
+        var plain = Frame(width: 2, height: 1)
+        ImageCells.draw(img, into: &plain, rect: Rect(x: 0, y: 0, width: 2, height: 1),
+                        capabilities: TerminalCapabilities(colorMode: .ansi16, unicode: true, mouse: false))
+        #expect(plain[0, 0].style.fg == RGB(250, 220, 200))
+        // Both halves alike: a space on that background (the foreground does not matter).
+        var flat = Frame(width: 2, height: 1)
+        ImageCells.draw(RGBImage(width: 2, height: 2, fill: RGB(10, 200, 30)), into: &flat, rect: Rect(x: 0, y: 0, width: 2, height: 1),
+                        capabilities: TerminalCapabilities(colorMode: .truecolor, unicode: true, mouse: false))
+        #expect(flat[0, 0].text == " " && flat[0, 0].style.bg == RGB(12, 204, 28) && flat[1, 0].text == " ")
     }
 
     @Test func ditheringIsATableLookup() {

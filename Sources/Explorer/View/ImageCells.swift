@@ -30,10 +30,16 @@ public enum ImageCells {
         let scaled = image.resized(width: cols, height: rows * 2)
         let mode = capabilities.colorMode
         for r in 0..<rows {
+            var foreground: RGB? = nil   // the row's last foreground colour
             for c in 0..<cols {
                 let top = shown(scaled[c, 2 * r], x: x0 + c, y: 2 * (y0 + r), mode: mode)
                 let bottom = shown(scaled[c, 2 * r + 1], x: x0 + c, y: 2 * (y0 + r) + 1, mode: mode)
-                if halfBlocks {
+                if halfBlocks && top == bottom {
+                    // Both halves alike: a space on that background, keeping the foreground the
+                    // cell before had, so that only the background changes on the wire.
+                    frame[x0 + c, y0 + r] = Cell(text: " ", width: 1, style: CellStyle(.image, fg: foreground ?? top, bg: bottom))
+                } else if halfBlocks {
+                    foreground = top
                     frame[x0 + c, y0 + r] = Cell(text: "▀", width: 1, style: CellStyle(.image, fg: top, bg: bottom))
                 } else {
                     let l = (luma(top) + luma(bottom)) / 2
@@ -47,10 +53,17 @@ public enum ImageCells {
 
     /// A pixel's colour as it is to be drawn: in 256 colours, the palette colour the ordered
     /// dither picks at (x, y) (screen column, pixel row: two a cell), so that an area averages
-    /// to its true colour; in other modes the colour itself (the terminal back end maps it).
+    /// to its true colour; in truecolor the colour at 5 bits a channel; in other modes the colour
+    /// itself (the terminal back end maps it).
     @inline(__always)
     static func shown(_ c: RGB, x: Int, y: Int, mode: ColorMode) -> RGB {
-        mode == .ansi256 ? ColorQuantizer.rgb(ofXterm256: ColorQuantizer.dithered256(c, x: x, y: y)) : c
+        switch mode {
+        case .ansi256: return ColorQuantizer.rgb(ofXterm256: ColorQuantizer.dithered256(c, x: x, y: y))
+        // 5 bits a channel (32,768 colours, the middle of each step): neighbours of nearly one
+        // colour become runs of one, which cost one attribute change on the wire, not one a cell.
+        case .truecolor: return RGB(c.r & 0xF8 | 4, c.g & 0xF8 | 4, c.b & 0xF8 | 4)
+        default: return c
+        }
     }
 
     /// Relative luminance in 0...1 (Rec. 709 weights on the 8-bit values).
