@@ -173,6 +173,11 @@ struct Explore: ParsableCommand {
         // A run started from the explorer fine-tunes the model it is showing.
         if let model { options.trainingArguments = ["--init-from", absolute(model)] }
         if guest {
+            // SSH passes the client's locale only when it sends one; without any, a guest's
+            // explorer would fall back to ASCII and show "?" for every Chinese character. SSH
+            // clients are UTF-8 terminals: say so (a locale the client did send is kept).
+            let env = ProcessInfo.processInfo.environment
+            if ["LC_ALL", "LC_CTYPE", "LANG"].allSatisfy({ (env[$0] ?? "").isEmpty }) { setenv("LC_ALL", "C.UTF-8", 1) }
             options.guest = GuestLimits(idleSeconds: idleLimit, warningSeconds: 60, sessionSeconds: sessionLimit)
             options.openFlags = nil
             options.guestLockPath = ProcessInfo.processInfo.environment["VITRINE_GUEST_LOCK"].flatMap { $0.isEmpty ? nil : $0 }

@@ -55,6 +55,14 @@ import Testing
         #expect(Self.listing(t.workDir).isEmpty, "\(Self.listing(t.workDir))")
         #expect(Self.listing(cache) == cacheBefore)
 
+        // A client that sends no locale (ssh without SendEnv): the guest still sees Chinese titles.
+        try t.type("clear; env -u LC_ALL -u LANG -u LC_CTYPE \(Tmux.quote(ExplorerEndToEndTests.binary)) explore --guest --no-search --data \(Tmux.quote(ExplorerEndToEndTests.sampleData)); echo \"EXIT:$?\"")
+        try t.keys("Enter")
+        screen = try t.waitFor("the gallery list without a locale", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") && !$0.contains("EXIT:0") }
+        #expect(screen.unicodeScalars.contains { (0x4E00 ... 0x9FFF).contains($0.value) }, "\(screen)")
+        try t.keys("q")
+        _ = try t.waitFor(text: "EXIT:0", timeout: 10)
+
         // An empty cache: search is not prepared, and the guest is told so (and nothing is built).
         let empty = t.workDir + "/empty-cache"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
