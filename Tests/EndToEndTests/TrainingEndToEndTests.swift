@@ -42,12 +42,14 @@ import Testing
             screen.contains("before") && screen.contains("after") && screen.contains("New model") && screen.contains("use it")
         }
         #expect(offer.contains("model: zero-shot") && offer.contains("model zero-shot"), "nothing changes before the user accepts")
-        // The offer scores both models on dev as search ranks: the zero-shot towers' figure is the
-        // one `vitrine eval --zero-shot --split dev` prints for SampleData (0.7829).
+        // The offer scores both models as search ranks on the dev queries that measured the run
+        // (a `sample` fine-tuning run draws pairs from half of them; `tiny` from none): here all 150,
+        // so the zero-shot figure is the one `vitrine eval --zero-shot --split dev` prints (0.7829).
         let scored = try t.waitFor("both models scored on dev", timeout: 300) { screen in
-            screen.range(of: #"dev mAP@10 \d\.\d{3} vs \d\.\d{3} now \(zero-shot\)"#, options: .regularExpression) != nil
+            screen.range(of: #"dev mAP@10 \d\.\d{3} vs \d\.\d{3} now \(zero-shot\), \d+ dev queries"#,
+                         options: .regularExpression) != nil
         }
-        #expect(scored.contains("vs 0.783 now (zero-shot)"), "\(scored)")
+        #expect(scored.contains("vs 0.783 now (zero-shot), 150 dev queries"), "\(scored)")
         try t.keys("U")
         // Accepted: the gallery re-indexed with the new model and the results asked again with it
         // (the results and the header no longer say zero-shot).

@@ -139,21 +139,27 @@ import Training
         var s = Driver.state(width: 120, height: 40)
         s.training.model.current = ModelEntry(checkpoint: "/runs/old/best.safetensors", step: 100, devMAP10: 0.301)
         _ = Fixture.key(&s, .char("t"))
+        // Pretraining draws no pairs from dev: every dev query measures the run. (A fine-tuning
+        // run holds out the dev queries that gave it no pairs; the fixture's two both give pairs.)
+        s.training.dialog?.mode = .pretrain
         _ = Fixture.key(&s, .enter)
         _ = update(&s, .training(.event(.evaluation(EvaluationReport(step: 20, devMAP10: 0.35, bestMAP10: 0.35, improved: true)))))
         let end = update(&s, .training(.event(.finished(TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 9,
                                                                            devMAP10Before: 0.3, devMAP10After: 0.35,
                                                                            checkpoint: "/runs/new/best.safetensors")))))
-        // Both models are scored on dev as search ranks (the run's 0.350 is on the fused embedding alone).
+        // Both models are scored as search ranks on the dev queries that measured the run (the
+        // run's own 0.350 starts from its own untrained model).
         let dev = "dev"
-        #expect(end == [.workbench(.evaluate(generation: 1, split: dev, ranker: .session)),
-                        .workbench(.evaluate(generation: 1, split: dev, ranker: .model(.checkpoint("/runs/new/best.safetensors"))))])
+        let held = ["200001", "200002"]
+        #expect(end == [.workbench(.evaluateQueries(generation: 1, split: dev, queryIDs: held, ranker: .session)),
+                        .workbench(.evaluateQueries(generation: 1, split: dev, queryIDs: held,
+                                                    ranker: .model(.checkpoint("/runs/new/best.safetensors"))))])
         var text = view(s).textLines().joined(separator: "\n")
         #expect(text.contains("New model new/best (step 20) · scoring it and old/best on dev"), "\(text)")
         let engine = FakeRetrieval(dataset: Fixture.dataset)
-        let rankings = try Fixture.dataset.split(named: "dev")!.samples.map { q in
-            let answer = try engine.search(.sample(id: q.id, mode: .pair), top: 100, filter: .none, isCancelled: { false })
-            return Ranking(queryID: q.id, galleryIDs: answer.matches.map(\.sampleID))
+        let rankings = try held.map { id in
+            let answer = try engine.search(.sample(id: id, mode: .pair), top: 100, filter: .none, isCancelled: { false })
+            return Ranking(queryID: id, galleryIDs: answer.matches.map(\.sampleID))
         }
         let scored = try RankerEvaluation.score(ranker: .session, title: "old/best", split: dev, rankings: rankings,
                                                 groundTruth: explorerGroundTruth(of: Fixture.dataset))
@@ -161,15 +167,16 @@ import Training
         _ = update(&s, .workbench(.evaluated(generation: 1, .model(.checkpoint("/runs/new/best.safetensors")), .success(scored))))
         text = view(s).textLines().joined(separator: "\n")
         let map = String(format: "%.3f", scored.meanAP10)
-        #expect(text.contains("New model new/best (step 20) · dev mAP@10 \(map) vs \(map) now (old/best)"), "\(text)")
+        #expect(text.contains("New model new/best (step 20) · dev mAP@10 \(map) vs \(map) now (old/best), 2 dev queries"), "\(text)")
         #expect(text.contains("U use it"))
         #expect(view(s).textLines()[0].contains("model: old/best (step 100)"), "nothing changes until the user accepts")
         #expect(Fixture.key(&s, .char("U")) == [.training(.reindex(model: .checkpoint("/runs/new/best.safetensors")))])
     }
 
-    @Test func anOfferThatCannotBeScoredSaysWhyAndWithoutSearchShowsTheRunsFigure() {
-        func finished(_ s: inout ExplorerState) -> [Effect] {
+    @Test func anOfferThatCannotBeScoredSaysWhyAndWithoutSearchShowsTheRunsFigure() throws {
+        func finished(_ s: inout ExplorerState, mode: TrainingMode = .pretrain) -> [Effect] {
             _ = Fixture.key(&s, .char("t"))
+            s.training.dialog?.mode = mode
             _ = Fixture.key(&s, .enter)
             return update(&s, .training(.event(.finished(TrainingSummary(outcome: .completed, steps: 40, wallSeconds: 9,
                                                                          devMAP10Before: 0.3, devMAP10After: 0.35,
@@ -184,6 +191,12 @@ import Training
         offline.retrieval.engine = .failed("no weights")
         #expect(finished(&offline).isEmpty)
         #expect(view(offline).textLines().joined().contains("New model new/best · dev mAP@10 0.350 · now zero-shot"))
+        // A fine-tuning run that drew pairs from every dev query leaves none to compare on: the run's figure.
+        var noneHeld = Driver.state(width: 120, height: 40)
+        let options = TrainingOptions.preset(.sample, mode: .finetune)
+        try #require(["200001", "200002"].allSatisfy(options.isPairQuery(id:)))
+        #expect(finished(&noneHeld, mode: .finetune).isEmpty)
+        #expect(view(noneHeld).textLines().joined().contains("New model new/best · dev mAP@10 0.350 · now zero-shot"))
     }
 
     @Test func theHeaderNamesTheModelAt80And160ColumnsAndCleansNamesFromDisk() {

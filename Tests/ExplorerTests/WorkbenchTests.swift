@@ -84,7 +84,7 @@ enum WorkbenchFixture {
         while !queue.isEmpty {
             guard case .workbench(let effect) = queue.removeFirst() else { continue }
             switch effect {
-            case .evaluate(let generation, _, let ranker):
+            case .evaluate(let generation, _, let ranker), .evaluateQueries(let generation, _, _, let ranker):
                 queue += update(&state, .workbench(.evaluated(generation: generation, ranker, Result { try evaluation(ranker) }.mapError { LoadFailure("\($0)") })))
             case .compare(let generation, _, let a, let b):
                 let result = Result { try ComparisonSummary.compare(try evaluation(a), try evaluation(b), groundTruth: groundTruth, resamples: 2000) }

@@ -154,7 +154,9 @@ func updateTrainingUI(_ state: inout ExplorerState, _ message: TrainingMsg) -> [
     let offered = offers(state)
     var effects = updateTraining(&state.training, message).map(Effect.training)
     // A run offers its model: both it and the model in use are scored on dev as search ranks.
-    if !offered, case .offered(let checkpoint)? = state.training.run?.reindex { effects += scoreOffer(&state, checkpoint: checkpoint) }
+    if !offered, case .offered(let checkpoint)? = state.training.run?.reindex, let request = state.training.run?.request {
+        effects += scoreOffer(&state, checkpoint: checkpoint, request: request)
+    }
     if case .reindexed(nil) = message { effects += updateRetrieval(&state, .modelChanged) }
     // A switch of model that failed (the model in use stays) says why.
     if case .reindexed(let error?) = message { state.status = StatusLine(error, role: .error) }

@@ -33,13 +33,9 @@ final class WorkbenchRunner: @unchecked Sendable {
                 inbox.post(.workbench(.modelsFound(generation: generation, ModelScan.scan(runsDirectory: runs, extra: extra))))
             }
         case .evaluate(let generation, let split, let ranker):
-            queue.async { [self] in
-                guard !isCancelled(generation) else { return }
-                let result = Result { try evaluation(of: ranker, split: split, dataset: dataset, generation: generation) }
-                    .mapError(failure)
-                guard !isCancelled(generation) else { return }
-                inbox.post(.workbench(.evaluated(generation: generation, ranker, result)))
-            }
+            evaluate(generation: generation, split: split, ids: nil, ranker: ranker, dataset: dataset)
+        case .evaluateQueries(let generation, let split, let ids, let ranker):
+            evaluate(generation: generation, split: split, ids: ids, ranker: ranker, dataset: dataset)
         case .compare(let generation, let split, let a, let b):
             queue.async { [self] in
                 guard !isCancelled(generation) else { return }
@@ -55,6 +51,17 @@ final class WorkbenchRunner: @unchecked Sendable {
         }
     }
 
+    /// Scores `split` (or only the queries `ids` of it) with `ranker` and answers `evaluated`.
+    private func evaluate(generation: Int, split: String, ids: [String]?, ranker: RankerSpec, dataset: Dataset) {
+        queue.async { [self] in
+            guard !isCancelled(generation) else { return }
+            let result = Result { try evaluation(of: ranker, split: split, only: ids, dataset: dataset, generation: generation) }
+                .mapError(failure)
+            guard !isCancelled(generation) else { return }
+            inbox.post(.workbench(.evaluated(generation: generation, ranker, result)))
+        }
+    }
+
     private func isCancelled(_ generation: Int) -> Bool { lock.withLock { cancelled.contains(generation) } }
 
     private func groundTruth(of dataset: Dataset) -> OfficialGroundTruth {
@@ -65,7 +72,8 @@ final class WorkbenchRunner: @unchecked Sendable {
     }
 
     /// `ranker`'s scored split, from this session's earlier work when there is one.
-    private func evaluation(of ranker: RankerSpec, split name: String, dataset: Dataset, generation: Int) throws -> RankerEvaluation {
+    private func evaluation(of ranker: RankerSpec, split name: String, only ids: [String]? = nil, dataset: Dataset,
+                            generation: Int) throws -> RankerEvaluation {
         guard let split = dataset.split(named: name), split.role == .query else {
             throw LoadFailure("\(dataset.root) has no query split named \(name)")
         }
@@ -78,12 +86,13 @@ final class WorkbenchRunner: @unchecked Sendable {
         case .baseline(let method): key = "baseline:" + method.rawValue
         case .rankingFile(let path): key = "file:" + path
         }
+        // A subset (a run's held-out queries) is scored each time; a whole split is kept.
         let cacheKey = key + "|" + name
-        if let known = lock.withLock({ scored[cacheKey] }) { return known }
-        let (title, rankings) = try rank(split, with: ranker, dataset: dataset, generation: generation)
+        if ids == nil, let known = lock.withLock({ scored[cacheKey] }) { return known }
+        let (title, rankings) = try rank(split, only: ids, with: ranker, dataset: dataset, generation: generation)
         let result = try RankerEvaluation.score(ranker: ranker, title: title, split: name, rankings: rankings,
                                                 groundTruth: groundTruth(of: dataset))
-        lock.withLock { scored[cacheKey] = result }
+        if ids == nil { lock.withLock { scored[cacheKey] = result } }
         return result
     }
 
@@ -92,8 +101,9 @@ final class WorkbenchRunner: @unchecked Sendable {
     }
 
     /// Every query of `split` ranked (top 100, the official depth), in the split's order.
-    private func rank(_ split: Split, with ranker: RankerSpec, dataset: Dataset, generation: Int) throws -> (String, [Ranking]) {
-        let ids = split.samples.indices.map { split.samples.id(at: $0) }
+    private func rank(_ split: Split, only subset: [String]?, with ranker: RankerSpec, dataset: Dataset,
+                      generation: Int) throws -> (String, [Ranking]) {
+        let ids = subset ?? split.samples.indices.map { split.samples.id(at: $0) }
         switch ranker {
         case .session:
             guard case .success(let engine) = service.wait() else { throw LoadFailure("search is not available") }
@@ -111,7 +121,8 @@ final class WorkbenchRunner: @unchecked Sendable {
         case .baseline(let method):
             guard let gallery = dataset.gallery, !gallery.samples.isEmpty else { throw LoadFailure("\(dataset.root) has no gallery") }
             progress(generation, method.title + ": ranking", 0, 0)
-            let run = BaselineRun(method, queries: Array(split.samples), gallery: Array(gallery.samples), top: 100, seed: 0) { [self] event in
+            let queries = subset.map { $0.compactMap(split.sample(id:)) } ?? Array(split.samples)
+            let run = BaselineRun(method, queries: queries, gallery: Array(gallery.samples), top: 100, seed: 0) { [self] event in
                 if case .decodedImages(let done, let total) = event, done % 50 == 0 || done == total {
                     progress(generation, method.title + ": decoding images", done, total)
                 }

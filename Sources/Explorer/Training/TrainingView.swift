@@ -210,6 +210,8 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
                 spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(newMAP))", CellStyle(.text, bold: true)))
                 spans.append(TrainingSpan(" vs \(TrainingFormat.map(nowMAP)) now (" + clean(model.current.name) + ")",
                                           CellStyle(newMAP >= nowMAP ? .text : .warning, bold: newMAP < nowMAP)))
+                spans.append(TrainingSpan(", \(scores.queries) " + clean(scores.split) + (scores.heldOut ? " queries held out" : " queries"),
+                                          CellStyle(.dim)))
             } else if let scores, let failure = scores.failure {
                 spans.append(TrainingSpan(dot + "could not score it against " + clean(model.current.name) + ": " + clean(failure), CellStyle(.warning)))
             } else if scores != nil {

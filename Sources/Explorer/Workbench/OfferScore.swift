@@ -1,9 +1,11 @@
 import Catalog
+import Training
 
-// A finished run offers its model (docs/model.md §5). The run's own dev mAP@10 is measured on the
-// fused embedding alone and starts from the run's initial model, so it cannot be set next to what
-// searches now. The offer therefore scores both the model in use and the offered checkpoint on the
-// run's dev split the way search ranks (pair queries, the official mAP@10), in the background;
+// A finished run offers its model (docs/model.md §5). The run's own before/after figures start from
+// the run's initial model, which is not always what searches now (the zero-shot towers rank with
+// the pretrained sentence embedding, a run's untrained start with its fused one). The offer
+// therefore scores both the model in use and the offered checkpoint the way search ranks (pair
+// queries, the official mAP@10) on the dev queries that measured the run, in the background;
 // opening the offered checkpoint builds its gallery index, so accepting the offer is then quick.
 
 /// Dev mAP@10 of the model in use and of the offered checkpoint, as search ranks them.
@@ -16,6 +18,10 @@ public struct OfferScores: Sendable, Equatable {
     /// Why scoring failed, if it did.
     public var failure: String? = nil
     public var split: String
+    /// How many of the split's queries are scored, and whether they are the ones the run held out
+    /// (the others gave it fine-tuning pairs).
+    public var queries = 0
+    public var heldOut = false
     /// Tells this scoring's answers from others'.
     public var generation: Int
     public init(checkpoint: String, current: ModelChoice, split: String, generation: Int) {
@@ -31,15 +37,26 @@ func trainingDevSplit(_ dataset: Dataset) -> Split? {
     return queries.count == 1 ? queries[0] : nil
 }
 
-/// Starts scoring an offer: the model in use and `checkpoint` on the dev split, when search is open.
-func scoreOffer(_ state: inout ExplorerState, checkpoint: String) -> [Effect] {
+/// Starts scoring an offer: the model in use and `checkpoint` on the dev queries that measured the
+/// run, when search is open. A fine-tuning run draws pairs from part of dev's queries
+/// (`TrainingOptions.queryPairSplits`, `isPairQuery`): those are left out, or the new model would
+/// be scored on queries it was trained on.
+func scoreOffer(_ state: inout ExplorerState, checkpoint: String, request: TrainingRunRequest) -> [Effect] {
     guard case .ready = state.retrieval.engine, let dataset = state.dataset, let split = trainingDevSplit(dataset) else { return [] }
+    let all = split.samples.indices.map { split.samples.id(at: $0) }
+    let options = TrainingOptions.preset(request.preset, mode: request.mode)
+    let heldOut = request.mode == .finetune && options.queryPairSplits.contains(split.name)
+        ? all.filter { !options.isPairQuery(id: $0) } : all
+    guard !heldOut.isEmpty else { return [] }
     state.workbenchGeneration += 1
     let generation = state.workbenchGeneration
-    state.training.offerScores = OfferScores(checkpoint: checkpoint, current: state.training.model.current.choice,
-                                             split: split.name, generation: generation)
-    return [.workbench(.evaluate(generation: generation, split: split.name, ranker: .session)),
-            .workbench(.evaluate(generation: generation, split: split.name, ranker: .model(.checkpoint(checkpoint))))]
+    var scores = OfferScores(checkpoint: checkpoint, current: state.training.model.current.choice, split: split.name, generation: generation)
+    scores.queries = heldOut.count
+    scores.heldOut = heldOut.count < all.count
+    state.training.offerScores = scores
+    return [.workbench(.evaluateQueries(generation: generation, split: split.name, queryIDs: heldOut, ranker: .session)),
+            .workbench(.evaluateQueries(generation: generation, split: split.name, queryIDs: heldOut,
+                                        ranker: .model(.checkpoint(checkpoint))))]
 }
 
 /// Keeps an offer's scores as they come.

@@ -171,6 +171,8 @@ public enum WorkbenchMsg: Sendable, Equatable {
 public enum WorkbenchEffect: Sendable, Equatable {
     /// Rank every query of `split` with `ranker` and score it; answered by `progress` and `evaluated`.
     case evaluate(generation: Int, split: String, ranker: RankerSpec)
+    /// The same for only these queries of `split`, in this order (a run's held-out queries).
+    case evaluateQueries(generation: Int, split: String, queryIDs: [String], ranker: RankerSpec)
     /// Score `split` with both rankers and compare them; answered by `progress` and `compared`.
     case compare(generation: Int, split: String, a: RankerSpec, b: RankerSpec)
     /// List the models under the runs folder (and `--model`); answered by `modelsFound`.
