@@ -9,11 +9,11 @@ import Testing
         let weights = RetrievalEndToEndTests.weights
         try #require(FileManager.default.fileExists(atPath: weights), "the towers are missing: run `make weights` (looked in \(weights))")
         let environment = ["COLORTERM": "truecolor", "VITRINE_CACHE": RetrievalEndToEndTests.cache, "VITRINE_WEIGHTS": weights]
-        // What the command line says of the zero-shot towers against BM25 on the test split.
+        // What the command line says of the zero-shot towers against BM25 on the dev split.
         let out = NSTemporaryDirectory() + "vitrine-workbench-e2e-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let argv = ["/usr/bin/env"] + environment.map { "\($0.key)=\($0.value)" }
-            + [ExplorerEndToEndTests.binary, "compare", "zero-shot", "bm25", "--data", ExplorerEndToEndTests.sampleData, "--json", "--quiet"]
+            + [ExplorerEndToEndTests.binary, "compare", "zero-shot", "bm25", "--data", ExplorerEndToEndTests.sampleData, "--split", "dev", "--json", "--quiet"]
         #expect(try Tmux.spawnAndWait(argv, stdout: out, stderr: "/dev/null") == 0)
         let cli = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         let a = try #require((cli["a"] as? [String: Any])?["mAP10"] as? Double)
@@ -31,6 +31,9 @@ import Testing
         try t.type(command)
         try t.keys("Enter")
         _ = try t.waitFor("the gallery list", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") }
+        // The dev split (150 queries; the screens score the query split the browser shows).
+        try t.keys("Tab", "Tab")
+        _ = try t.waitFor("the dev split", timeout: 20) { $0.contains("dev ·") }
         // Both screens need search: D until the index is open.
         let deadline = Date().addingTimeInterval(300)
         repeat {
@@ -41,7 +44,7 @@ import Testing
 
         // The dashboard: the model's mAP@10 and BM25's as the command line has them, all four rankers scored.
         var screen = try t.waitFor("every ranker scored", timeout: 180) {
-            $0.contains("mAP@10") && $0.contains("random ") && !$0.contains("…  ") && $0.contains("300 queries") && !$0.contains("decoding")
+            $0.contains("mAP@10") && $0.contains("random ") && !$0.contains("…  ") && $0.contains("150 queries") && !$0.contains("decoding")
         }
         let rows = screen.split(separator: "\n").map(String.init)
         let modelRow = try #require(rows.first { $0.contains("│ zero-shot") })
@@ -51,11 +54,11 @@ import Testing
         #expect(screen.contains("AP@10 over queries") && screen.contains("per-label AP@10") && screen.contains("precision@k"))
         // Drill into the lowest bar with queries, open its first query's results, come back.
         try t.keys("Enter")
-        screen = try t.waitFor("the bar's queries", timeout: 10) { $0.contains("queries · AP@10 0.0") }
+        screen = try t.waitFor("the bar's queries", timeout: 10) { $0.contains("queries · AP@10 ") }
         try t.keys("Enter")
         screen = try t.waitFor("the query's results", timeout: 30) { $0.contains("results ·") && $0.contains("query sample") }
         try t.keys("D")
-        _ = try t.waitFor("the dashboard again, as it was", timeout: 10) { $0.contains("queries · AP@10 0.0") }
+        _ = try t.waitFor("the dashboard again, as it was", timeout: 10) { $0.contains("queries · AP@10 ") }
         try t.keys("q")
         _ = try t.waitFor("the results", timeout: 10) { !$0.contains("official metrics") && $0.contains("results ·") }
 
@@ -67,9 +70,9 @@ import Testing
         #expect(screen.contains("A zero-shot  mAP@10 " + f(a)) && screen.contains("B bm25  mAP@10 " + f(b)), "\(screen)")
         #expect(screen.contains("ΔmAP@10 " + signed(b - a)) || screen.contains("ΔmAP@10 " + signed((b - a) * (1 + 1e-12))))
         #expect(screen.contains("p = " + f(p)) && screen.contains("95% CI [" + signed(lower) + ", " + signed(upper) + "]"), "\(screen)")
-        #expect(screen.contains("query 1/300 by ΔAP · " + first), "\(screen)")
+        #expect(screen.contains("query 1/150 by ΔAP · " + first), "\(screen)")
         try t.keys("n")
-        _ = try t.waitFor("the next query", timeout: 10) { $0.contains("query 2/300 by ΔAP") }
+        _ = try t.waitFor("the next query", timeout: 10) { $0.contains("query 2/150 by ΔAP") }
         try t.keys("Escape")
         _ = try t.waitFor("the results again", timeout: 10) { !$0.contains("ΔmAP@10") && $0.contains("results ·") }
         try t.keys("q")
