@@ -45,9 +45,14 @@ run: build
 # `make bench` share one build folder and never rebuild each other's work.
 # The binary and the test targets are built in one invocation, so the test targets compile while
 # the last modules and the binary link.
+# The end-to-end suites share one cache: its SampleData index is built once here, not by each
+# suite at the same time on a fresh machine.
+E2E_CACHE ?= $(or $(TMPDIR),/tmp)/vitrine-e2e-cache-$(shell id -u)
+
 test: setup
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests -j $(JOBS)
-	LC_ALL=C.UTF-8 VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports --skip-build -j $(JOBS)
+	VITRINE_CACHE="$(E2E_CACHE)" $(BIN) index --data SampleData --quiet
+	LC_ALL=C.UTF-8 VITRINE_E2E_CACHE="$(E2E_CACHE)" VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports --skip-build -j $(JOBS)
 
 sample-data: build
 	$(BIN) sample-data --out SampleData --overwrite

@@ -11,7 +11,10 @@ import Testing
     static let sampleData = ExplorerEndToEndTests.sampleData
 
     /// The index and feature caches are kept between runs (building them takes a while on 2 cores).
-    static let cache = NSTemporaryDirectory() + "vitrine-e2e-cache-\(getuid())"
+    /// The cache the end-to-end suites share (`make test` builds its SampleData index once, before
+    /// the suites start, so that they do not all build it at once).
+    static let cache = ProcessInfo.processInfo.environment["VITRINE_E2E_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? NSTemporaryDirectory() + "vitrine-e2e-cache-\(getuid())"
 
     static var weights: String {
         ProcessInfo.processInfo.environment["VITRINE_WEIGHTS"].flatMap { $0.isEmpty ? nil : $0 } ?? repository + "/Weights"
