@@ -259,7 +259,7 @@ enum WorkbenchFixture {
         guard case .choosing(let entries?, 0)? = s.compare?.status else { Issue.record("\(String(describing: s.compare))"); return }
         // The model in use (zero-shot) is A: not offered as B.
         #expect(entries.map(\.spec) == [.model(.checkpoint("/runs/finetune-1/best.safetensors")), .baseline(.bm25), .baseline(.colour), .baseline(.random)])
-        #expect(entries[0].detail == "step 400 · dev mAP@10 0.854")
+        #expect(entries[0].detail == "step 400 · its run's dev mAP@10 0.854")
         let withFile = RankerEntry.choices(models: [.zeroShot], inUse: .checkpoint("/x.safetensors"), rankingsPath: "/r/retrieval_id_list.txt")
         #expect(withFile.map(\.spec) == [.model(.zeroShot), .rankingFile("/r/retrieval_id_list.txt"), .baseline(.bm25), .baseline(.colour), .baseline(.random)])
     }

@@ -34,7 +34,8 @@ public struct RankerEntry: Sendable, Equatable {
         for m in models where m.choice != inUse {
             var detail: [String] = []
             if let step = m.step { detail.append("step \(step)") }
-            if let map = m.devMAP10 { detail.append("dev mAP@10 " + format(map)) }
+            // The run's own figure, on the dev queries it held out (not comparable with a search of all of dev).
+            if let map = m.devMAP10 { detail.append("its run's dev mAP@10 " + format(map)) }
             if let note = m.note { detail.append(note) }
             entries.append(RankerEntry(spec: .model(m.choice), name: m.name, detail: detail.joined(separator: " · ")))
         }
