@@ -10,7 +10,7 @@ Vitrine runs in the browser (j: one row down), in the results (j after a search)
 the same gallery file, moved one line and one page, is the anchor measured in the same run.
 A benchmark, not a test: it prints figures; nothing passes or fails.
 """
-import argparse, os, pty, select, signal, statistics, sys, time
+import argparse, contextlib, os, pty, select, signal, statistics, sys, time
 
 def spawn(argv, env, cols=120, rows=40):
     pid, fd = pty.fork()
@@ -39,18 +39,18 @@ def drain(fd, quiet=0.25, limit=30.0):
         out += chunk
     return bytes(out)
 
-def measure(argv, env, setup, key, n, settle=8.0, quiet=0.25):
+@contextlib.contextmanager
+def running(argv, env, setup, settle):
+    """The program in a pseudo-terminal, its first frames read (`settle`: quiet seconds that end
+    them) and the `setup` keys sent (each with the quiet seconds that end its answer); stopped
+    with SIGTERM afterwards. Yields the terminal's file descriptor."""
     pid, fd = spawn(argv, env)
     try:
         drain(fd, quiet=settle, limit=120)          # the first frames, the index opening
         for k, wait in setup:
             os.write(fd, k)
             drain(fd, quiet=wait, limit=120)
-        sizes = []
-        for _ in range(n):
-            os.write(fd, key)
-            sizes.append(len(drain(fd, quiet=quiet)))
-        return sizes
+        yield fd
     finally:
         os.kill(pid, signal.SIGTERM)
         try:
@@ -59,15 +59,19 @@ def measure(argv, env, setup, key, n, settle=8.0, quiet=0.25):
             pass
         os.waitpid(pid, 0)
 
+def measure(argv, env, setup, key, n, settle=8.0, quiet=0.25):
+    """Bytes written for each of `n` presses of `key`, one at a time."""
+    with running(argv, env, setup, settle) as fd:
+        sizes = []
+        for _ in range(n):
+            os.write(fd, key)
+            sizes.append(len(drain(fd, quiet=quiet)))
+        return sizes
+
 def held(argv, env, setup, key, rate=30, seconds=2.0, settle=8.0):
     """A key held down: `rate` presses a second for `seconds`. Returns the bytes per press while
     it is held and the bytes written after the last press (the picture once the selection rests)."""
-    pid, fd = spawn(argv, env)
-    try:
-        drain(fd, quiet=settle, limit=120)
-        for k, wait in setup:
-            os.write(fd, k)
-            drain(fd, quiet=wait, limit=120)
+    with running(argv, env, setup, settle) as fd:
         presses = int(rate * seconds)
         during = 0
         for _ in range(presses):
@@ -82,13 +86,6 @@ def held(argv, env, setup, key, rate=30, seconds=2.0, settle=8.0):
                     during += len(os.read(fd, 65536))
         after = len(drain(fd, quiet=0.5))
         return during / presses, after
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        try:
-            drain(fd, quiet=0.5, limit=3)
-        except Exception:
-            pass
-        os.waitpid(pid, 0)
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))

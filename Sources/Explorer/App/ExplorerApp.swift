@@ -373,18 +373,15 @@ public final class ExplorerApp {
             work.async { [inbox, service, searchLock] in
                 do {
                     guard case .success(let engine) = service.wait() else { throw LoadFailure("search is not available") }
-                    var queries: [ReviewedQuery] = []
-                    var shown = ""
-                    for (i, id) in ids.enumerated() {
-                        let answer = try searchLock.withLock {
-                            try engine.search(.sample(id: id, mode: .pair), top: depth, filter: .none, isCancelled: { false })
-                        }
-                        shown = answer.model
-                        queries.append(ReviewedQuery(queryID: id, averagePrecision: answer.averagePrecision, rows: answer.matches.map {
-                            ResultRow(rank: $0.rank, sampleID: $0.sampleID, score: $0.score, isRelevant: $0.isRelevant)
-                        }))
-                        if (i + 1) % 10 == 0 { inbox.post(.review(.progress(generation: generation, done: i + 1, total: ids.count))) }
+                    let answers = try searchEach(ids, with: engine, top: depth, lock: searchLock) { done in
+                        inbox.post(.review(.progress(generation: generation, done: done, total: ids.count)))
                     }
+                    let queries = zip(ids, answers).map { id, answer in
+                        ReviewedQuery(queryID: id, averagePrecision: answer.averagePrecision, rows: answer.matches.map {
+                            ResultRow(rank: $0.rank, sampleID: $0.sampleID, score: $0.score, isRelevant: $0.isRelevant)
+                        })
+                    }
+                    let shown = answers.last?.model ?? ""
                     let model = try flagModel(shown: shown, service: service, rankingsPath: nil)
                     let reviewed = try store.reviewedPairs(dataset: dataset, model: model.key, annotator: annotator)
                     let current = try store.flags(dataset: dataset, query: nil)

@@ -165,6 +165,23 @@ func flagModel(shown: String, service: ServiceSlot, rankingsPath: String?) throw
     return model
 }
 
+/// Searches each sample id as a pair query (the Product1M protocol) for its top `top` matches,
+/// in order, taking `lock` (when given) around each search so that the results' searches get their
+/// turns; `progress` hears after every tenth query and the last. Throws `LoadFailure("cancelled")`
+/// when `isCancelled` says so between queries. Used by the review queue's build and the workbench.
+func searchEach(_ ids: [String], with engine: any RetrievalService, top: Int, lock: NSLock?,
+                isCancelled: () -> Bool = { false }, progress: (Int) -> Void) throws -> [SearchResult] {
+    var answers: [SearchResult] = []
+    answers.reserveCapacity(ids.count)
+    for (i, id) in ids.enumerated() {
+        if isCancelled() { throw LoadFailure("cancelled") }
+        let search = { try engine.search(.sample(id: id, mode: .pair), top: top, filter: .none, isCancelled: { false }) }
+        answers.append(try lock.map { try $0.withLock(search) } ?? search())
+        if (i + 1) % 10 == 0 || i + 1 == ids.count { progress(i + 1) }
+    }
+    return answers
+}
+
 /// A message for an error from background work.
 func failure(_ error: any Error) -> LoadFailure {
     if let f = error as? LoadFailure { return f }
@@ -177,14 +194,8 @@ public func loadInspectSession(path: String, dataset: Dataset) throws -> Inspect
         throw LoadFailure("\(path): no such file (give a retrieval_id_list.txt made by `vitrine eval --out DIR` or another system)")
     }
     let rankings = try RankingFile.read(path: path)
-    let truth: OfficialGroundTruth
-    if dataset.format == .product1m, let t = try? OfficialGroundTruth.loadProduct1M(folder: dataset.root) {
-        truth = t
-    } else {
-        truth = OfficialGroundTruth(dataset: dataset)
-    }
     do {
-        return try InspectSession.build(path: path, rankings: rankings, groundTruth: truth)
+        return try InspectSession.build(path: path, rankings: rankings, groundTruth: explorerGroundTruth(of: dataset))
     } catch {
         throw LoadFailure("\(path): \(error)")
     }

@@ -146,13 +146,7 @@ public struct InspectSession: Sendable, Equatable {
         var queries: [InspectedQuery] = []
         queries.reserveCapacity(rankings.count)
         for (ranking, score) in zip(rankings, report.lines) {
-            let labels = groundTruth.labels(ofQuery: ranking.queryID)
-            var rows: [ResultRow] = []
-            rows.reserveCapacity(ranking.galleryIDs.count)
-            for (i, id) in ranking.galleryIDs.enumerated() {
-                let relevant: Bool? = labels.map { ls in groundTruth.label(ofGalleryItem: id).map { ls.contains($0) } ?? false }
-                rows.append(ResultRow(rank: i + 1, sampleID: id, score: ranking.scores.isEmpty ? nil : ranking.scores[i], isRelevant: relevant))
-            }
+            let rows = resultRows(of: ranking, groundTruth: groundTruth)
             let failure = score.cutoffs.compactMap(\.failure).first.map { String(describing: $0) }
             queries.append(InspectedQuery(line: score.line, queryID: ranking.queryID,
                                           averagePrecision10: score.at(10)?.averagePrecision ?? 0,

@@ -201,7 +201,7 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
     if let id = state.keyMap.action(for: key, in: context) {
         // Any key press clears a stale status line (not the one it may set).
         state.status = nil
-        if state.guest != nil { state.guest?.warned = false }
+        state.guest?.warned = false
         guard state.allows(id) else {
             state.status = StatusLine("not for guests: a guest browses and searches, and nothing a guest does is kept", role: .warning)
             return []

@@ -144,17 +144,13 @@ final class WorkbenchRunner: @unchecked Sendable {
     /// model's name as the results show it unless given.
     private func search(_ ids: [String], with engine: any RetrievalService, title: String?, locked: Bool,
                         generation: Int) throws -> (String, [Ranking]) {
-        var rankings: [Ranking] = []
-        rankings.reserveCapacity(ids.count)
-        var shown = title ?? ""
-        for (i, id) in ids.enumerated() {
-            if isCancelled(generation) { throw LoadFailure("cancelled") }
-            let search = { try engine.search(.sample(id: id, mode: .pair), top: 100, filter: .none, isCancelled: { false }) }
-            let answer = try locked ? searchLock.withLock(search) : search()
-            if title == nil { shown = answer.model }
-            rankings.append(Ranking(queryID: id, galleryIDs: answer.matches.map(\.sampleID), scores: answer.matches.map(\.score)))
-            if (i + 1) % 10 == 0 || i + 1 == ids.count { progress(generation, (title ?? "the model") + ": ranking the queries", i + 1, ids.count) }
+        let answers = try searchEach(ids, with: engine, top: 100, lock: locked ? searchLock : nil,
+                                     isCancelled: { isCancelled(generation) }) { done in
+            progress(generation, (title ?? "the model") + ": ranking the queries", done, ids.count)
         }
-        return (shown, rankings)
+        let rankings = zip(ids, answers).map { id, answer in
+            Ranking(queryID: id, galleryIDs: answer.matches.map(\.sampleID), scores: answer.matches.map(\.score))
+        }
+        return (title ?? answers.last?.model ?? "", rankings)
     }
 }

@@ -63,9 +63,13 @@ public struct DashboardState: Sendable, Equatable {
         for m in Self.baselineOrder { baselines[m] = .pending }
     }
 
-    /// The per-label table in the order chosen.
-    public var labels: [EvaluationBreakdown.LabelSummary] {
-        session.evaluation?.breakdown.labels(sortedBy: labelOrder) ?? []
+    /// The per-label table in the order chosen: sorted when the model's scores come and when the
+    /// order changes, not at every frame (Product1M has thousands of labels).
+    public private(set) var labels: [EvaluationBreakdown.LabelSummary] = []
+
+    /// Sorts `labels` again in `labelOrder`.
+    mutating func sortLabels() {
+        labels = session.evaluation?.breakdown.labels(sortedBy: labelOrder) ?? []
     }
 }
 
@@ -106,6 +110,7 @@ func updateDashboard(_ state: inout ExplorerState, _ msg: WorkbenchMsg) -> [Effe
         switch ranker {
         case .session:
             dashboard.session = slot
+            dashboard.sortLabels()
             // Open on the lowest bar that has queries: where the failures are.
             if let histogram = slot.evaluation?.breakdown.histogram(bins: DashboardState.bins) {
                 dashboard.bin = histogram.firstIndex { $0 > 0 } ?? 0
@@ -140,6 +145,7 @@ func performDashboard(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] 
     case .dashboardSort:
         let all = EvaluationBreakdown.LabelOrder.allCases
         d.labelOrder = all[(all.firstIndex(of: d.labelOrder)! + 1) % all.count]
+        d.sortLabels()
         d.label = 0
         state.status = StatusLine("labels sorted by " + labelOrderWords(d.labelOrder))
     case .dashboardDown, .dashboardUp:
