@@ -42,12 +42,14 @@ let package = Package(
         .target(name: "Retrieval", dependencies: ["Capture", "Catalog", "Tensor", "Imaging", "Support", "SafeText", "CBLAS", "CKernels"]),
         .target(name: "Annotations", dependencies: ["SafeText", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Training", dependencies: ["Capture", "Catalog", "Annotations", "Tensor", "Imaging", "SafeText", "Support"]),
+        // Serve: `vitrine serve`'s private sshd (configuration, host key, admitted keys, seats, log).
+        .target(name: "Serve", dependencies: ["Support", "SafeText", "CSupport"]),
         .target(name: "Explorer", dependencies: [
             "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging", "Support", "SafeText", "CNcurses",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "vitrine", dependencies: [
-            "Explorer", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "SafeText", "Support", "CBLAS", "CKernels",
+            "Explorer", "Serve", "Retrieval", "Training", "Annotations", "Capture", "Tensor", "Catalog", "Imaging", "SafeText", "Support", "CBLAS", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +65,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging"],
                     exclude: ["__Snapshots__"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Support"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

@@ -14,7 +14,7 @@ struct Vitrine: ParsableCommand {
         abstract: "A terminal explorer for cross-modal, instance-level product retrieval.",
         discussion: "With no subcommand, opens the explorer on SampleData (or --data DIR).",
         version: "0.1.0",
-        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, CompareCommand.self, ExportCommand.self, IndexCommand.self, QueryCommand.self, FeaturesCommand.self, Train.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self, BenchQuery.self],
+        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, CompareCommand.self, ExportCommand.self, IndexCommand.self, QueryCommand.self, ServeCommand.self, ServeSessionCommand.self, FeaturesCommand.self, Train.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self, BenchQuery.self],
         defaultSubcommand: Explore.self
     )
 
@@ -176,8 +176,12 @@ struct Explore: ParsableCommand {
             // SSH passes the client's locale only when it sends one; without any, a guest's
             // explorer would fall back to ASCII and show "?" for every Chinese character. SSH
             // clients are UTF-8 terminals: say so (a locale the client did send is kept).
+            // A locale the client sent that this host does not have (macOS sends LC_CTYPE=UTF-8,
+            // which glibc does not know) would leave the explorer in the C locale just the same.
             let env = ProcessInfo.processInfo.environment
-            if ["LC_ALL", "LC_CTYPE", "LANG"].allSatisfy({ (env[$0] ?? "").isEmpty }) { setenv("LC_ALL", "C.UTF-8", 1) }
+            if ["LC_ALL", "LC_CTYPE", "LANG"].allSatisfy({ (env[$0] ?? "").isEmpty }) || setlocale(LC_ALL, "") == nil {
+                setenv("LC_ALL", "C.UTF-8", 1)
+            }
             options.guest = GuestLimits(idleSeconds: idleLimit, warningSeconds: 60, sessionSeconds: sessionLimit)
             options.openFlags = nil
             options.guestLockPath = ProcessInfo.processInfo.environment["VITRINE_GUEST_LOCK"].flatMap { $0.isEmpty ? nil : $0 }

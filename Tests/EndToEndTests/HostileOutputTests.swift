@@ -60,8 +60,9 @@ import Testing
 
     /// A Product1M folder named with control sequences, built from SampleData's first lines with
     /// every caption and label hostile, plus lines whose ids are hostile (malformed: reported).
-    static func hostileDataset(in root: String) throws -> (folder: String, galleryIDs: [String], testIDs: [String]) {
-        let folder = root + "/data \u{1B}[31mset\u{9B}2J"
+    /// `name` replaces the hostile folder name where a plain path is needed (sshd's configuration).
+    static func hostileDataset(in root: String, name: String = "data \u{1B}[31mset\u{9B}2J") throws -> (folder: String, galleryIDs: [String], testIDs: [String]) {
+        let folder = root + "/" + name
         try FileManager.default.createDirectory(atPath: folder + "/images", withIntermediateDirectories: true)
         var galleryIDs: [String] = [], testIDs: [String] = []
         for (file, count) in [("product1m_gallery_ossurl_v2.txt", 12), ("product1m_test_ossurl_v2.txt", 3),

@@ -19,4 +19,8 @@ void vitrine_mapping_unregister(int slot);
 /// 1 when a read in the slot's region has faulted since it was registered.
 int vitrine_mapping_faulted(int slot);
 
+// The group a new pseudo-terminal gets on this system (what devpts gives it before anyone changes
+// it), or -1 when no pseudo-terminal can be opened. `vitrine serve` compares it with `tty`.
+long vitrine_new_pty_group(void);
+
 #endif
