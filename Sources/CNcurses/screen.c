@@ -3,6 +3,7 @@
  * stdio-based set-up and the extended-colour forms of the attribute calls.
  */
 #include <stdio.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 #include <term.h>
@@ -107,6 +108,39 @@ SCREEN *vt_newterm(const char *name) {
     SCREEN *s = newterm(name, stdout, stdin);
     if (s) set_term(s);
     return s;
+}
+
+/* ncurses keeps two copies of a terminal's description: the one it works from (TERMTYPE2,
+   with int numbers, read by tigetstr and by the colour code) and a legacy copy that term.h's
+   macros such as set_a_foreground read and write. Each has its own string table, so assigning
+   set_a_foreground changes nothing curses sends. The strings are rewritten in place instead,
+   in both tables: they are ordinary heap memory of this terminal, and a replacement no longer
+   than the original fits. */
+static char *color_string(int background) {
+    char *s = tigetstr(background ? "setab" : "setaf");
+    return (s == NULL || s == (char *)-1) ? NULL : s;
+}
+
+const char *vt_color_string(int background) {
+    if (cur_term == NULL) return NULL;
+    return color_string(background);
+}
+
+int vt_replace_color_string(int background, const char *replacement) {
+    if (cur_term == NULL || replacement == NULL) return 0;
+    char *s = color_string(background);
+    size_t n = strlen(replacement);
+    if (s == NULL || n > strlen(s)) return 0;
+    char *legacy = background ? set_a_background : set_a_foreground;
+    memmove(s, replacement, n + 1);
+    if (legacy != NULL && legacy != (char *)-1 && legacy != s && n <= strlen(legacy))
+        memmove(legacy, replacement, n + 1);
+    return 1;
+}
+
+const char *vt_tiparm1(const char *format, int value) {
+    if (format == NULL) return NULL;
+    return tiparm(format, value);
 }
 
 void vt_disable_flow_control(void) {

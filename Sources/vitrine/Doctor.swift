@@ -25,6 +25,7 @@ struct Doctor: ParsableCommand {
         row("TERM", env["TERM"] ?? "(unset)")
         row("COLORTERM", env["COLORTERM"] ?? "(unset)")
         if let nc = env["NO_COLOR"], !nc.isEmpty { row("NO_COLOR", "set: no colours") }
+        row("colour", Self.colourMode(env))
         row("stdout", isatty(1) != 0 ? "a terminal" : "not a terminal")
         row("SampleData", RepositoryFolder.find("SampleData") ?? "not found")
         row("themes", ThemeLibrary.available().joined(separator: ", "))
@@ -37,5 +38,25 @@ struct Doctor: ParsableCommand {
         }
         let keys = KeyMap.defaultPath
         row("key file", FileManager.default.fileExists(atPath: keys) ? keys : "\(keys) (absent: default keys)")
+    }
+
+    /// The colour mode `vitrine explore` would pick here (without `--color`) and why. Like the
+    /// explorer, it asks the terminal when COLORTERM is missing and standard input and output
+    /// are a terminal.
+    static func colourMode(_ env: [String: String]) -> String {
+        let terminal = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        do {
+            let decision = try ColorModeDetection.decide(
+                override: nil, environment: env, probe: ColorModeDetection.probeTerminfo,
+                askTerminal: terminal ? { TerminalColorQuery.ask(input: STDIN_FILENO, output: STDOUT_FILENO) } : nil)
+            var line = "\(decision.colorMode.rawValue): \(decision.reason)"
+            if decision.colorMode == .truecolor {
+                line += TruecolorForm.from(environment: env) == .colon ? " (in the entry's own form: VITRINE_TRUECOLOR_FORM=colon)"
+                    : " (sent as ESC[38;2;R;G;Bm)"
+            }
+            return line
+        } catch {
+            return "\(error)"
+        }
     }
 }

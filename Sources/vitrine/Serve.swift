@@ -76,7 +76,10 @@ struct ServeCommand: ParsableCommand {
         // Signals are taken synchronously (sigtimedwait). Blocked here, before any thread starts, so
         // that every thread inherits the mask and none takes a signal with its default action.
         blockServeSignals()
-        do { try serve() } catch let error as ServeError { throw CleanExit.message("vitrine serve: \(SafeText.terminal(error.description))") }
+        do { try serve() } catch let error as ServeError {
+            Console.error("vitrine serve: \(SafeText.terminalLines(error.description))")
+            throw ExitCode(1)
+        }
     }
 
     private func serve() throws {

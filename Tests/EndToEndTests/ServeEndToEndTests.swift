@@ -55,6 +55,66 @@ import Testing
         }
     }
 
+    /// As root, the guests are a dedicated account made for the test (in group tty: containers
+    /// mount /dev/pts without gid=5); otherwise they are the user running the tests. Returns the
+    /// account and the `--user` option that names it (empty when not root).
+    static func guestAccount(root: String) throws -> (name: String, flag: String) {
+        guard geteuid() == 0 else { return (String(cString: getpwuid(geteuid()).pointee.pw_name), "") }
+        let account = "vte2e\(getpid() % 100_000)\(UInt8.random(in: 10 ... 99))"
+        let tty = getgrnam("tty") != nil ? ["-G", "tty"] : []
+        let made = try run(["useradd", "--system", "--home-dir", root + "/home-" + account, "--create-home", "--shell", "/bin/sh"] + tty + [account], in: root)
+        try #require(made.status == 0, "useradd: \(made.err)")
+        return (account, "--user \(account) ")
+    }
+
+    static func removeAccount(_ account: String) {
+        guard geteuid() == 0 else { return }
+        _ = try? run(["pkill", "-KILL", "-u", account], in: NSTemporaryDirectory())
+        _ = try? run(["userdel", account], in: NSTemporaryDirectory())
+    }
+
+    /// `--open` lets in a key nobody listed, logged by its fingerprint; root never serves guests itself.
+    @Test func openAdmitsAnyKeyAndRootNeverServes() throws {
+        try #require(access(Self.sshd, X_OK) == 0, "no sshd: `make test` takes one out of Debian's openssh-server (scripts/setup.sh)")
+        let root = NSTemporaryDirectory() + "vitrine-serve-open-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (data, _, _) = try HostileOutputTests.hostileDataset(in: root, name: "data")
+        _ = try Self.run(["chmod", "-R", "a+rX", root], in: root)
+        #expect(try Self.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "anyone", "-f", root + "/anyone"], in: root).status == 0)
+        let weights = RetrievalEndToEndTests.weights
+        if geteuid() == 0 {
+            let refused = try Self.run([ExplorerEndToEndTests.binary, "serve", "--open", "--data", data, "--state", root + "/x"], in: root)
+            #expect(refused.status != 0 && refused.err.contains("not serving guests as root") && refused.err.contains("useradd --system"), "\(refused)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/x"))
+        }
+        let (account, userFlag) = try Self.guestAccount(root: root)
+        defer { Self.removeAccount(account) }
+        let port = try Self.freePort()
+        let state = root + "/state"
+        let host = try Tmux(width: 160, height: 24)
+        try host.type("\(Tmux.quote(ExplorerEndToEndTests.binary)) serve \(userFlag)--open --listen 127.0.0.1 --port \(port) --max-sessions 1 " +
+                      "--state \(Tmux.quote(state)) --data \(Tmux.quote(data)) --weights \(Tmux.quote(weights)); echo \"EXIT:$?\"")
+        try host.keys("Enter")
+        let banner = try host.waitFor("the server's banner", timeout: 240) { $0.contains("guests connect with") || Self.ended($0, "EXIT") }
+        #expect(banner.contains("anyone with any key (--open)"), "\(banner)")
+        let guest = try Tmux(width: 100, height: 30)
+        try guest.type("ssh -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i \(Tmux.quote(root + "/anyone")) -p \(port) \(account)@127.0.0.1; echo \"GONE:$?\"")
+        try guest.keys("Enter")
+        _ = try guest.waitFor("the gallery", timeout: 60) { $0.contains("gallery ·") && $0.contains("1/") }
+        try guest.keys("q")
+        _ = try guest.waitFor("the guest's ssh to end", timeout: 15) { Self.ended($0, "GONE") }
+        let fingerprint = try #require(try Self.run(["ssh-keygen", "-l", "-f", root + "/anyone.pub"], in: root).out.split(separator: " ").first { $0.hasPrefix("SHA256:") })
+        // The host's terminal shows the guest by fingerprint, in and out.
+        let shown = try host.waitFor("the guest's lines", timeout: 10) { $0.contains("guest \(fingerprint) from 127.0.0.1: out after") }
+        #expect(shown.contains("guest \(fingerprint) from 127.0.0.1: in (seat 1 of 1)"), "\(shown)")
+        #expect(shown.contains("(left)"))
+        try host.keys("C-c")
+        let stopped = try host.waitFor("the server's end", timeout: 30) { Self.ended($0, "EXIT") }
+        #expect(stopped.contains("EXIT:0"), "\(stopped)")
+        #expect(Self.processes(matching: state).isEmpty, "left running: \(Self.processes(matching: state))")
+    }
+
     @Test func threeGuestsACapAKilledClientAndACleanStop() throws {
         try #require(access(Self.sshd, X_OK) == 0, "no sshd: `make test` takes one out of Debian's openssh-server (scripts/setup.sh)")
         let weights = RetrievalEndToEndTests.weights
@@ -71,23 +131,8 @@ import Testing
         }
         try FileManager.default.copyItem(atPath: root + "/guest.pub", toPath: root + "/guests.keys")
 
-        // As root, the guests are a dedicated account made for the test (in group tty: containers
-        // mount /dev/pts without gid=5); otherwise they are the user running the tests.
-        var account = String(cString: getpwuid(geteuid()).pointee.pw_name)
-        var userFlag = ""
-        if geteuid() == 0 {
-            account = "vte2e\(getpid() % 1_000_000)"
-            let tty = getgrnam("tty") != nil ? ["-G", "tty"] : []
-            let made = try Self.run(["useradd", "--system", "--home-dir", root + "/home", "--create-home", "--shell", "/bin/sh"] + tty + [account], in: root)
-            try #require(made.status == 0, "useradd: \(made.err)")
-            userFlag = "--user \(account) "
-        }
-        defer {
-            if geteuid() == 0 {
-                _ = try? Self.run(["pkill", "-KILL", "-u", account], in: NSTemporaryDirectory())
-                _ = try? Self.run(["userdel", account], in: NSTemporaryDirectory())
-            }
-        }
+        let (account, userFlag) = try Self.guestAccount(root: root)
+        defer { Self.removeAccount(account) }
 
         // The host starts the server in its terminal.
         let port = try Self.freePort()

@@ -99,6 +99,17 @@ int vt_draw_run(WINDOW *win, int y, int x, const wchar_t *text, int n, unsigned 
 int vt_terminfo_probe(const char *name, int *colors, int *direct, int *addressable);
 /* newterm(name, stdout, stdin) + set_term. NULL on failure. */
 SCREEN *vt_newterm(const char *name);
+/* The open screen's setaf (background 0) or setab (1) string, as curses uses it; NULL when
+   the entry has none. */
+const char *vt_color_string(int background);
+/* Overwrites the open screen's setaf or setab in place with `replacement`, in both of ncurses'
+   copies (what curses sends, and term.h's legacy copy). Refuses (0) a replacement longer than
+   the current string; 1 when replaced. Curses expands the string with tparm at every colour
+   change, so what it sends from then on follows. */
+int vt_replace_color_string(int background, const char *replacement);
+/* tiparm(format, value): what a one-parameter terminfo string expands to (static storage,
+   valid until the next call; NULL on error). */
+const char *vt_tiparm1(const char *format, int value);
 /* Clears IXON (so Ctrl-S/Ctrl-Q reach the program) and records the result
    as curses' program mode (def_prog_mode). */
 void vt_disable_flow_control(void);

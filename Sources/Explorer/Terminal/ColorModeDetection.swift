@@ -34,18 +34,28 @@ public struct ColorModeDecision: Sendable, Equatable {
     }
 }
 
-/// Decides the colour mode from the command line, the environment and terminfo.
+/// Decides the colour mode from the command line, the environment, terminfo and,
+/// when `COLORTERM` is missing, the terminal's own answer.
 ///
 /// Order: `--color` > `NO_COLOR` (set and non-empty: no colour) > a terminfo
 /// entry with direct colour > `COLORTERM=truecolor|24bit` with a direct-colour
 /// sibling entry (`tmux-direct` inside tmux, `<name>-direct` otherwise) >
+/// `COLORTERM` unset or empty (SSH does not forward it) and the terminal, asked
+/// (`TerminalColorQuery`), confirms 24-bit colour, with that sibling entry >
 /// 256 colours > 16 (8-colour entries too) > none. A requested mode richer
 /// than the terminal entry can express is lowered to what it can.
 public enum ColorModeDetection {
+    /// - Parameter askTerminal: asks the terminal whether it shows 24-bit colour (nil: do not
+    ///   ask, as where standard input or output is not a terminal). Called at most once, and
+    ///   only when the answer can change the decision: no `--color`, no `NO_COLOR`, an entry
+    ///   without direct colour that has a direct sibling, and no `COLORTERM` (unset or empty;
+    ///   any other value is the terminal's own word, so `COLORTERM=no` or `--color` skip the
+    ///   question).
     public static func decide(
         override: ColorMode?,
         environment: [String: String],
-        probe: (String) -> TerminfoEntry?
+        probe: (String) -> TerminfoEntry?,
+        askTerminal: (() -> TerminalColorAnswer)? = nil
     ) throws(TerminalError) -> ColorModeDecision {
         guard let term = environment["TERM"], !term.isEmpty else { throw .noTerminalType }
         guard let info = probe(term) else { throw .unknownTerminal(term) }
@@ -79,9 +89,18 @@ public enum ColorModeDetection {
                                          reason: "COLORTERM=\(colorTerm), terminfo \(direct)")
             }
         }
+        var asked = ""
+        if colorTerm.isEmpty, let askTerminal, let direct = directSibling(of: term, environment: environment, probe: probe) {
+            let answer = askTerminal()
+            if answer.confirmsTruecolor {
+                return ColorModeDecision(terminalName: direct, colorMode: .truecolor,
+                                         reason: "COLORTERM unset, \(answer), terminfo \(direct)")
+            }
+            asked = " (COLORTERM unset; \(answer))"
+        }
         let mode = info.bestMode
         return ColorModeDecision(terminalName: term, colorMode: mode,
-                                 reason: "\(term) has \(info.colors < 0 ? "no" : String(info.colors)) colours")
+                                 reason: "\(term) has \(info.colors < 0 ? "no" : String(info.colors)) colours" + asked)
     }
 
     /// Direct-colour terminfo entries that could stand in for `term`, most

@@ -19,6 +19,10 @@ import Darwin
 /// SIGFPE, SIGQUIT) restores the terminal before the process dies, and an
 /// `atexit` hook ends curses if `shutdown()` was not called.
 ///
+/// Before curses starts, a terminal without `COLORTERM` is asked whether it shows 24-bit colour
+/// (`TerminalColorQuery`); with 24-bit colour, the entry's colour strings are rewritten to the
+/// semicolon form `ESC[38;2;R;G;Bm` (`TruecolorForm`).
+///
 /// Threads: everything but `wake()` must be called from one thread (the UI
 /// loop); `wake()` may be called from any thread.
 public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
@@ -40,6 +44,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     private var glyphs: [wchar_t] = []
     private let paletteSize: Int
     private let directColor: Bool
+    /// Drops answers to the colour query that come after it stopped waiting.
+    private var lateReplies = LateReplyFilter()
 
     /// Opens the terminal.
     /// - Parameters:
@@ -54,11 +60,19 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         // The locale decides how curses reads and writes characters: set it first.
         let unicode = DisplayWidth.prepareLocale()
         var environment: [String: String] = [:]
-        for key in ["TERM", "COLORTERM", "NO_COLOR", "TMUX"] {
+        for key in ["TERM", "COLORTERM", "NO_COLOR", "TMUX", TruecolorForm.environmentVariable] {
             if let value = getenv(key) { environment[key] = String(cString: value) }
         }
-        let decision = try ColorModeDetection.decide(override: colorOverride, environment: environment,
-                                                     probe: ColorModeDetection.probeTerminfo)
+        // Without COLORTERM (lost over SSH), the terminal is asked, before curses takes it.
+        var answer: TerminalColorAnswer?
+        var decision = try ColorModeDetection.decide(
+            override: colorOverride, environment: environment, probe: ColorModeDetection.probeTerminfo,
+            askTerminal: {
+                let a = TerminalColorQuery.ask(input: STDIN_FILENO, output: STDOUT_FILENO)
+                answer = a
+                return a
+            })
+        if case .noAnswer? = answer { lateReplies = LateReplyFilter(armedAt: Self.monotonicMilliseconds()) }
 
         let fd = vt_pipe_open()
         guard fd >= 0 else { throw .cannotStart("pipe: \(String(cString: strerror(errno)))") }
@@ -72,6 +86,9 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         self.screen = screen
         self.window = window
         self.pipeFD = fd
+        if TruecolorForm.from(environment: environment) == .semicolon, Self.useSemicolonColours() {
+            decision.reason += "; colours sent in the semicolon form (ESC[38;2;R;G;Bm)"
+        }
 
         cbreak()                 // Ctrl-C still raises SIGINT
         noecho()
@@ -117,6 +134,22 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     }
 
     deinit { shutdown() }
+
+    /// Rewrites the open entry's `setaf` and `setab` from the colon form of 24-bit colours
+    /// (`ESC[38:2::R:G:Bm`, what ncurses' direct-colour entries say) to the semicolon form
+    /// (`ESC[38;2;R;G;Bm`), in memory: see `TruecolorForm`. Entries that already use semicolons,
+    /// and entries without extended colours, are left as they are. Curses expands these strings
+    /// with tparm at every colour change (lib_color.c, `set_foreground_color`), so what it sends
+    /// from now on follows. True if a string was rewritten.
+    private static func useSemicolonColours() -> Bool {
+        var rewritten = false
+        for background: Int32 in [0, 1] {
+            guard let current = vt_color_string(background),
+                  let semicolons = SGRColorTemplate.semicolonForm(of: String(cString: current)) else { continue }
+            if vt_replace_color_string(background, semicolons) != 0 { rewritten = true }
+        }
+        return rewritten
+    }
 
     public var size: (width: Int, height: Int) {
         guard isOpen else { return (0, 0) }
@@ -368,6 +401,9 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
             let rc = vt_get_wch(window, &ch)
             if rc == ERR { break }
             raw.append((rc == KEY_CODE_YES, ch))
+        }
+        if lateReplies.isArmed(at: Self.monotonicMilliseconds()) {
+            raw = lateReplies.strip(raw, now: Self.monotonicMilliseconds())
         }
         var events: [InputEvent] = []
         var i = 0
