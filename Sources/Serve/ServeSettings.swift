@@ -37,14 +37,16 @@ public struct ServeSettings: Codable, Sendable, Equatable {
     public var stateFolder: String
     /// The Unix account every guest is (sshd runs as it).
     public var account: String
+    /// Guests start with slow-link images (`--link slow`).
+    public var slowLink: Bool?
 
     public init(listenAddresses: [String], port: Int, access: GuestAccess, maxSessions: Int, idleLimit: Int,
                 sessionLimit: Int, dataPath: String, modelPath: String?, textTower: String?, weightsPath: String?,
-                theme: String?, executable: String, stateFolder: String, account: String) {
+                theme: String?, executable: String, stateFolder: String, account: String, slowLink: Bool? = nil) {
         self.listenAddresses = listenAddresses; self.port = port; self.access = access; self.maxSessions = maxSessions
         self.idleLimit = idleLimit; self.sessionLimit = sessionLimit; self.dataPath = dataPath; self.modelPath = modelPath
         self.textTower = textTower; self.weightsPath = weightsPath; self.theme = theme; self.executable = executable
-        self.stateFolder = stateFolder; self.account = account
+        self.stateFolder = stateFolder; self.account = account; self.slowLink = slowLink
     }
 
     /// The bounds `validate()` holds the numbers to.

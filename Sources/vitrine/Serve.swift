@@ -47,6 +47,8 @@ struct ServeCommand: ParsableCommand {
     var weights: String?
     @Option(name: .long, help: ArgumentHelp("The guests' colour theme (a name from `vitrine themes`).", valueName: "NAME"))
     var theme: String?
+    @Option(name: .long, help: ArgumentHelp("Guests start with slow-link images (less detail, far fewer bytes); each can toggle it with L.", valueName: "SPEED"))
+    var link: LinkChoice = .normal
 
     @Option(name: .long, help: ArgumentHelp("Seconds without a key before a guest's session ends (a warning comes first).", valueName: "SECONDS"))
     var idleLimit: Int = 600
@@ -120,7 +122,8 @@ struct ServeCommand: ParsableCommand {
             access: authorizedKeys.map { .authorizedKeys(source: absolute($0)) } ?? .open,
             maxSessions: maxSessions, idleLimit: idleLimit, sessionLimit: sessionLimit,
             dataPath: dataPath, modelPath: model.map(absolute), textTower: textTower?.rawValue,
-            weightsPath: weightsPath, theme: theme, executable: executable, stateFolder: stateFolder, account: account.name)
+            weightsPath: weightsPath, theme: theme, executable: executable, stateFolder: stateFolder, account: account.name,
+            slowLink: link == .slow)
         try settings.validate()
 
         try ServeHost.prepareStateFolder(stateFolder, owner: asRoot ? (account.uid, account.gid) : nil)
@@ -402,6 +405,7 @@ struct ServeSessionCommand: ParsableCommand {
         if let model = settings.modelPath { arguments += ["--model", model] }
         if let tower = settings.textTower { arguments += ["--text-tower", tower] }
         if let theme = settings.theme { arguments += ["--theme", theme] }
+        if settings.slowLink == true { arguments += ["--link", "slow"] }
 
         // The explorer shares this process group (the terminal's foreground); the server's SIGTERM
         // and a hang-up are passed on to it, and this process stays to log the end and free the seat.

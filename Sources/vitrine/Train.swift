@@ -125,6 +125,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // A run started by the explorer reports on a pipe to it. If the explorer goes (its SSH link
+        // dropped), it sends SIGTERM; the next event written to the pipe must not kill the run by
+        // SIGPIPE before it finishes its step and writes the checkpoint that cancelling promises.
+        // Writes to a closed pipe then fail quietly (Console ignores the error).
+        signal(SIGPIPE, SIG_IGN)
         let trainingMode = mode
         let tower = try startingTower()
         var options = TrainingOptions.preset(preset, mode: trainingMode, tower: tower)

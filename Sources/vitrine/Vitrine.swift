@@ -78,6 +78,11 @@ enum RepositoryFolder {
     static func find(_ name: String) -> String? { Installation.folder(name) }
 }
 
+/// `--link`: how fast the link to the terminal is (docs/architecture.md §3.4).
+enum LinkChoice: String, ExpressibleByArgument, CaseIterable, Codable {
+    case normal, slow
+}
+
 struct Explore: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Browse a dataset in the terminal (the default command).")
 
@@ -94,6 +99,9 @@ struct Explore: ParsableCommand {
 
     @Flag(name: .long, help: "Do not capture the mouse (leaves the terminal's own selection working).")
     var noMouse = false
+
+    @Option(name: .long, help: ArgumentHelp("The link to the terminal: slow draws images with less detail and far fewer bytes (L toggles it).", valueName: "SPEED"))
+    var link: LinkChoice = .normal
 
     @Option(name: .long, help: ArgumentHelp("Search with this Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
     var model: String?
@@ -169,6 +177,7 @@ struct Explore: ParsableCommand {
                                       rankingsPath: rankings.map(absolute), reopenRetrieval: reopen,
                                       flagsPath: flags.map(absolute))
         if let runs { options.runsDirectory = absolute(runs) }
+        options.slowLink = link == .slow
         options.modelPath = model.map(absolute)
         // A run started from the explorer fine-tunes the model it is showing.
         if let model { options.trainingArguments = ["--init-from", absolute(model)] }

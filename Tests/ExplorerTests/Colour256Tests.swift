@@ -162,6 +162,33 @@ struct Colour256Tests {
         #expect(flat[0, 0].text == " " && flat[0, 0].style.bg == RGB(12, 204, 28) && flat[1, 0].text == " ")
     }
 
+    @Test func aSlowLinkDrawsOneCoarseColourACell() {
+        // Top pixel red-ish, bottom blue-ish: a full-detail cell is a half block with both; over a
+        // slow link, a space on their mean at 3 bits a channel, and a flat area is one run.
+        var img = RGBImage(width: 2, height: 2, fill: RGB(100, 100, 100))
+        img[0, 0] = RGB(200, 40, 40); img[0, 1] = RGB(40, 40, 200)
+        let slow = TerminalCapabilities(colorMode: .truecolor, unicode: true, mouse: false, slowLink: true)
+        var frame = Frame(width: 2, height: 1)
+        ImageCells.draw(img, into: &frame, rect: Rect(x: 0, y: 0, width: 2, height: 1), capabilities: slow)
+        #expect(frame[0, 0].text == " " && frame[1, 0].text == " ")
+        #expect(frame[0, 0].style.bg == RGB(112, 48, 112))   // mean (120, 40, 120), then 3 bits a channel
+        #expect(frame[1, 0].style.bg == RGB(112, 112, 112))
+        // Only the background changes along a row: the foreground stays the first cell's.
+        #expect(frame[1, 0].style.fg == frame[0, 0].style.fg)
+        // In 256 colours, the nearest palette colour, without the dither that would break runs.
+        var gradient = RGBImage(width: 16, height: 2)
+        for x in 0..<16 { gradient[x, 0] = RGB(UInt8(120 + x), 80, 60); gradient[x, 1] = gradient[x, 0] }
+        var cells = Frame(width: 16, height: 1)
+        ImageCells.draw(gradient, into: &cells, rect: Rect(x: 0, y: 0, width: 16, height: 1),
+                        capabilities: TerminalCapabilities(colorMode: .ansi256, unicode: true, mouse: false, slowLink: true))
+        #expect(Set((0..<16).compactMap { cells[$0, 0].style.bg }).count <= 2)
+        // Without colour or UTF-8, the ASCII ramp as before.
+        var ascii = Frame(width: 2, height: 1)
+        ImageCells.draw(img, into: &ascii, rect: Rect(x: 0, y: 0, width: 2, height: 1),
+                        capabilities: TerminalCapabilities(colorMode: .none, unicode: false, mouse: false, slowLink: true))
+        #expect(ImageCells.asciiRamp.contains(Character(ascii[0, 0].text)))
+    }
+
     @Test func ditheringIsATableLookup() {
         // A million pixels well under a second: no search per pixel.
         let start = Date()

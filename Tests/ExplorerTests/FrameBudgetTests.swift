@@ -1,4 +1,5 @@
 import Explorer
+import Imaging
 import Foundation
 import Testing
 
@@ -31,5 +32,28 @@ import Testing
         // A key that moves nothing asks for no rest and keeps the picture.
         let none = Fixture.key(&s, .char("?"))
         #expect(!none.contains { if case .restPreview = $0 { return true }; return false } && s.previewSettled)
+    }
+
+    @Test func theSlowLinkKeyCoarsensImagesAndWaitsLonger() {
+        var s = Fixture.state(width: 120, height: 40)
+        let full = view(s)
+        _ = Fixture.key(&s, .char("L"))
+        #expect(s.capabilities.slowLink && s.status?.text.contains("slow link") == true)
+        let coarse = view(s)
+        // The same cells hold the picture, each a space on one colour, with fewer distinct colours.
+        #expect(Self.imageCells(coarse) == Self.imageCells(full))
+        var colours = Set<RGB>(), fullColours = Set<RGB>()
+        for y in 0 ..< coarse.height { for x in 0 ..< coarse.width where coarse[x, y].style.role == .image {
+            #expect(coarse[x, y].text == " ")
+            if let bg = coarse[x, y].style.bg { colours.insert(bg) }
+            if let fg = full[x, y].style.fg, full[x, y].text != " " { fullColours.insert(fg) }
+            if let bg = full[x, y].style.bg { fullColours.insert(bg) }
+        } }
+        #expect(colours.count < fullColours.count / 2, "\(colours.count) colours against \(fullColours.count)")
+        let moved = Fixture.key(&s, .char("j"))
+        guard case .restPreview(_, let seconds)? = moved.last else { Issue.record("no rest asked for"); return }
+        #expect(seconds >= 0.1)
+        _ = Fixture.key(&s, .char("L"))
+        #expect(!s.capabilities.slowLink)
     }
 }

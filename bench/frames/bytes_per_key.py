@@ -6,7 +6,8 @@ writes until it has been quiet for a while counted, the median over the keys rep
     bench/frames/bytes_per_key.py [--vitrine BIN] [--data DIR] [--keys 20]
 
 Vitrine runs in the browser (j: one row down), in the results (j after a search) and paging
-(space), in 256 colours (TERM=xterm-256color) and in truecolor (COLORTERM=truecolor); `less` on
+(space), in 256 colours (TERM=xterm-256color) and in truecolor (COLORTERM=truecolor), each with
+full images and with `--link slow`; `less` on
 the same gallery file, moved one line and one page, is the anchor measured in the same run.
 A benchmark, not a test: it prints figures; nothing passes or fails.
 """
@@ -105,17 +106,20 @@ def main():
     rows.append(("less: one line down (j)", measure(less, base, [], b"j", a.keys, settle=1.0)))
     rows.append(("less: page down (space)", measure(less, base, [], b" ", a.keys, settle=1.0)))
     vit = [a.vitrine, "explore", "--data", a.data, "--no-mouse"]
-    for name, extra in (("256 colours", {}), ("truecolor", {"COLORTERM": "truecolor"})):
+    slow = vit + ["--link", "slow"]
+    modes = (("256 colours", {}, vit), ("truecolor", {"COLORTERM": "truecolor"}, vit),
+             ("256 colours --link slow", {}, slow), ("truecolor --link slow", {"COLORTERM": "truecolor"}, slow))
+    for name, extra, argv in modes:
         env = dict(base, **extra)
-        rows.append((f"vitrine {name}: browser, one row down (j)", measure(vit, env, [], b"j", a.keys)))
-        rows.append((f"vitrine {name}: browser, page down (space)", measure(vit, env, [], b" ", a.keys)))
+        rows.append((f"vitrine {name}: browser, one row down (j)", measure(argv, env, [], b"j", a.keys)))
+        rows.append((f"vitrine {name}: browser, page down (space)", measure(argv, env, [], b" ", a.keys)))
         rows.append((f"vitrine {name}: results, one row down (j)",
-                     measure(vit, env, [(b"\r", 6.0)], b"j", a.keys)))
+                     measure(argv, env, [(b"\r", 6.0)], b"j", a.keys)))
     holds = []
     holds.append(("less: j held at 30/s for 2 s", held(less, base, [], b"j", settle=1.0)))
-    for name, extra in (("256 colours", {}), ("truecolor", {"COLORTERM": "truecolor"})):
+    for name, extra, argv in modes:
         env = dict(base, **extra)
-        holds.append((f"vitrine {name}: browser, j held at 30/s for 2 s", held(vit, env, [], b"j")))
+        holds.append((f"vitrine {name}: browser, j held at 30/s for 2 s", held(argv, env, [], b"j")))
     width = max(len(r[0]) for r in rows + holds)
     for name, sizes in rows:
         print(f"{name:<{width}}  median {statistics.median(sizes):>8.0f} B   max {max(sizes):>8} B")

@@ -42,6 +42,8 @@ public struct ExplorerOptions: Sendable {
     public var guest: GuestLimits? = nil
     /// The host's lock file that guests' searches take turns on (`$VITRINE_GUEST_LOCK`).
     public var guestLockPath: String? = nil
+    /// Start with the slow-link drawing (`--link slow`; `L` toggles it).
+    public var slowLink = false
 
     public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false,
                 openRetrieval: RetrievalOpener? = nil, retrievalUnavailable: String = "no retrieval engine configured",
@@ -108,6 +110,7 @@ public final class ExplorerApp {
         let size = backend.size
         var state = ExplorerState(size: Size(width: size.width, height: size.height), capabilities: backend.capabilities,
                                   theme: theme, keyMap: keyMap, dataPath: options.dataPath)
+        state.capabilities.slowLink = options.slowLink
         // Start-up goes through update like everything else: it sets the state up and asks for the dataset.
         for effect in update(&state, .start(start())) {
             if case .quit(let code) = effect { return code }

@@ -15,7 +15,8 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
         if previewIdentity(state) != shown, !state.quitting {
             state.previewSerial += 1
             state.previewSettled = false
-            effects.append(.restPreview(serial: state.previewSerial, seconds: previewRestSeconds))
+            effects.append(.restPreview(serial: state.previewSerial,
+                                        seconds: state.capabilities.slowLink ? slowLinkRestSeconds : previewRestSeconds))
         }
         return effects
 
@@ -135,6 +136,8 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
 /// How long the selection must stay before the large image is drawn: long enough that a held key
 /// (30 repeats a second) never waits for a picture, short enough not to be noticed.
 let previewRestSeconds = 0.06
+/// Over a slow link a picture costs a few hundred milliseconds of the link: wait a little longer.
+let slowLinkRestSeconds = 0.15
 
 /// What the large images show: the body, the selected sample, the highlighted match, the review pair.
 private func previewIdentity(_ state: ExplorerState) -> [String] {
@@ -247,6 +250,12 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         return []
     case .helpScrollUp:
         state.focus = .help(scroll: max(0, (state.helpScroll ?? 0) - 3), over: state.screen)
+        return []
+    case .toggleLink:
+        state.capabilities.slowLink.toggle()
+        state.status = StatusLine(state.capabilities.slowLink
+            ? "slow link: images coarse (one colour a cell), fewer bytes; L for full detail"
+            : "images in full detail; L for a slow link")
         return []
     case .cycleTheme:
         let names = state.themeNames

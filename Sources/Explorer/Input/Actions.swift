@@ -36,6 +36,7 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case quit = "quit"
     case help = "help"
     case cycleTheme = "theme.next"
+    case toggleLink = "link.toggle"
     case moveUp = "move.up"
     case moveDown = "move.down"
     case pageUp = "move.page-up"
@@ -180,6 +181,7 @@ public enum ActionRegistry {
         Action(.dashboardStart, "Evaluation dashboard: the official metrics of the model and the baselines on the query split, AP@10 histogram, per-label AP, precision and recall curves, with drill-down", hint: "dashboard", keys: [.char("D")], context: .global),
         Action(.compareStart, "Compare mode: the model that searches (A) against another model, a baseline or a ranking file (B), query by query", hint: "compare", keys: [.char("C")], context: .global),
         Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
+        Action(.toggleLink, "Slow link: images with less detail and fewer bytes, or full detail again (--link)", hint: "link", keys: [.char("L")], context: .global),
         Action(.startGoto, "Go to a sample by its id, in any split ({goto.accept} goes)", keys: [.char(":")], context: .global),
 
         Action(.moveDown, "Select the next sample", keys: [.down, .char("j")], context: .browser),

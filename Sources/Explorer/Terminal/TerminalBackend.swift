@@ -16,8 +16,11 @@ public struct TerminalCapabilities: Sendable, Equatable {
     /// The locale and terminal take UTF-8 (half blocks, CJK); otherwise ASCII only.
     public var unicode: Bool
     public var mouse: Bool
-    public init(colorMode: ColorMode, unicode: Bool, mouse: Bool) {
-        self.colorMode = colorMode; self.unicode = unicode; self.mouse = mouse
+    /// The link to the terminal is slow (`--link slow`, `L`): images trade detail for bytes
+    /// (`ImageCells`), and the large image waits longer for the selection to rest.
+    public var slowLink: Bool
+    public init(colorMode: ColorMode, unicode: Bool, mouse: Bool, slowLink: Bool = false) {
+        self.colorMode = colorMode; self.unicode = unicode; self.mouse = mouse; self.slowLink = slowLink
     }
 }
 

@@ -2,7 +2,11 @@ import Imaging
 
 /// Draws images into frame cells: Unicode upper half blocks (two pixels a
 /// cell, the top pixel as foreground, the bottom as background) when there is
-/// colour and UTF-8; otherwise an ASCII density ramp.
+/// colour and UTF-8; otherwise an ASCII density ramp. Over a slow link
+/// (`TerminalCapabilities.slowLink`), one colour a cell (a space on the mean of its two pixels) at
+/// 3 bits a channel in truecolor and the nearest palette colour without dithering in 256 colours:
+/// half the rows of detail, runs of equal colour that cost one attribute change, and only
+/// background changes on the wire.
 public enum ImageCells {
     /// The ramp from dark to bright, for terminals without colour or UTF-8.
     public static let asciiRamp: [Character] = Array(" .:-=+*#%@")
@@ -29,6 +33,19 @@ public enum ImageCells {
         let y0 = rect.y + (rect.height - rows) / 2
         let scaled = image.resized(width: cols, height: rows * 2)
         let mode = capabilities.colorMode
+        if halfBlocks && capabilities.slowLink {
+            for r in 0..<rows {
+                var foreground: RGB? = nil
+                for c in 0..<cols {
+                    let a = scaled[c, 2 * r], b = scaled[c, 2 * r + 1]
+                    let mean = RGB(UInt8((Int(a.r) + Int(b.r)) / 2), UInt8((Int(a.g) + Int(b.g)) / 2), UInt8((Int(a.b) + Int(b.b)) / 2))
+                    let colour = coarse(mean, mode: mode)
+                    foreground = foreground ?? colour
+                    frame[x0 + c, y0 + r] = Cell(text: " ", width: 1, style: CellStyle(.image, fg: foreground!, bg: colour))
+                }
+            }
+            return Rect(x: x0, y: y0, width: cols, height: rows)
+        }
         for r in 0..<rows {
             var foreground: RGB? = nil   // the row's last foreground colour
             for c in 0..<cols {
@@ -62,6 +79,16 @@ public enum ImageCells {
         // 5 bits a channel (32,768 colours, the middle of each step): neighbours of nearly one
         // colour become runs of one, which cost one attribute change on the wire, not one a cell.
         case .truecolor: return RGB(c.r & 0xF8 | 4, c.g & 0xF8 | 4, c.b & 0xF8 | 4)
+        default: return c
+        }
+    }
+
+    /// A cell's colour over a slow link: 3 bits a channel (512 colours) in truecolor, the nearest
+    /// palette colour (no dither, which would break runs) in 256 colours.
+    static func coarse(_ c: RGB, mode: ColorMode) -> RGB {
+        switch mode {
+        case .ansi256: return ColorQuantizer.rgb(ofXterm256: ColorQuantizer.xterm256(c))
+        case .truecolor: return RGB(c.r & 0xE0 | 0x10, c.g & 0xE0 | 0x10, c.b & 0xE0 | 0x10)
         default: return c
         }
     }
