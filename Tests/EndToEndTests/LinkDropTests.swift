@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// After the link drops (issue 14 point 5): the terminal goes away under a host's explorer that has
-/// a training run going. The explorer must be gone at once (well under a second), and the run must
+/// a training run going. The explorer must be gone at once (under 0.5 s here; 6 ms measured), and the run must
 /// take the cancel it was sent: finish its step, write its checkpoint and end, not die on the closed
 /// pipe to the explorer (SIGPIPE) and lose its work, and not keep running behind a closed explorer.
 /// Closing the tmux pane hangs the terminal up exactly as sshd does when a client dies (the serve
@@ -13,6 +13,14 @@ import Testing
         ServeEndToEndTests.processes(matching: parts[0]).compactMap { line -> Int32? in
             parts.allSatisfy { line.contains($0) } ? line.split(separator: " ").first.flatMap { Int32($0) } : nil
         }
+    }
+
+    /// Whether the process still runs: it exists and is not a zombie (the tmux server that was its
+    /// parent is gone, and whoever inherits it may be slow to reap it).
+    static func alive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state != "Z" && state != "X"
     }
 
     @Test func theExplorerEndsAtOnceAndItsRunCheckpointsAndEnds() throws {
@@ -33,20 +41,21 @@ import Testing
         _ = try t.waitFor("the run's first steps", timeout: 240) { screen in
             screen.contains("training ·") && screen.range(of: #"step [1-9]\d*/\d+"#, options: .regularExpression) != nil
         }
-        let explorer = Self.pids(matching: [ExplorerEndToEndTests.binary, "explore", runs])
-        let run = Self.pids(matching: [ExplorerEndToEndTests.binary, "train", runs])
+        // (The run's executable is the explorer's resolved path: .build/release is a link.)
+        let explorer = Self.pids(matching: [runs, " explore "])
+        let run = Self.pids(matching: [runs, " train "])
         try #require(explorer.count == 1 && run.count == 1, "explorer \(explorer), run \(run)")
 
         // The terminal goes: the explorer gets SIGHUP and reads EOF.
         let dropped = Date()
         try t.run(["kill-server"])
-        while kill(explorer[0], 0) == 0 && Date().timeIntervalSince(dropped) < 5 { usleep(5_000) }
+        while Self.alive(explorer[0]) && Date().timeIntervalSince(dropped) < 5 { usleep(5_000) }
         let explorerGone = Date().timeIntervalSince(dropped)
-        #expect(kill(explorer[0], 0) != 0, "the explorer still runs 5 s after its terminal went")
-        #expect(explorerGone < 1.0, "the explorer took \(explorerGone) s to end")
+        #expect(!Self.alive(explorer[0]), "the explorer still runs 5 s after its terminal went")
+        #expect(explorerGone < 0.5, "the explorer took \(explorerGone) s to end")
         // The run ends after its step, with the checkpoint cancelling writes.
-        while kill(run[0], 0) == 0 && Date().timeIntervalSince(dropped) < 60 { usleep(50_000) }
-        #expect(kill(run[0], 0) != 0, "the training run still runs 60 s after the explorer went")
+        while Self.alive(run[0]) && Date().timeIntervalSince(dropped) < 60 { usleep(50_000) }
+        #expect(!Self.alive(run[0]), "the training run still runs 60 s after the explorer went")
         let folders = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
         let checkpoints = folders.flatMap { folder in
             ((try? FileManager.default.contentsOfDirectory(atPath: runs + "/" + folder)) ?? []).filter { $0.hasPrefix("step-") && $0.hasSuffix(".state.safetensors") }
