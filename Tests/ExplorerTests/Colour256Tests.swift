@@ -149,8 +149,8 @@ struct Colour256Tests {
         var frame = Frame(width: 2, height: 1)
         ImageCells.draw(img, into: &frame, rect: Rect(x: 0, y: 0, width: 2, height: 1),
                         capabilities: TerminalCapabilities(colorMode: .truecolor, unicode: true, mouse: false))
-        // 5 bits a channel, the middle of the step: within 4 of the pixel, neighbours merge into runs.
-        #expect(frame[0, 0].style.fg == RGB(252, 220, 204))
+        // 4 bits a channel, the middle of the step: within 8 of the pixel, neighbours merge into runs.
+        #expect(frame[0, 0].style.fg == RGB(248, 216, 200))
         var plain = Frame(width: 2, height: 1)
         ImageCells.draw(img, into: &plain, rect: Rect(x: 0, y: 0, width: 2, height: 1),
                         capabilities: TerminalCapabilities(colorMode: .ansi16, unicode: true, mouse: false))
@@ -159,7 +159,7 @@ struct Colour256Tests {
         var flat = Frame(width: 2, height: 1)
         ImageCells.draw(RGBImage(width: 2, height: 2, fill: RGB(10, 200, 30)), into: &flat, rect: Rect(x: 0, y: 0, width: 2, height: 1),
                         capabilities: TerminalCapabilities(colorMode: .truecolor, unicode: true, mouse: false))
-        #expect(flat[0, 0].text == " " && flat[0, 0].style.bg == RGB(12, 204, 28) && flat[1, 0].text == " ")
+        #expect(flat[0, 0].text == " " && flat[0, 0].style.bg == RGB(8, 200, 24) && flat[1, 0].text == " ")
     }
 
     @Test func aSlowLinkDrawsOneCoarseColourACell() {
