@@ -25,10 +25,12 @@ import Testing
         #expect(seconds > 0 && seconds <= 0.1 && new == old + 1)
         #expect(!s.previewSettled && Self.imageCells(view(s)) == 0, "moving: a placeholder, no picture")
         #expect(view(s).textLines().joined().contains("…"))
+        #expect(!view(s).textLines().joined().contains("Caption"), "moving: the details wait too")
         _ = update(&s, .previewRested(serial: old))
         #expect(!s.previewSettled, "an older rest does not count")
         _ = update(&s, .previewRested(serial: new))
         #expect(s.previewSettled && Self.imageCells(view(s)) > 100)
+        #expect(view(s).textLines().joined().contains("Caption"))
         // A key that moves nothing asks for no rest and keeps the picture.
         let none = Fixture.key(&s, .char("?"))
         #expect(!none.contains { if case .restPreview = $0 { return true }; return false } && s.previewSettled)

@@ -75,8 +75,8 @@ enum WideFixture {
         let gallery = header(view(s)).text
         #expect(gallery.contains("missing") && gallery.contains("malformed"))
         Snapshot.check(view(s), "header-gallery-80x24")
-        // The first split active: its tab moves into view, the others make room.
-        _ = update(&s, .input(.key(.tab)))
+        // The first split active: its tab moves into view, the others make room (the preview at rest).
+        for case .restPreview(let serial, _) in update(&s, .input(.key(.tab))) { _ = update(&s, .previewRested(serial: serial)) }
         #expect(header(view(s)).active.hasPrefix("train"))
         Snapshot.check(view(s), "header-train-80x24")
     }

@@ -135,7 +135,7 @@ def main():
               f"{2 * a.delay_ms:.0f} ms round trip (relay in this script); 120x40; j held at 30/s for {a.presses / 30:.1f} s")
         for name, colour, link in (("256 colours", "", ""), ("truecolor", "truecolor", ""),
                                    ("256 colours, L (slow link)", "", "L"), ("truecolor, L (slow link)", "truecolor", "L")):
-            sock = f"vitrine-slowlink-{os.getpid()}"
+            sock = f"vitrine-slowlink-{os.getpid()}-{len(name)}{colour}{link}"
             env = f"env LC_ALL=C.UTF-8 TERM=xterm-256color COLORTERM={colour}"
             ssh = (f"{env} ssh -tt -o SendEnv=COLORTERM -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                    f"-o LogLevel=ERROR -i {root}/key -p {relay.port} {account}@127.0.0.1")
@@ -147,10 +147,11 @@ def main():
                     wait_for(sock, lambda s: "slow link" in s, 10)
                 time.sleep(2.0)
                 before = dict(relay.sent)
-                for _ in range(a.presses):
+                for i in range(a.presses):
                     tmux(sock, "send-keys", "-t", "g", "j")
-                    time.sleep(1 / 30)
-                last = time.monotonic()
+                    last = time.monotonic()
+                    if i + 1 < a.presses:
+                        time.sleep(1 / 30)
                 target = f" {1 + a.presses}/"
                 wait_for(sock, lambda s: target in s, 30)
                 caught = time.monotonic() - last

@@ -225,15 +225,18 @@ struct Canvas {
         box(r, title: "\(clean(sample.id)) · \(sample.kind.rawValue)\(labelsCount > 0 ? " · \(labelsCount) label\(labelsCount == 1 ? "" : "s")" : "")", focused: false)
         let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 4, height: r.height - 2)
         guard inner.width > 4, inner.height > 2 else { return }
-        drawSampleDetails(sample, in: inner)
+        drawSampleDetails(sample, in: inner, waitForRest: true)
     }
 
     /// A sample's image, caption, labels and image path, from the top of `inner`: the browser's
-    /// preview, and the query pane of the results.
-    mutating func drawSampleDetails(_ sample: Sample, in inner: Rect) {
+    /// preview, and the query pane of the results. With `waitForRest` (the browser's preview,
+    /// which changes at every row), the text too waits for the selection to rest, like the
+    /// picture: a held key then sends list rows only (the list shows each caption already).
+    mutating func drawSampleDetails(_ sample: Sample, in inner: Rect, waitForRest: Bool = false) {
         let imageHeight = max(3, min(inner.height * 11 / 20, inner.width / 2 + 2))
         let imageRect = Rect(x: inner.x, y: inner.y, width: inner.width, height: imageHeight)
         drawImageSlot(sample, in: imageRect)
+        if waitForRest && !state.previewSettled { return }
 
         var lines: [(String, CellStyle)] = []
         lines.append(("", CellStyle(.text)))
