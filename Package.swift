@@ -63,9 +63,9 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"]),
         .testTarget(name: "AnnotationsTests", dependencies: ["Annotations", .product(name: "GRDB", package: "GRDB.swift")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging"],
+        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "CSupport", "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging"],
                     exclude: ["__Snapshots__"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Support"]),
-        .testTarget(name: "EndToEndTests", dependencies: []),
+        .testTarget(name: "EndToEndTests", dependencies: ["CSupport"]),
     ]
 )

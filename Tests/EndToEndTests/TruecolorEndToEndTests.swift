@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -141,7 +142,8 @@ final class FakeTerminalRun {
     private(set) var status: Int32 = -1
 
     init(answer: [UInt8]?, delay: TimeInterval = 0, environment extra: [String: String] = [:]) throws {
-        let (master, slave) = try PseudoTerminalPair.open()
+        var master: Int32 = -1, slave: Int32 = -1
+        guard vitrine_open_pty_pair(&master, &slave) == 0 else { throw POSIXError(.ENODEV) }
         defer { close(master) }
         let home = NSTemporaryDirectory() + "vitrine-fake-tty-\(getpid())-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
@@ -231,35 +233,6 @@ final class FakeTerminalRun {
     }
 }
 
-/// Opens pseudo-terminal pairs. Swift's Glibc module leaves out posix_openpt, grantpt,
-/// unlockpt and ptsname_r (they need _XOPEN_SOURCE), so they are looked up by name.
-enum PseudoTerminalPair {
-    private typealias OpenPT = @convention(c) (Int32) -> Int32
-    private typealias OnDescriptor = @convention(c) (Int32) -> Int32
-    private typealias PtsName = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int32
-
-    private static func function<T>(_ name: String, _: T.Type) throws -> T {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, name) else { throw POSIXError(.ENOSYS) }
-        return unsafeBitCast(symbol, to: T.self)
-    }
-
-    /// (master, slave), both open for reading and writing, neither the controlling terminal.
-    static func open() throws -> (master: Int32, slave: Int32) {
-        let master = try function("posix_openpt", OpenPT.self)(O_RDWR | O_NOCTTY)
-        guard master >= 0 else { throw POSIXError(.ENODEV) }
-        var name = [CChar](repeating: 0, count: 128)
-        guard try function("grantpt", OnDescriptor.self)(master) == 0,
-              try function("unlockpt", OnDescriptor.self)(master) == 0,
-              try function("ptsname_r", PtsName.self)(master, &name, name.count) == 0 else {
-            close(master)
-            throw POSIXError(.ENODEV)
-        }
-        let path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let slave = Glibc.open(path, O_RDWR | O_NOCTTY)
-        guard slave >= 0 else { close(master); throw POSIXError(.ENODEV) }
-        return (master, slave)
-    }
-}
 
 extension Array where Element == UInt8 {
     func includes(_ needle: [UInt8]) -> Bool { firstOffset(of: needle) != nil }

@@ -1,3 +1,4 @@
+import CSupport
 import Explorer
 import Foundation
 import Testing
@@ -229,35 +230,6 @@ struct LateReplyFilterTests {
     }
 }
 
-/// Opens pseudo-terminal pairs. Swift's Glibc module leaves out posix_openpt, grantpt,
-/// unlockpt and ptsname_r (they need _XOPEN_SOURCE), so they are looked up by name.
-enum PseudoTerminal {
-    private typealias OpenPT = @convention(c) (Int32) -> Int32
-    private typealias OnDescriptor = @convention(c) (Int32) -> Int32
-    private typealias PtsName = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int32
-
-    private static func function<T>(_ name: String, _: T.Type) throws -> T {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, name) else { throw POSIXError(.ENOSYS) }
-        return unsafeBitCast(symbol, to: T.self)
-    }
-
-    /// (master, slave), both open for reading and writing, neither the controlling terminal.
-    static func open() throws -> (master: Int32, slave: Int32) {
-        let master = try function("posix_openpt", OpenPT.self)(O_RDWR | O_NOCTTY)
-        guard master >= 0 else { throw POSIXError(.ENODEV) }
-        var name = [CChar](repeating: 0, count: 128)
-        guard try function("grantpt", OnDescriptor.self)(master) == 0,
-              try function("unlockpt", OnDescriptor.self)(master) == 0,
-              try function("ptsname_r", PtsName.self)(master, &name, name.count) == 0 else {
-            close(master)
-            throw POSIXError(.ENODEV)
-        }
-        let path = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let slave = Glibc.open(path, O_RDWR | O_NOCTTY)
-        guard slave >= 0 else { close(master); throw POSIXError(.ENODEV) }
-        return (master, slave)
-    }
-}
 
 /// A pseudo-terminal whose far side a thread plays: it collects what the program writes
 /// and, once the colour query's last request (DA1, `ESC [ c`) is in, sends `answer` (after
@@ -279,7 +251,9 @@ final class FakeTerminal: @unchecked Sendable {
     private var playing = false
 
     init() throws {
-        (master, slave) = try PseudoTerminal.open()
+        var m: Int32 = -1, s: Int32 = -1
+        guard vitrine_open_pty_pair(&m, &s) == 0 else { throw POSIXError(.ENODEV) }
+        (master, slave) = (m, s)
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
     }
 

@@ -11,7 +11,7 @@ full images and with `--link slow`; `less` on
 the same gallery file, moved one line and one page, is the anchor measured in the same run.
 A benchmark, not a test: it prints figures; nothing passes or fails.
 """
-import argparse, contextlib, os, pty, select, signal, statistics, sys, time
+import argparse, contextlib, os, pty, select, shutil, signal, statistics, sys, time
 
 def spawn(argv, env, cols=120, rows=40):
     pid, fd = pty.fork()
@@ -95,6 +95,7 @@ def main():
     ap.add_argument("--vitrine", default=os.path.join(repo, ".build/release/vitrine"))
     ap.add_argument("--data", default=os.path.join(repo, "SampleData"))
     ap.add_argument("--keys", type=int, default=20)
+    ap.add_argument("--vd", help="VisiData's executable (default: vd on PATH)")
     a = ap.parse_args()
     base = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "TMUX")}
     base.update(LC_ALL="C.UTF-8", LANG="C.UTF-8", TERM="xterm-256color")
@@ -105,6 +106,15 @@ def main():
     less = ["less", "-S", gallery]
     rows.append(("less: one line down (j)", measure(less, base, [], b"j", a.keys, settle=1.0)))
     rows.append(("less: page down (space)", measure(less, base, [], b" ", a.keys, settle=1.0)))
+    # The other anchors the issue named, when they are installed (`apt-get install htop`,
+    # `pip install visidata`; --vd names its executable): they are not part of Vitrine's set-up.
+    htop = shutil.which("htop")
+    if htop:
+        rows.append(("htop: one row down (Down)", measure([htop], base, [], b"\x1b[B", a.keys, settle=2.0)))
+    vd = a.vd or shutil.which("vd")
+    if vd:
+        rows.append(("VisiData: one row down (j)", measure([vd, gallery], base, [], b"j", a.keys, settle=3.0)))
+        rows.append(("VisiData: page down (Ctrl-F)", measure([vd, gallery], base, [], b"\x06", a.keys, settle=3.0)))
     vit = [a.vitrine, "explore", "--data", a.data, "--no-mouse"]
     slow = vit + ["--link", "slow"]
     modes = (("256 colours", {}, vit), ("truecolor", {"COLORTERM": "truecolor"}, vit),
@@ -117,6 +127,8 @@ def main():
                      measure(argv, env, [(b"\r", 6.0)], b"j", a.keys)))
     holds = []
     holds.append(("less: j held at 30/s for 2 s", held(less, base, [], b"j", settle=1.0)))
+    if vd:
+        holds.append(("VisiData: j held at 30/s for 2 s", held([vd, gallery], base, [], b"j", settle=3.0)))
     for name, extra, argv in modes:
         env = dict(base, **extra)
         holds.append((f"vitrine {name}: browser, j held at 30/s for 2 s", held(argv, env, [], b"j")))

@@ -23,4 +23,8 @@ int vitrine_mapping_faulted(int slot);
 // it), or -1 when no pseudo-terminal can be opened. `vitrine serve` compares it with `tty`.
 long vitrine_new_pty_group(void);
 
+// A pseudo-terminal pair for tests that play a terminal: 0 with *master and *slave open for
+// reading and writing (neither the controlling terminal, both close-on-exec off), -1 on failure.
+int vitrine_open_pty_pair(int *master, int *slave);
+
 #endif
