@@ -4,6 +4,7 @@ import Capture
 import Explorer
 import Foundation
 import SafeText
+import Serve
 
 /// `vitrine doctor`: what Vitrine finds on this machine, for bug reports and
 /// for "why are there no colours over SSH?".
@@ -36,6 +37,8 @@ struct Doctor: ParsableCommand {
         } catch {
             row("weights", "not found (make weights)")
         }
+        // vitrine serve's OpenSSH server: the host's, or the copy `make setup` keeps.
+        do { row("sshd", try ServeHost.sshdPath() + " (for vitrine serve)") } catch { row("sshd", "not found: make setup (vitrine serve needs it)") }
         let keys = KeyMap.defaultPath
         row("key file", FileManager.default.fileExists(atPath: keys) ? keys : "\(keys) (absent: default keys)")
     }
