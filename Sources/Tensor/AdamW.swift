@@ -74,12 +74,13 @@ public final class AdamW: @unchecked Sendable {
         let h = hyperparameters
         let t = Float(stepCount)
         let correction1 = 1 - powf(h.beta1, t), correction2 = 1 - powf(h.beta2, t)
-        let stepSize = lr / correction1
         let rootCorrection2 = correction2.squareRoot()
         for (index, parameter) in parameters.parameters.enumerated() where parameter.isTrainable {
             let p = parameter.value.pointer, g = parameter.grad.pointer
             let m = firstMoments[index].pointer, v = secondMoments[index].pointer
-            let decayFactor: Float = parameter.decays ? 1 - lr * h.weightDecay : 1
+            let rate = lr * parameter.learningRateScale
+            let stepSize = rate / correction1
+            let decayFactor: Float = parameter.decays ? 1 - rate * h.weightDecay : 1
             let count = parameter.count
             let block = 8192
             Parallel.forEachRange((count + block - 1) / block, workPerItem: block * 4) { range in

@@ -21,6 +21,9 @@ public final class Parameter: @unchecked Sendable {
     /// Frozen parameters (false) are skipped by the optimiser, by gradient
     /// clipping, and by layers that check it before computing their gradient.
     public var isTrainable: Bool
+    /// This parameter's learning rate as a fraction of the schedule's (pretrained layers can
+    /// learn more slowly than layers trained from scratch); 1 unless set.
+    public var learningRateScale: Float = 1
 
     public init(name: String, shape: [Int], decays: Bool, isTrainable: Bool = true) {
         precondition(shape.allSatisfy { $0 >= 0 }, "parameter \(name): negative dimension in \(shape)")

@@ -146,6 +146,11 @@ public final class Trainer: @unchecked Sendable {
         for layer in 0..<model.config.textLayers {
             model.parameters.setTrainable(layer >= k, prefix: model.text.prefix + "encoder.layer.\(layer).")
         }
+        // The pretrained text tower may learn at a fraction of the rate of the layers trained from scratch.
+        let scale = options.textLearningRateScale ?? 1
+        for parameter in model.parameters.parameters {
+            parameter.learningRateScale = parameter.name.hasPrefix(model.text.prefix) ? scale : 1
+        }
     }
 
     // MARK: Resuming

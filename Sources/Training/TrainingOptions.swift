@@ -104,6 +104,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// as `vitrine flags pairs --rule` shows them; nil means `.majority`, the store's default
     /// (optional so that trainer states saved before this option still load).
     public var flagRule: DisagreementRule?
+    /// The pretrained text tower's learning rate as a fraction of `learningRate` (nil: 1, the
+    /// same rate; optional so that trainer states saved before this option still load).
+    public var textLearningRateScale: Float?
     /// Fraction of wall time spent idle between steps (0 = full speed, 0.5 = half speed), so an
     /// interactive program sharing the cores stays responsive.
     public var throttle: Double
@@ -229,6 +232,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         guard evaluationInterval >= 0, patience >= 0 else { throw fail("the evaluation interval and patience must not be negative") }
         guard checkpointInterval > 0 else { throw fail("the checkpoint interval must be positive (got \(checkpointInterval))") }
         guard keepCheckpoints >= 1 else { throw fail("keep at least 1 checkpoint (got \(keepCheckpoints))") }
+        if let scale = textLearningRateScale {
+            guard scale > 0, scale <= 10, scale.isFinite else { throw fail("the text tower's learning-rate scale must be in (0, 10] (got \(scale))") }
+        }
         guard (0...1).contains(queryPairShare) else { throw fail("the query pair share must be in [0, 1] (got \(queryPairShare))") }
         guard (0..<0.95).contains(throttle) else { throw fail("throttle must be in [0, 0.95) (got \(throttle))") }
         if mode == .finetune {

@@ -41,6 +41,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Total optimiser steps (overrides the preset).") var steps: Int?
     @Option(name: .long, help: "Pairs per step (overrides the preset).") var batch: Int?
     @Option(name: .long, help: "Peak learning rate (overrides the preset).") var lr: Float?
+    @Option(name: .long, help: "The pretrained text tower's learning rate as a fraction of --lr (overrides the preset).") var textLrScale: Float?
     @Option(name: .long, help: "Random seed: data order, masking, dropout and initialisation.") var seed: UInt64 = 0
     @Option(name: .long, help: "Text layers frozen from the bottom, embeddings included (overrides the preset).") var frozenTextLayers: Int?
     @Option(name: .long, help: "Dev evaluation every N steps (0: only before and after).") var evalEvery: Int?
@@ -137,6 +138,7 @@ struct Train: ParsableCommand {
         if let steps { options.steps = steps }
         if let batch { options.batchSize = batch }
         if let lr { options.learningRate = lr }
+        if let textLrScale { options.textLearningRateScale = textLrScale }
         if let frozenTextLayers { options.frozenTextLayers = frozenTextLayers }
         if let evalEvery { options.evaluationInterval = evalEvery }
         if let patience { options.patience = patience }

@@ -32,6 +32,23 @@ import Testing
         #expect(adam.stepCount == 2)
     }
 
+    @Test func aParameterLearnsAtItsOwnFractionOfTheRate() throws {
+        // The same value, gradient and decay; one at a quarter of the rate: its step (decay and
+        // Adam's update both) is a quarter as long.
+        let full = Parameter(name: "new.w", shape: [4], decays: true)
+        let slow = Parameter(name: "text.w", shape: [4], decays: true)
+        slow.learningRateScale = 0.25
+        for p in [full, slow] { p.value.copy(from: [1, -1, 0.5, 2]); p.grad.copy(from: [0.3, -0.2, 1, -4]) }
+        let adam = AdamW(parameters: try ParameterSet([full, slow]), hyperparameters: .init(weightDecay: 0.1))
+        adam.step(learningRate: 0.01)
+        let start: [Float] = [1, -1, 0.5, 2]
+        for i in 0..<4 {
+            let fullStep = full.value[i] - start[i], slowStep = slow.value[i] - start[i]
+            #expect(abs(fullStep) > 1e-3)
+            #expect(abs(slowStep - fullStep / 4) < 1e-6, "\(i): \(slowStep) against \(fullStep)")
+        }
+    }
+
     @Test func adamWSkipsFrozenAndHandlesLongBuffers() throws {
         let frozen = Parameter(name: "frozen", shape: [3], decays: true, isTrainable: false)
         let big = Parameter(name: "big", shape: [50_001], decays: true)
