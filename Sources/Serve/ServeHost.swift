@@ -68,11 +68,17 @@ public enum ServeHost {
     }
 
     /// Makes the state folder (0700) and its parents; checks that it is a folder this process owns.
-    public static func prepareStateFolder(_ folder: String, owner: (uid_t, gid_t)? = nil) throws(ServeError) {
+    /// As root for another account (`owner`), the folders made inside that account's home (its
+    /// `~/.local/state/...`) are given to it, so that root leaves nothing of its own there.
+    public static func prepareStateFolder(_ folder: String, owner: (uid_t, gid_t)? = nil, ownerHome: String? = nil) throws(ServeError) {
         var path = ""
         for component in folder.split(separator: "/") {
             path += "/" + component
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            if mkdir(path, 0o755) == 0 {
+                if let owner, let home = ownerHome, path.hasPrefix(home.hasSuffix("/") ? home : home + "/") {
+                    _ = chown(path, owner.0, owner.1)
+                }
+            } else if errno != EEXIST {
                 throw .failed("cannot make the state folder \(path): \(String(cString: strerror(errno))); choose another with --state DIR")
             }
         }

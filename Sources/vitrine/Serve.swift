@@ -126,7 +126,7 @@ struct ServeCommand: ParsableCommand {
             slowLink: link == .slow)
         try settings.validate()
 
-        try ServeHost.prepareStateFolder(stateFolder, owner: asRoot ? (account.uid, account.gid) : nil)
+        try ServeHost.prepareStateFolder(stateFolder, owner: asRoot ? (account.uid, account.gid) : nil, ownerHome: account.home)
         if asRoot { try account.become() }
         if let resolved = realpath(stateFolder, nil) { settings.stateFolder = String(cString: resolved); free(resolved) }
         try checkReadable(settings)

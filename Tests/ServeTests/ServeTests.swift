@@ -163,13 +163,35 @@ private let sampleFingerprint = "SHA256:MCzdIyJqfcm/85ynquyWJ/qcOsOHcmgrloXX8w5N
         var waited = 0
         while try GuestSeats.take(folder: folder + "/seats", count: 1, guest: "probe").map({ GuestSeats.leave($0); return true }) ?? false {
             usleep(20_000); waited += 1
-            if waited > 250 { Issue.record("flock never took the seat"); break }
+            if waited > 1_000 { Issue.record("flock never took the seat in 20 s"); break }
         }
         #expect(try GuestSeats.take(folder: folder + "/seats", count: 1, guest: "x") == nil)
         kill(pid, SIGKILL)
         Spawn.wait(pid)
         let seat = try #require(try GuestSeats.take(folder: folder + "/seats", count: 1, guest: "x"))
         GuestSeats.leave(seat)
+    }
+}
+
+@Suite struct StateFolderTests {
+    @Test func rootGivesTheFoldersItMakesInTheAccountsHomeToTheAccount() throws {
+        guard geteuid() == 0 else { return }   // chown to another account needs root
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let home = root + "/home"
+        #expect(mkdir(home, 0o755) == 0)
+        let nobody: (uid_t, gid_t) = (65_534, 65_534)
+        let state = home + "/.local/state/vitrine/serve"
+        try ServeHost.prepareStateFolder(state, owner: nobody, ownerHome: home)
+        func owner(_ path: String) -> uid_t { var s = stat(); _ = stat(path, &s); return s.st_uid }
+        for path in [home + "/.local", home + "/.local/state", home + "/.local/state/vitrine", state] { #expect(owner(path) == 65_534, "\(path)") }
+        #expect(owner(home) == 0)
+        // Outside the home, only the state folder itself is the account's.
+        let elsewhere = root + "/srv/demo"
+        try ServeHost.prepareStateFolder(elsewhere, owner: nobody, ownerHome: home)
+        #expect(owner(root + "/srv") == 0 && owner(elsewhere) == 65_534)
+        var mode = stat(); _ = stat(elsewhere, &mode)
+        #expect(mode.st_mode & 0o777 == 0o700)
     }
 }
 
