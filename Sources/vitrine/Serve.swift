@@ -372,6 +372,8 @@ struct ServeSessionCommand: ParsableCommand {
         do {
             let bytes = try RegularFile.read(paths.settings, kind: "serve settings", limit: 1 << 20) ?? []
             settings = try JSONDecoder().decode(ServeSettings.self, from: Data(bytes))
+            // The numbers size the seats loop and the limits: held to the bounds `serve` checked.
+            try settings.validate()
         } catch {
             Console.error("vitrine: this demo server is misconfigured (\(SafeText.terminal(String(describing: error)))); tell its host")
             throw ExitCode(1)
