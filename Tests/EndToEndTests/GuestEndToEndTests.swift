@@ -19,10 +19,15 @@ import Testing
     @Test func aGuestSearchesAndChangesNothing() throws {
         let weights = RetrievalEndToEndTests.weights
         try #require(FileManager.default.fileExists(atPath: weights), "the towers are missing: run `make weights` (looked in \(weights))")
-        let cache = RetrievalEndToEndTests.cache
-        // The host prepares the index (quick when it is there).
-        #expect(try Tmux.spawnAndWait(["/usr/bin/env", "VITRINE_CACHE=" + cache, "VITRINE_WEIGHTS=" + weights, ExplorerEndToEndTests.binary,
+        let shared = RetrievalEndToEndTests.cache
+        // The host prepares the index (quick when it is there), and the guest reads a copy of it:
+        // other suites write features into the shared cache while this one runs.
+        #expect(try Tmux.spawnAndWait(["/usr/bin/env", "VITRINE_CACHE=" + shared, "VITRINE_WEIGHTS=" + weights, ExplorerEndToEndTests.binary,
                                        "index", "--data", ExplorerEndToEndTests.sampleData], stdout: "/dev/null", stderr: "/dev/null") == 0)
+        let cache = NSTemporaryDirectory() + "vitrine-guest-cache-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        try FileManager.default.copyItem(atPath: shared + "/index", toPath: cache + "/index")
         let t = try Tmux(width: 120, height: 36, environment: ["VITRINE_CACHE": cache, "VITRINE_WEIGHTS": weights])
         let cacheBefore = Self.listing(cache)
         try t.type("\(Tmux.quote(ExplorerEndToEndTests.binary)) explore --guest --data \(Tmux.quote(ExplorerEndToEndTests.sampleData)); echo \"EXIT:$?\"")
