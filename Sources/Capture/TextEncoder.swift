@@ -27,6 +27,13 @@ public struct TokenBatch: Sendable, Equatable {
         self.batch = sequences.count; self.length = length; self.ids = ids; self.mask = mask
     }
 
+    /// A batch given as it is fed to the model: `[batch * length]` ids and their 1/0 mask, row-major.
+    public init(ids: [Int32], mask: [Float], batch: Int, length: Int) {
+        precondition(batch >= 0 && length >= 0 && ids.count == batch * length && mask.count == batch * length,
+                     "TokenBatch: \(ids.count) ids and \(mask.count) mask values for \(batch) x \(length)")
+        self.batch = batch; self.length = length; self.ids = ids; self.mask = mask
+    }
+
     /// The tokenizer's padded encodings (all of one length) as a batch.
     public init(_ texts: [TokenizedText]) {
         let length = texts.first?.ids.count ?? 0

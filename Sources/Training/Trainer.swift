@@ -371,9 +371,8 @@ public final class Trainer: @unchecked Sendable {
             let loaded = pretrainBatch(step)
             if step < options.steps { startPrefetch(step + 1) }
             let masked = masking.mask(batch(loaded.examples), config: model.config, rng: &rng)
-            let l = model.forward(masked, mode: dropout)
-            model.backward()
-            losses = ["mlm": Double(l.mlm), "mrm": Double(l.mrm), "clr": Double(l.clr), "total": Double(l.total)]
+            losses = Self.lossesAndGradients(model: model, batch: masked, mode: .pretrain, pairs: [],
+                                             objective: options.objective, forward: dropout)
             rows = loaded.examples.count
             skipped = loaded.skipped
         case .finetune:
@@ -384,15 +383,34 @@ public final class Trainer: @unchecked Sendable {
             textOnly.regionProbability = 0
             if options.objective.mlmWeight == 0 { textOnly.textProbability = 0 }
             let masked = textOnly.mask(batch(loaded.examples), config: model.config, rng: &rng)
-            let l = model.forwardFineTuning(masked, pairs: pairs, objective: options.objective, mode: dropout)
-            model.backward()
-            losses = ["robust": Double(l.robust), "clr": Double(l.clr), "mlm": Double(l.mlm), "total": Double(l.total)]
+            losses = Self.lossesAndGradients(model: model, batch: masked, mode: .finetune, pairs: pairs,
+                                             objective: options.objective, forward: dropout)
             rows = loaded.examples.count
             skipped = loaded.skipped
         }
         if options.maxGradientNorm > 0 { model.parameters.clipGradientNorm(maxNorm: options.maxGradientNorm) }
         optimizer.step(learningRate: schedule.learningRate(atStep: step))
         return (losses, rows, skipped)
+    }
+
+    /// The loss of one masked batch and its backward pass: the losses by the names `step` events
+    /// report, with the gradient of their total accumulated into every trainable parameter.
+    /// Pretraining: MLM + MRM + CLR, each with weight 1. Fine-tuning: the robust contrastive loss
+    /// over `pairs` (rows of the batch) + `objective`'s weights of CLR and MLM (MLM left out when
+    /// its weight is 0). Every step of `vitrine train` and `vitrine train-probe` go through here.
+    static func lossesAndGradients(model: CaptureModel, batch: MaskedPretrainingBatch, mode: TrainingMode,
+                                   pairs: [EmbeddingPair], objective: FineTuningObjective,
+                                   forward: ForwardMode) -> [String: Double] {
+        switch mode {
+        case .pretrain:
+            let l = model.forward(batch, mode: forward)
+            model.backward()
+            return ["mlm": Double(l.mlm), "mrm": Double(l.mrm), "clr": Double(l.clr), "total": Double(l.total)]
+        case .finetune:
+            let l = model.forwardFineTuning(batch, pairs: pairs, objective: objective, mode: forward)
+            model.backward()
+            return ["robust": Double(l.robust), "clr": Double(l.clr), "mlm": Double(l.mlm), "total": Double(l.total)]
+        }
     }
 
     // MARK: Reading batches

@@ -257,6 +257,8 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     case checkpointWrite(path: String, reason: String)
     /// The dev evaluation closure failed.
     case evaluation(String)
+    /// A `vitrine train-probe` batch file that cannot be used.
+    case probe(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -266,6 +268,8 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .checkpointWrite(let path, let reason):
             return "cannot write checkpoint \(path): \(reason); check the output folder's free space and permissions"
         case .evaluation(let m): return "dev evaluation failed: \(m)"
+        case .probe(let path, let reason):
+            return "probe batch \(path): \(reason); see docs/model.md §8.7 for the batch file's tensors and metadata"
         }
     }
 }

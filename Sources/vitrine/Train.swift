@@ -18,7 +18,9 @@ struct Train: ParsableCommand {
         discussion: """
         Backbone features come from the feature cache (missing ones are computed first). Checkpoints go \
         to --out: step-N.safetensors (the model), step-N.state.safetensors (optimiser state), \
-        latest.safetensors, best.safetensors (best dev mAP@10) and training.json; writes are atomic, so \
+        latest.safetensors, best.safetensors (best dev mAP@10), training.json, and events.jsonl (every event \
+        as one JSON line, as --json prints them, appended as the run goes: `vitrine explore --follow DIR` \
+        follows it); writes are atomic, so \
         a killed run leaves its last checkpoint loadable, and --resume continues it exactly. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and stops; \
         SIGSTOP/SIGCONT pause and continue. With --json, every event is one JSON object per line on \
@@ -156,8 +158,32 @@ struct Train: ParsableCommand {
             options.objective = FineTuningObjective(positiveMargin: pos, negativeMargin: neg,
                                                     clrWeight: clrWeight ?? o.clrWeight, mlmWeight: mlmWeight ?? o.mlmWeight)
         }
-        let output = EventOutput(json: json)
+        // The run folder, and its events.jsonl: every event as --json prints it, from the first
+        // (docs/model.md §8.6), so that any run can be followed (`vitrine explore --follow`).
+        let outDir: String
+        if let out { outDir = absolute(out) } else if let resume {
+            var isFolder: ObjCBool = false
+            let path = absolute(resume)
+            outDir = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+                ? path : (path as NSString).deletingLastPathComponent
+        } else {
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            outDir = absolute("vitrine-runs/\(mode.rawValue)-\(stamp)")
+        }
+        let output = EventOutput(json: json, log: try TrainingEventLog(directory: outDir))
+        do {
+            try train(mode: trainingMode, tower: tower, options: options, output: output, outDir: outDir)
+        } catch {
+            // A run that stops with an error outside the loop (bad data, missing weights) ends its
+            // events.jsonl too, so that a follower does not wait for it for ever. (The loop's own
+            // failures were reported as events already: the ExitCode below.)
+            if !(error is ExitCode) { output.logOnly(.failed(message: "\(error)")) }
+            throw error
+        }
+    }
 
+    private func train(mode trainingMode: TrainingMode, tower: TextTower, options: TrainingOptions,
+                       output: EventOutput, outDir: String) throws {
         // Data, weights, features.
         let root = try dataOptions.resolved()
         let dataset = try Dataset.load(from: root, options: LoadOptions(strict: dataOptions.strict))
@@ -241,16 +267,6 @@ struct Train: ParsableCommand {
                                           backbone: network.identity,
                                           data: "\(dataset.name): " + splits.map(\.name).joined(separator: "+")
                                               + ", \(corpus.count) pairs")
-        let outDir: String
-        if let out { outDir = absolute(out) } else if let resume {
-            var isFolder: ObjCBool = false
-            let path = absolute(resume)
-            outDir = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
-                ? path : (path as NSString).deletingLastPathComponent
-        } else {
-            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-            outDir = absolute("vitrine-runs/\(mode.rawValue)-\(stamp)")
-        }
         let store = try CheckpointStore(directory: outDir)
         let flagList = try loadFlags(dataset: dataset, output: output)
         let control = TrainingControl(throttle: options.throttle)
@@ -365,15 +381,28 @@ struct RetrievalEvaluator {
     }
 }
 
-/// Where `vitrine train` reports: JSON lines on stdout, or a progress line and notes on stderr.
+/// Where `vitrine train` reports: JSON lines on stdout, or a progress line and notes on stderr;
+/// and in both cases every event as a JSON line in the run folder's events.jsonl.
 final class EventOutput: @unchecked Sendable {
     let json: Bool
     private let bar: ProgressLine
     private var losses: [String: [Double]] = [:]
+    private let log: TrainingEventLog?
+    private var logFailed = false
 
-    init(json: Bool) {
+    init(json: Bool, log: TrainingEventLog? = nil) {
         self.json = json
+        self.log = log
         bar = ProgressLine(enabled: !json)
+    }
+
+    /// Appends the event's line to events.jsonl; a write that fails is said once, and the run goes on.
+    func logOnly(_ event: TrainingEvent) {
+        guard let log, !logFailed else { return }
+        do { try log.append(event) } catch {
+            logFailed = true
+            note("\(error); the run goes on without it")
+        }
     }
 
     private var lastPreparing = Date.distantPast
@@ -390,6 +419,7 @@ final class EventOutput: @unchecked Sendable {
             guard p.done >= p.total || now.timeIntervalSince(lastPreparing) >= 0.25 else { return }
             lastPreparing = now
         }
+        logOnly(event)
         if json {
             Console.json(event.jsonLine())
             return

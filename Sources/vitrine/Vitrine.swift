@@ -14,7 +14,7 @@ struct Vitrine: ParsableCommand {
         abstract: "A terminal explorer for cross-modal, instance-level product retrieval.",
         discussion: "With no subcommand, opens the explorer on SampleData (or --data DIR).",
         version: "0.1.0",
-        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, CompareCommand.self, ExportCommand.self, IndexCommand.self, QueryCommand.self, ServeCommand.self, ServeSessionCommand.self, FeaturesCommand.self, Train.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self, BenchQuery.self],
+        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, CompareCommand.self, ExportCommand.self, IndexCommand.self, QueryCommand.self, ServeCommand.self, ServeSessionCommand.self, FeaturesCommand.self, Train.self, TrainProbeCommand.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self, BenchQuery.self],
         defaultSubcommand: Explore.self
     )
 
@@ -126,6 +126,9 @@ struct Explore: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where training runs started with t write their folders. Default: ./vitrine-runs.", valueName: "DIR"))
     var runs: String?
 
+    @Option(name: .long, help: ArgumentHelp("Follow a training run in the training pane: its folder's events.jsonl, written by vitrine train or the PyTorch twin, wherever it runs (waits for the file to appear). When the run ends, its best model is offered (U re-indexes the gallery with it).", valueName: "RUN_DIR"))
+    var follow: String?
+
     @Flag(name: .long, help: "A guest session (what `vitrine serve` runs for each SSH guest): browse and search only. No flags, reviews, exports, training or model switching; no file is written (the host prepares the gallery index with `vitrine index`); image:PATH only inside the dataset; searches take turns with other guests on $VITRINE_GUEST_LOCK.")
     var guest = false
 
@@ -143,6 +146,7 @@ struct Explore: ParsableCommand {
         }
         if let annotator, annotator.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--annotator must not be empty") }
         if guest {
+            if follow != nil { throw ValidationError("--follow does not go with --guest: a guest follows no training") }
             for (given, name) in [(flags != nil, "--flags"), (annotator != nil, "--annotator"), (runs != nil, "--runs")] where given {
                 throw ValidationError("\(name) does not go with --guest: a guest records no flags and starts no training")
             }
@@ -154,6 +158,9 @@ struct Explore: ParsableCommand {
     func run() throws {
         if let rankings, !FileManager.default.isReadableFile(atPath: absolute(rankings)) {
             throw ValidationError("--rankings \(rankings): no such readable file")
+        }
+        if let follow, let problem = RunFollower.folderProblem(absolute(follow)) {
+            throw ValidationError("--follow: \(problem)")
         }
         let system: RetrievalSystem = model.map { .model(checkpoint: absolute($0)) } ?? .zeroShot
         let retrievalOptions = {
@@ -179,6 +186,7 @@ struct Explore: ParsableCommand {
         if let runs { options.runsDirectory = absolute(runs) }
         options.slowLink = link == .slow
         options.modelPath = model.map(absolute)
+        options.followDirectory = follow.map(absolute)
         // A run started from the explorer fine-tunes the model it is showing.
         if let model { options.trainingArguments = ["--init-from", absolute(model)] }
         if guest {

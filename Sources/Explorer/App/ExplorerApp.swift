@@ -44,6 +44,8 @@ public struct ExplorerOptions: Sendable {
     public var guestLockPath: String? = nil
     /// Start with the slow-link drawing (`--link slow`; `L` toggles it).
     public var slowLink = false
+    /// A run folder whose events.jsonl the training pane follows from the start (`--follow`).
+    public var followDirectory: String? = nil
 
     public init(dataPath: String, themeName: String = "dark", keysFile: String? = nil, colorOverride: ColorMode? = nil, mouse: Bool = true, strict: Bool = false,
                 openRetrieval: RetrievalOpener? = nil, retrievalUnavailable: String = "no retrieval engine configured",
@@ -80,6 +82,8 @@ public final class ExplorerApp {
     private lazy var workbench = WorkbenchRunner(inbox: inbox, service: service, searchLock: searchLock, options: options)
     /// The background training run started from the dialog, if any.
     private var trainingRun: TrainingProcess?
+    /// The run folder followed (`--follow`, the dialog's "follow a run"), if any: another process's run.
+    private var follower: RunFollower?
     /// The dataset as last loaded (effects that need it run after it is).
     private var dataset: Dataset?
     /// Why a guest session ended, once it has (said after the terminal is restored).
@@ -121,6 +125,8 @@ public final class ExplorerApp {
         // Whatever way the loop ends, a training run started here is told to stop (it writes
         // a checkpoint first) rather than left running behind a closed explorer.
         defer { trainingRun?.cancel() }
+        // A followed run is another process's: only the reading stops.
+        defer { follower?.stop() }
         var firstFrame = true
         var shown: [String] = []        // trace marks of what the next frame shows
         var tracedFilter = -1           // the filter generation whose first matches were traced
@@ -445,6 +451,7 @@ public final class ExplorerApp {
     private func runTraining(_ effect: TrainingEffect) {
         switch effect {
         case .start(let request):
+            follower?.stop(); follower = nil
             do {
                 trainingRun = try TrainingProcess.start(request) { [inbox] message in inbox.post(.training(message)) }
             } catch {
@@ -466,6 +473,15 @@ public final class ExplorerApp {
                 case .failure(let f): inbox.post(.training(.reindexed(error: "re-indexing with \(name) failed: \(f.message)")))
                 }
             }
+        case .follow(let directory):
+            follower?.stop(); follower = nil
+            do {
+                follower = try RunFollower.start(directory: directory) { [inbox] message in inbox.post(.training(message)) }
+            } catch {
+                inbox.post(.training(.launchFailed(String(describing: error))))
+            }
+        case .stopFollowing:
+            follower?.stop(); follower = nil
         case .scanModels(let runsDirectory, let extra):
             work.async { [inbox] in
                 inbox.post(.training(.modelsFound(ModelScan.scan(runsDirectory: runsDirectory, extra: extra))))
@@ -490,7 +506,7 @@ public final class ExplorerApp {
                              rankingsPath: options.rankingsPath, annotator: options.annotator, flags: flags,
                              flagsPath: options.flagsPath, defaultFlagsPath: FlagStore.defaultPath(),
                              runsDirectory: options.runsDirectory, trainingArguments: options.trainingArguments,
-                             modelPath: options.modelPath, guest: options.guest)
+                             modelPath: options.modelPath, guest: options.guest, followDirectory: options.followDirectory)
     }
 }
 

@@ -114,15 +114,18 @@ public struct ExplorerStart: Sendable, Equatable {
     public var modelPath: String?
     /// A guest session's limits (`--guest`); nil for the host's own session.
     public var guest: GuestLimits? = nil
+    /// A run folder to follow in the training pane from the start (`--follow`).
+    public var followDirectory: String? = nil
 
     public init(dataPath: String, searchUnavailable: String?, rankingsPath: String?, annotator: String, flags: FlagsStore,
                 flagsPath: String?, defaultFlagsPath: String, runsDirectory: String, trainingArguments: [String],
-                modelPath: String? = nil, guest: GuestLimits? = nil) {
+                modelPath: String? = nil, guest: GuestLimits? = nil, followDirectory: String? = nil) {
         self.dataPath = dataPath; self.searchUnavailable = searchUnavailable; self.rankingsPath = rankingsPath
         self.annotator = annotator; self.flags = flags; self.flagsPath = flagsPath; self.defaultFlagsPath = defaultFlagsPath
         self.runsDirectory = runsDirectory; self.trainingArguments = trainingArguments
         self.modelPath = modelPath
         self.guest = guest
+        self.followDirectory = followDirectory
     }
 }
 

@@ -128,7 +128,12 @@ private func begin(_ state: inout ExplorerState, _ start: ExplorerStart) -> [Eff
     state.training.commandLineModel = start.modelPath
     if let model = start.modelPath { state.training.model.current = ModelEntry(checkpoint: model, note: "--model") }
     state.training.settings.flagsStore = start.flagsPath ?? (state.retrieval.flags.available ? start.defaultFlagsPath : nil)
-    return [.loadDataset(path: start.dataPath)]
+    var effects: [Effect] = [.loadDataset(path: start.dataPath)]
+    if let folder = start.followDirectory, state.guest == nil {
+        effects += state.training.follow(folder).map(Effect.training)
+        fitTrainingPane(&state)
+    }
+    return effects
 }
 
 // MARK: - The large image waits for the selection to rest

@@ -44,9 +44,9 @@ public enum TrainingCommand: String, Sendable, Equatable, CaseIterable {
         switch self {
         case .open: return "Train a model in the background (opens the training dialog; shows the pane while a run is going)"
         case .togglePane: return "Hide or show the training pane"
-        case .pauseResume: return "Pause or resume the training run"
-        case .cancelRun: return "Cancel the training run (asks first)"
-        case .confirmCancel: return "Yes, cancel the training run"
+        case .pauseResume: return "Pause or resume the training run (a followed run: says how)"
+        case .cancelRun: return "Cancel the training run, or stop following it (asks first)"
+        case .confirmCancel: return "Yes, cancel the run (or stop following it)"
         case .keepRunning: return "No, keep the run going"
         case .dialogNext: return "Next field"
         case .dialogPrevious: return "Previous field"

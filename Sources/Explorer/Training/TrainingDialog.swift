@@ -46,9 +46,9 @@ public struct TrainingSettings: Sendable, Equatable {
     }
 }
 
-/// The dialog's fields, in Tab order.
+/// The dialog's fields, in Tab order (`folder` only when following a run, which has no others).
 public enum TrainingDialogField: Int, Sendable, Equatable, CaseIterable {
-    case mode, preset, steps, data, flags
+    case mode, preset, steps, data, flags, folder
 
     public var label: String {
         switch self {
@@ -57,6 +57,7 @@ public enum TrainingDialogField: Int, Sendable, Equatable, CaseIterable {
         case .steps: return "Steps"
         case .data: return "Data"
         case .flags: return "Flags"
+        case .folder: return "Folder"
         }
     }
 }
@@ -69,6 +70,11 @@ public struct TrainingDialogState: Sendable, Equatable {
     public var stepsText: String
     public var dataPath: String
     public var useFlags: Bool
+    /// The mode field's third choice, "follow a run": show a run folder's progress (its
+    /// events.jsonl, whoever writes it) instead of starting a run.
+    public var following = false
+    /// The run folder to follow, as typed.
+    public var followPath: String
     public var focus: TrainingDialogField = .mode
     /// Why the last Enter did not start a run.
     public var error: String? = nil
@@ -86,6 +92,12 @@ public struct TrainingDialogState: Sendable, Equatable {
         stepsText = previous?.steps.map(String.init) ?? ""
         dataPath = settings.dataPath
         useFlags = previous?.useFlags ?? true
+        followPath = settings.runsDirectory.hasSuffix("/") ? settings.runsDirectory : settings.runsDirectory + "/"
+    }
+
+    /// The fields shown, in Tab order.
+    public var fields: [TrainingDialogField] {
+        following ? [.mode, .folder] : [.mode, .preset, .steps, .data, .flags]
     }
 
     /// What Enter, Esc and the other keys lead to.
@@ -93,6 +105,8 @@ public struct TrainingDialogState: Sendable, Equatable {
         case stay
         case close
         case start(TrainingRunRequest)
+        /// Follow the run folder at this path.
+        case follow(String)
     }
 
     /// Whether the flags field applies (flags only make pairs when fine-tuning).
@@ -102,10 +116,11 @@ public struct TrainingDialogState: Sendable, Equatable {
     public mutating func handle(_ command: TrainingCommand, settings: TrainingSettings) -> Outcome {
         switch command {
         case .dialogNext:
-            focus = TrainingDialogField(rawValue: (focus.rawValue + 1) % TrainingDialogField.allCases.count)!
+            let all = fields
+            focus = all[((all.firstIndex(of: focus) ?? 0) + 1) % all.count]
         case .dialogPrevious:
-            let n = TrainingDialogField.allCases.count
-            focus = TrainingDialogField(rawValue: (focus.rawValue + n - 1) % n)!
+            let all = fields
+            focus = all[((all.firstIndex(of: focus) ?? 0) + all.count - 1) % all.count]
         case .dialogIncrease:
             change(by: 1)
         case .dialogDecrease:
@@ -114,20 +129,25 @@ public struct TrainingDialogState: Sendable, Equatable {
             switch focus {
             case .steps: if !stepsText.isEmpty { stepsText.removeLast() }
             case .data: if !dataPath.isEmpty { dataPath.removeLast() }
+            case .folder: if !followPath.isEmpty { followPath.removeLast() }
             default: break
             }
         case .dialogDeleteWord:
             switch focus {
             case .steps: stepsText = ""
-            case .data:
-                // Back to the previous path separator or space, like a shell's ctrl-w.
-                while let c = dataPath.last, c == "/" || c == " " { dataPath.removeLast() }
-                while let c = dataPath.last, c != "/" && c != " " { dataPath.removeLast() }
+            case .data: Self.deleteWord(&dataPath)
+            case .folder: Self.deleteWord(&followPath)
             default: break
             }
         case .dialogClose:
             return .close
         case .dialogStart:
+            if following {
+                let path = followPath.trimmingCharacters(in: .whitespaces)
+                guard !path.isEmpty else { error = "Folder is empty: type the run folder to follow (it holds events.jsonl)"; return .stay }
+                error = nil
+                return .follow(path)
+            }
             switch request(settings: settings) {
             case .success(let r): error = nil; return .start(r)
             case .failure(let e): error = e.message
@@ -151,10 +171,10 @@ public struct TrainingDialogState: Sendable, Equatable {
             }
             if stepsText.isEmpty && c == "0" { return }
             if stepsText.count < String(TrainingDialogState.maximumSteps).count { stepsText.append(c) }
-        case .data:
+        case .data, .folder:
             // Control characters never reach a field (paste of a path with a newline).
             guard c.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else { return }
-            dataPath.append(c)
+            if focus == .data { dataPath.append(c) } else { followPath.append(c) }
         case .mode, .preset, .flags:
             guard c == " " else { return }
             if focus == .flags { if flagsApply { useFlags.toggle() } } else { change(by: 1) }
@@ -165,7 +185,11 @@ public struct TrainingDialogState: Sendable, Equatable {
         error = nil
         switch focus {
         case .mode:
-            mode = cycle(TrainingMode.allCases, mode, delta)
+            // Fine-tuning, pretraining, follow a run.
+            let choices: [TrainingMode?] = TrainingMode.allCases + [nil]
+            let next = cycle(choices, following ? nil : mode, delta)
+            following = next == nil
+            if let next { mode = next }
         case .preset:
             preset = cycle(TrainingPreset.allCases, preset, delta)
         case .steps:
@@ -174,12 +198,18 @@ public struct TrainingDialogState: Sendable, Equatable {
             // Snap to the increment, then move; going below one increment means the preset's own number.
             let snapped = delta > 0 ? (current / inc + 1) * inc : ((current - 1) / inc) * inc
             stepsText = snapped <= 0 ? "" : String(min(snapped, TrainingDialogState.maximumSteps))
-        case .data:
+        case .data, .folder:
             break
         case .flags:
             guard flagsApply else { return }
             useFlags = delta > 0 ? true : (delta < 0 ? false : !useFlags)
         }
+    }
+
+    /// Back to the previous path separator or space, like a shell's ctrl-w.
+    private static func deleteWord(_ text: inout String) {
+        while let c = text.last, c == "/" || c == " " { text.removeLast() }
+        while let c = text.last, c != "/" && c != " " { text.removeLast() }
     }
 
     private func cycle<T: Equatable>(_ all: [T], _ value: T, _ delta: Int) -> T {

@@ -23,7 +23,7 @@ public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: Traini
     let (leftMark, rightMark) = unicode ? ("‹ ", " ›") : ("< ", " >")
     var y = r.y + 2
 
-    for field in TrainingDialogField.allCases {
+    for field in dialog.fields {
         guard y < r.maxY - 3 else { break }
         let focused = dialog.focus == field
         frame.put(field.label, x: x, y: y, style: CellStyle(.overlayTitle, bold: focused))
@@ -33,6 +33,9 @@ public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: Traini
         var spans: [TrainingSpan] = []
         var cursorAt: Int? = nil
         switch field {
+        case .mode where dialog.following:
+            spans.append(TrainingSpan(leftMark + "Follow a run" + rightMark, valueStyle))
+            spans.append(TrainingSpan("  another process's run, from its folder", CellStyle(.dim)))
         case .mode:
             spans.append(TrainingSpan(leftMark + dialog.mode.title + rightMark, valueStyle))
             spans.append(TrainingSpan("  " + (dialog.mode == .finetune ? "labelled pairs, for retrieval" : "captions and images, no labels"),
@@ -46,9 +49,9 @@ public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: Traini
             spans.append(TrainingSpan(" " + DisplayWidth.pad(shown, to: fieldWidth - 1), fieldStyle))
             cursorAt = 1 + DisplayWidth.of(shown)
             if shown.isEmpty { spans.append(TrainingSpan("  empty: the preset's own number", CellStyle(.dim))) }
-        case .data:
+        case .data, .folder:
             let fieldWidth = max(4, valueWidth)
-            let path = clean(dialog.dataPath)
+            let path = clean(field == .data ? dialog.dataPath : dialog.followPath)
             // The end of a long path matters most: show its tail.
             var shown = path
             while DisplayWidth.of(shown) > fieldWidth - 2, !shown.isEmpty { shown.removeFirst() }
@@ -71,8 +74,15 @@ public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: Traini
         y += 1
     }
 
-    // Where the run starts: the model that searches (a checkpoint) or the pretrained towers.
-    if y + 1 < r.maxY - 3 {
+    if dialog.following, y + 1 < r.maxY - 3 {
+        // What following does, in two lines.
+        let about = "Shows the progress of a run another process writes (vitrine train, the PyTorch twin: its "
+            + "events.jsonl) and offers its best model when it ends."
+        for (i, line) in TextWrap.lines(text(about), width: r.width - 4).prefix(max(0, r.maxY - 3 - (y + 1))).enumerated() {
+            TrainingPaneLayout.draw([TrainingSpan(line, CellStyle(.dim))], x: x, y: y + 1 + i, width: r.width - 4, frame: &frame)
+        }
+    } else if y + 1 < r.maxY - 3 {
+        // Where the run starts: the model that searches (a checkpoint) or the pretrained towers.
         let start: String
         if dialog.preset == .tiny {
             start = "random weights (the tiny preset is a small model of its own)"
@@ -89,7 +99,8 @@ public func renderTrainingDialog(_ dialog: TrainingDialogState, settings: Traini
         TrainingPaneLayout.draw([TrainingSpan(text(clean(error)), CellStyle(.error, bold: true))], x: x, y: r.maxY - 3, width: r.width - 4, frame: &frame)
     }
     var hint: [TrainingSpan] = []
-    let pairs: [(TrainingCommand, String)] = [(.dialogStart, "start"), (.dialogNext, "next"), (.dialogIncrease, "change"), (.dialogClose, "close")]
+    let pairs: [(TrainingCommand, String)] = [(.dialogStart, dialog.following ? "follow" : "start"), (.dialogNext, "next"),
+                                              (.dialogIncrease, "change"), (.dialogClose, "close")]
     for (i, (command, label)) in pairs.enumerated() {
         guard var k = keys[command] else { continue }
         if command == .dialogIncrease, let d = keys[.dialogDecrease] { k = d + (unicode ? "" : "/") + k }

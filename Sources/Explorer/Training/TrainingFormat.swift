@@ -4,7 +4,8 @@ import Foundation
 enum TrainingFormat {
     /// "45s", "2m 14s", "1h 05m", "3d 4h"; "–" ("-" in ASCII) when unknown.
     static func duration(_ seconds: Double?, unicode: Bool) -> String {
-        guard let seconds, seconds.isFinite, seconds >= 0 else { return unicode ? "–" : "-" }
+        // Beyond a thousand years (a followed run's file may say anything) is as good as unknown.
+        guard let seconds, seconds.isFinite, seconds >= 0, seconds < 3e10 else { return unicode ? "–" : "-" }
         let s = Int(seconds.rounded())
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m \(String(format: "%02d", s % 60))s" }

@@ -13,12 +13,14 @@ public enum TrainingRunStatus: Sendable, Equatable {
     case finished(outcome: TrainingOutcome)
     /// Failed; the message says what went wrong and what to do.
     case failed(message: String)
+    /// A followed run (`--follow`) that the user stopped following; the run itself goes on in its own process.
+    case unfollowed
 
     /// Whether a process is (or may still be) running.
     public var isActive: Bool {
         switch self {
         case .starting, .running, .paused, .cancelling: return true
-        case .finished, .failed: return false
+        case .finished, .failed, .unfollowed: return false
         }
     }
 
@@ -31,6 +33,7 @@ public enum TrainingRunStatus: Sendable, Equatable {
         case .cancelling: return "cancelling"
         case .finished(let outcome): return outcome == .cancelled ? "cancelled" : "finished"
         case .failed: return "failed"
+        case .unfollowed: return "not followed"
         }
     }
 }
@@ -46,11 +49,27 @@ public enum ReindexStatus: Sendable, Equatable {
     case failed(message: String)
 }
 
+/// A line the pane shows about the run besides its progress: what the follower says (waiting for
+/// the file, a line skipped), or why a key does nothing for a run that is not the explorer's.
+public struct TrainingNotice: Sendable, Equatable {
+    public var text: String
+    /// Drawn as a warning (a line skipped, a key that cannot act), else dim.
+    public var warning: Bool
+    public init(_ text: String, warning: Bool = false) { self.text = text; self.warning = warning }
+}
+
 /// The state of one run as the pane shows it: built from the events the
-/// child process streams, and kept after the run ends.
+/// child process streams (or a followed run folder's events.jsonl), and kept after the run ends.
 public struct TrainingPaneState: Sendable, Equatable {
-    /// What was asked for.
+    /// What was asked for. For a followed run, its mode and preset as its `started` event says
+    /// (the rest is unused).
     public var request: TrainingRunRequest
+    /// The run folder followed (`vitrine explore --follow`, the dialog's "follow a run"); nil for
+    /// a run the explorer started itself. A followed run belongs to another process: it is never
+    /// paused or cancelled from here.
+    public var followedDirectory: String? = nil
+    /// The latest notice (the follower's news, a key's answer).
+    public var notice: TrainingNotice? = nil
     /// The process, once it is started.
     public var launch: TrainingLaunch? = nil
     /// The backbone features being prepared before the run starts (latest report).
@@ -83,7 +102,20 @@ public struct TrainingPaneState: Sendable, Equatable {
     /// The "cancel the run?" question is showing.
     public var confirmingCancel = false
 
+    /// The most loss curves a run keeps (Vitrine's runs report four).
+    public static let maximumLossSeries = 16
+
     public init(request: TrainingRunRequest) { self.request = request }
+
+    /// A run followed in `directory`, before any of its events.
+    public init(following directory: String) {
+        request = TrainingRunRequest(mode: .finetune, preset: .sample, steps: nil, dataPath: "", useFlags: false,
+                                     runsDirectory: directory)
+        followedDirectory = directory
+    }
+
+    /// Whether the run is followed from its folder rather than started here.
+    public var isFollowed: Bool { followedDirectory != nil }
 
     /// Losses in the order shown: the total first, then the run's own terms, then any other.
     public var lossNames: [String] {
@@ -109,6 +141,12 @@ public struct TrainingPaneState: Sendable, Equatable {
             skippedSamples += 1
             lastSkipped = skipped
         case .started(let plan):
+            if let folder = followedDirectory {
+                // A run appended to the file after the one shown ended (`--resume`): a new run.
+                if !status.isActive { self = TrainingPaneState(following: folder) }
+                request.mode = plan.mode
+                request.preset = plan.preset
+            }
             self.plan = plan
             totalSteps = plan.totalSteps
             step = plan.startStep
@@ -116,7 +154,10 @@ public struct TrainingPaneState: Sendable, Equatable {
         case .step(let r):
             step = r.step
             totalSteps = r.totalSteps
-            for (name, value) in r.losses { losses[name, default: LossSeries()].append(value) }
+            // At most `maximumLossSeries` curves: a followed run's file may name any number of losses.
+            for (name, value) in r.losses where losses[name] != nil || losses.count < Self.maximumLossSeries {
+                losses[name, default: LossSeries()].append(value)
+            }
             learningRate = r.learningRate
             samplesPerSecond = r.samplesPerSecond
             etaSeconds = r.etaSeconds
@@ -139,7 +180,8 @@ public struct TrainingPaneState: Sendable, Equatable {
             step = max(step, summary.steps)
             status = .finished(outcome: summary.outcome)
             confirmingCancel = false
-            if summary.outcome != .cancelled, let checkpoint = summary.checkpoint {
+            // A followed run's model is the one in its folder, found by the follower (`FollowNews.ended`).
+            if summary.outcome != .cancelled, !isFollowed, let checkpoint = summary.checkpoint {
                 reindex = .offered(checkpoint: checkpoint)
             }
         case .failed(let message):

@@ -78,6 +78,8 @@ public enum TrainingMsg: Sendable, Equatable {
     case reindexed(error: String?)
     /// The models found on disk for the picker (`TrainingEffect.scanModels`).
     case modelsFound([ModelEntry])
+    /// What the follower of a run folder says besides the run's events (`RunFollower`).
+    case followed(FollowNews)
 }
 
 /// Work the training update asks for. The explorer wraps it in its own
@@ -96,6 +98,11 @@ public enum TrainingEffect: Sendable, Equatable {
     /// List the models on disk: the runs folder's checkpoints and `extra` (the `--model` one);
     /// answered by `TrainingMsg.modelsFound`.
     case scanModels(runsDirectory: String, extra: String?)
+    /// Follow a run folder's events.jsonl (`RunFollower.start`); the events come as `.event`,
+    /// the rest as `.followed`, a folder that cannot be followed as `.launchFailed`.
+    case follow(directory: String)
+    /// Stop reading the followed run's events (the run is not ours: nothing is signalled).
+    case stopFollowing
 }
 
 /// All the explorer keeps about training: the dialog when it is open, the
@@ -135,7 +142,22 @@ public struct TrainingUIState: Sendable, Equatable {
 
     /// Whether the pane takes room on the screen.
     public var showsPane: Bool { paneVisible && run != nil }
+
+    /// Starts following the run folder `directory` in the pane (`--follow`, the dialog).
+    public mutating func follow(_ directory: String) -> [TrainingEffect] {
+        run = TrainingPaneState(following: directory)
+        paneVisible = true
+        return [.follow(directory: directory)]
+    }
 }
+
+/// What `x` says for a run the explorer follows but did not start (it then offers to stop following).
+let followedCancelNotice = "This run belongs to another process: Vitrine cannot cancel it. Stop it where it runs "
+    + "(Ctrl-C in its terminal, or kill -TERM its process; it writes a checkpoint first). Vitrine can only stop following it."
+
+/// What `p` says for a run the explorer follows but did not start.
+let followedPauseNotice = "This run belongs to another process: Vitrine only reads its events.jsonl and cannot pause it. "
+    + "Pause it where it runs (Ctrl-Z in its terminal, or kill -STOP its process; for torchrun, its launcher's process group)."
 
 /// The training update: pure. Changes the state for a message and returns
 /// the effects the app must run.
@@ -179,6 +201,38 @@ public func updateTraining(_ state: inout TrainingUIState, _ msg: TrainingMsg) -
         state.run?.reindex = error.map { .failed(message: $0) } ?? .done(checkpoint: checkpoint)
         return []
 
+    case .followed(let news):
+        guard let folder = state.run?.followedDirectory else { return [] }
+        switch news {
+        case .waiting(let text):
+            state.run!.notice = TrainingNotice(text)
+        case .reading:
+            // The pane's "events from" line says where they come from.
+            state.run!.notice = nil
+        case .skipped(let text):
+            state.run!.notice = TrainingNotice(text, warning: true)
+        case .restarted(let text):
+            // The file is read again from its start: what was shown came from the old one.
+            state.run = TrainingPaneState(following: folder)
+            state.run!.notice = TrainingNotice(text, warning: true)
+        case .ended(let checkpoint):
+            guard let run = state.run else { return [] }
+            switch run.status {
+            case .finished(let outcome) where outcome == .cancelled:
+                break
+            case .finished, .failed:
+                if let checkpoint {
+                    state.run!.reindex = .offered(checkpoint: checkpoint)
+                } else {
+                    state.run!.notice = TrainingNotice("The run left no model in \(folder) (no best.safetensors, and its "
+                        + "finished event names none that exists here).", warning: true)
+                }
+            default:
+                break
+            }
+        }
+        return []
+
     case .modelsFound(let entries):
         // What the disk says of the model in use (its step, its mAP) is kept with it.
         if let found = entries.first(where: { $0.choice == state.model.current.choice }) {
@@ -209,6 +263,9 @@ private func performTraining(_ state: inout TrainingUIState, _ command: Training
             state.run = TrainingPaneState(request: request)
             state.paneVisible = true
             return [.start(request)]
+        case .follow(let directory):
+            state.dialog = nil
+            return state.follow(directory)
         }
     }
     if state.picker != nil {
@@ -229,6 +286,14 @@ private func performTraining(_ state: inout TrainingUIState, _ command: Training
         if !state.paneVisible { state.run?.confirmingCancel = false }
         return []
     case .pauseResume:
+        // A followed run is another process's: say so rather than pretend.
+        if let run = state.run, run.isFollowed {
+            if run.status.isActive {
+                state.run!.notice = TrainingNotice(followedPauseNotice, warning: true)
+                state.paneVisible = true
+            }
+            return []
+        }
         switch state.run?.status {
         case .running?: return state.run?.launch != nil ? [.pause] : []
         case .paused?: return [.resume]
@@ -238,11 +303,18 @@ private func performTraining(_ state: inout TrainingUIState, _ command: Training
         guard let run = state.run, run.status.isActive, run.status != .cancelling else { return [] }
         state.run!.confirmingCancel = true
         state.paneVisible = true
+        if run.isFollowed { state.run!.notice = TrainingNotice(followedCancelNotice, warning: true) }
         return []
     case .confirmCancel:
         guard let run = state.run, run.confirmingCancel else { return [] }
         state.run!.confirmingCancel = false
         guard run.status.isActive, run.status != .cancelling else { return [] }
+        // A followed run goes on in its own process: only the following stops.
+        if run.isFollowed {
+            state.run!.status = .unfollowed
+            state.run!.notice = nil
+            return [.stopFollowing]
+        }
         state.run!.status = .cancelling
         return [.cancel]
     case .keepRunning:

@@ -36,8 +36,16 @@ public func renderTrainingPane(_ state: TrainingUIState, in rect: Rect, unicode:
         TrainingPaneLayout.draw(line, x: rect.x, y: rect.y, width: rect.width, frame: &frame)
         return
     }
-    TrainingPaneLayout.box(rect, title: "training · \(run.request.mode.title) · \(run.request.preset.rawValue)",
-                           status: (run.status.word, statusStyle(run.status)), focused: focused, unicode: unicode, frame: &frame)
+    let title: String
+    if let folder = run.followedDirectory {
+        // A followed run: what it is once its `started` event says, else its folder.
+        title = run.plan != nil ? "following · \(run.request.mode.title) · \(run.request.preset.rawValue)"
+                                : "following · " + SafeText.inert((folder as NSString).lastPathComponent, ascii: !unicode)
+    } else {
+        title = "training · \(run.request.mode.title) · \(run.request.preset.rawValue)"
+    }
+    let word = run.isFollowed && run.status == .starting ? "waiting" : run.status.word
+    TrainingPaneLayout.box(rect, title: title, status: (word, statusStyle(run.status)), focused: focused, unicode: unicode, frame: &frame)
     let inner = Rect(x: rect.x + 2, y: rect.y + 1, width: rect.width - 4, height: rect.height - 2)
     let lines = paneLines(run, width: inner.width, unicode: unicode, keys: keys, model: state.model, offerScores: state.offerScores)
     // Keep the most important lines that fit, in their order; the key line sits at the bottom.
@@ -84,15 +92,21 @@ public func trainingSummaryLine(_ run: TrainingPaneState, width: Int, unicode: B
         } else {
             spans.append(TrainingSpan("\(outcome.rawValue), \(run.step) steps", CellStyle(.text)))
         }
+    case .starting where run.isFollowed && run.preparation == nil:
+        spans.append(TrainingSpan("waiting for events…", CellStyle(.dim)))
     case .starting:
         if let p = run.preparation {
             spans.append(TrainingSpan("features \(p.done)/\(p.total)", CellStyle(.dim)))
         } else {
             spans.append(TrainingSpan("starting…", CellStyle(.dim)))
         }
+    case .unfollowed:
+        spans.append(TrainingSpan("not followed any more, at step \(run.step)", CellStyle(.dim)))
     case .running, .paused, .cancelling:
         var text = "\(run.step)"
-        if let total = run.totalSteps, total > 0 { text += "/\(total) \(Int((Double(run.step) / Double(total) * 100).rounded(.down)))%" }
+        if let total = run.totalSteps, total > 0 {
+            text += "/\(total) \(Int((min(1, max(0, Double(run.step) / Double(total))) * 100).rounded(.down)))%"
+        }
         spans.append(TrainingSpan(text, CellStyle(.text)))
         if let total = run.losses["total"] ?? run.lossNames.first.flatMap({ run.losses[$0] }) {
             spans.append(TrainingSpan(" · loss \(TrainingFormat.loss(total.latest))", CellStyle(.text)))
@@ -113,7 +127,7 @@ public struct TrainingSpan: Sendable, Equatable {
 
 func statusStyle(_ status: TrainingRunStatus) -> CellStyle {
     switch status {
-    case .starting: return CellStyle(.dim)
+    case .starting, .unfollowed: return CellStyle(.dim)
     case .running: return CellStyle(.accent, bold: true)
     case .paused, .cancelling: return CellStyle(.warning, bold: true)
     case .finished(let outcome): return outcome == .cancelled ? CellStyle(.warning, bold: true) : CellStyle(.accent, bold: true)
@@ -137,12 +151,13 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
     // Progress.
     if run.status == .starting, let p = run.preparation {
         // Before the first step: the corpus's backbone features (slow on a cold cache).
-        let percent = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
+        let percent = p.total > 0 ? " \(Int(min(1, max(0, Double(p.done) / Double(p.total))) * 100))%" : ""
         lines.append(PaneLine(spans: [TrainingSpan("preparing features \(p.done)/\(p.total)\(percent)", CellStyle(.text, bold: true)),
                                       TrainingSpan(dot + "cached \(p.cached), computed \(p.computed)", CellStyle(.dim))],
                               priority: 0))
     } else if run.status == .starting {
-        lines.append(PaneLine(spans: [TrainingSpan("starting vitrine train" + (unicode ? "…" : "..."), CellStyle(.dim))], priority: 0))
+        let text = run.isFollowed ? "waiting for the run's events" : "starting vitrine train"
+        lines.append(PaneLine(spans: [TrainingSpan(text + (unicode ? "…" : "..."), CellStyle(.dim))], priority: 0))
     } else {
         let total = run.totalSteps ?? 0
         let left = total > 0 ? "step \(run.step)/\(total)" : "step \(run.step)"
@@ -156,6 +171,13 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
         }
         spans.append(TrainingSpan(right, CellStyle(.text)))
         lines.append(PaneLine(spans: spans, priority: 0))
+    }
+
+    // What the follower says, or why a key cannot act on a run that is not ours.
+    if let notice = run.notice {
+        for (i, l) in TextWrap.lines(clean(notice.text), width: width).prefix(2).enumerated() {
+            lines.append(PaneLine(spans: [TrainingSpan(l, CellStyle(notice.warning ? .warning : .dim))], priority: notice.warning ? 1 + i : 7))
+        }
     }
 
     // Rate, learning rate, time left (or the run's wall time at the end).
@@ -176,7 +198,7 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
             + " (\(e.stepsPerEpoch) steps)"
         if e.cachedFraction < 1 {
             text += dot + "first " + TrainingFormat.duration(e.firstEpochSeconds, unicode: unicode)
-                + ", \(Int((e.cachedFraction * 100).rounded()))% features cached"
+                + ", \(Int((min(1, max(0, e.cachedFraction.isFinite ? e.cachedFraction : 0)) * 100).rounded()))% features cached"
         }
         lines.append(PaneLine(spans: [TrainingSpan(text, CellStyle(.dim))], priority: 6))
     }
@@ -198,49 +220,18 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
         } else {
             lines.append(PaneLine(spans: [TrainingSpan("No dev evaluation, so no before/after mAP@10.", CellStyle(.dim))], priority: 1))
         }
-        switch run.reindex {
-        case .none: break
-        case .offered(let checkpoint):
-            // The run's best against what searches now; nothing changes until the user accepts.
-            let new = ModelEntry(checkpoint: checkpoint, step: run.bestStep)
-            var spans = [TrainingSpan("New model " + clean(new.label), CellStyle(.accent, bold: true))]
-            // Both scored as search ranks on dev (the run's own figure is on the fused embedding).
-            let scores = offerScores.flatMap { $0.checkpoint == checkpoint && $0.current == model.current.choice ? $0 : nil }
-            if let scores, let newMAP = scores.offeredMAP10, let nowMAP = scores.currentMAP10 {
-                spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(newMAP))", CellStyle(.text, bold: true)))
-                spans.append(TrainingSpan(" vs \(TrainingFormat.map(nowMAP)) now (" + clean(model.current.name) + ")",
-                                          CellStyle(newMAP >= nowMAP ? .text : .warning, bold: newMAP < nowMAP)))
-                spans.append(TrainingSpan(", \(scores.queries) " + clean(scores.split) + (scores.heldOut ? " queries held out" : " queries"),
-                                          CellStyle(.dim)))
-            } else if let scores, let failure = scores.failure {
-                spans.append(TrainingSpan(dot + "could not score it against " + clean(model.current.name) + ": " + clean(failure), CellStyle(.warning)))
-            } else if scores != nil {
-                spans.append(TrainingSpan(dot + "scoring it and " + clean(model.current.name) + " on " + clean(scores!.split)
-                                          + (unicode ? "…" : "..."), CellStyle(.dim)))
-            } else if let best = run.summary?.devMAP10After ?? run.bestMAP10 {
-                // Without search open, the run's own figure.
-                spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(best))", CellStyle(.text, bold: true)))
-                if let now = model.current.devMAP10 {
-                    spans.append(TrainingSpan(" vs \(TrainingFormat.map(now)) now (" + clean(model.current.name) + ")",
-                                              CellStyle(best >= now ? .text : .warning)))
-                } else {
-                    spans.append(TrainingSpan(dot + "now " + clean(model.current.name), CellStyle(.dim)))
-                }
-            }
-            spans.append(TrainingSpan("  ", CellStyle(.text)))
-            spans += keyHint(keys[.useNewModel], "use it", dot: "")
-            lines.append(PaneLine(spans: spans, priority: 1))
-        case .running:
-            lines.append(PaneLine(spans: [TrainingSpan("Re-indexing the gallery with the new model" + (unicode ? "…" : "..."), CellStyle(.warning))], priority: 2))
-        case .done(let checkpoint):
-            lines.append(PaneLine(spans: [TrainingSpan("Gallery re-indexed with " + clean((checkpoint as NSString).lastPathComponent) + "; results refreshed.", CellStyle(.dim))], priority: 2))
-        case .failed(let message):
-            lines.append(PaneLine(spans: [TrainingSpan("Re-indexing failed: " + clean(message), CellStyle(.error))], priority: 1))
-        }
+        if let line = reindexLine(run, unicode: unicode, keys: keys, model: model, offerScores: offerScores) { lines.append(line) }
     case .failed(let message):
         for (i, l) in TextWrap.lines(clean(message), width: width).prefix(4).enumerated() {
             lines.append(PaneLine(spans: [TrainingSpan(l, CellStyle(.error, bold: i == 0))], priority: i == 0 ? 1 : 3))
         }
+        // A followed run that failed may still leave its best model in its folder.
+        if run.isFollowed, let line = reindexLine(run, unicode: unicode, keys: keys, model: model, offerScores: offerScores) {
+            lines.append(line)
+        }
+    case .unfollowed:
+        lines.append(PaneLine(spans: [TrainingSpan("Not following " + clean(run.followedDirectory ?? "") + " any more; "
+                                                   + "the run goes on in its own process.", CellStyle(.dim))], priority: 1))
     default:
         break
     }
@@ -290,15 +281,26 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
         parts.append(clean(plan.outputDirectory))
         lines.append(PaneLine(spans: [TrainingSpan(parts.joined(separator: dot), CellStyle(.dim))], priority: 8))
     }
+    if let folder = run.followedDirectory, run.status.isActive || run.plan != nil {
+        lines.append(PaneLine(spans: [TrainingSpan("events from " + clean(folder + "/" + TrainingEventLog.fileName)
+                                                   + dot + "another process's run", CellStyle(.dim))], priority: 8))
+    }
 
     // Keys, or the cancel question.
-    if run.confirmingCancel {
+    if run.confirmingCancel, run.isFollowed {
+        // Not ours to cancel: say whose it is and how to stop it, and offer what we can do.
+        var spans = [TrainingSpan("Stop following this run? ", CellStyle(.warning, bold: true))]
+        spans += keyHint(keys[.confirmCancel], "yes", dot: dot) + keyHint(keys[.keepRunning], "no", dot: "")
+        lines.append(PaneLine(spans: spans, priority: 0, atBottom: true))
+    } else if run.confirmingCancel {
         var spans = [TrainingSpan("Cancel the training run? ", CellStyle(.warning, bold: true))]
         spans += keyHint(keys[.confirmCancel], "yes", dot: dot) + keyHint(keys[.keepRunning], "no", dot: "")
         lines.append(PaneLine(spans: spans, priority: 0, atBottom: true))
     } else {
         var spans: [TrainingSpan] = []
-        if run.status.isActive {
+        if run.status.isActive && run.isFollowed {
+            spans += keyHint(keys[.cancelRun], "stop following", dot: dot)
+        } else if run.status.isActive {
             if run.status == .running || run.status == .paused {
                 spans += keyHint(keys[.pauseResume], run.status == .paused ? "resume" : "pause", dot: dot)
             }
@@ -313,6 +315,53 @@ private func paneLines(_ run: TrainingPaneState, width: Int, unicode: Bool, keys
         for i in lines.indices { lines[i].spans = lines[i].spans.map { TrainingSpan(TrainingPaneLayout.ascii($0.text), $0.style) } }
     }
     return lines
+}
+
+/// The line about the model a run that ended offers: the offer with both models' scores, the
+/// re-indexing, its end; nil when it offers none.
+private func reindexLine(_ run: TrainingPaneState, unicode: Bool, keys: TrainingKeyLabels, model: ModelInUse,
+                         offerScores: OfferScores?) -> PaneLine? {
+    let clean = { (s: String) in SafeText.inert(s, ascii: !unicode) }
+    let dot = unicode ? " · " : " | "
+    switch run.reindex {
+    case .none: return nil
+    case .offered(let checkpoint):
+        // The run's best against what searches now; nothing changes until the user accepts.
+        let new = ModelEntry(checkpoint: checkpoint, step: run.bestStep)
+        var spans = [TrainingSpan("New model " + clean(new.label), CellStyle(.accent, bold: true))]
+        // Both scored as search ranks on dev (the run's own figure is on the fused embedding).
+        let scores = offerScores.flatMap { $0.checkpoint == checkpoint && $0.current == model.current.choice ? $0 : nil }
+        if let scores, let newMAP = scores.offeredMAP10, let nowMAP = scores.currentMAP10 {
+            spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(newMAP))", CellStyle(.text, bold: true)))
+            spans.append(TrainingSpan(" vs \(TrainingFormat.map(nowMAP)) now (" + clean(model.current.name) + ")",
+                                      CellStyle(newMAP >= nowMAP ? .text : .warning, bold: newMAP < nowMAP)))
+            spans.append(TrainingSpan(", \(scores.queries) " + clean(scores.split) + (scores.heldOut ? " queries held out" : " queries"),
+                                      CellStyle(.dim)))
+        } else if let scores, let failure = scores.failure {
+            spans.append(TrainingSpan(dot + "could not score it against " + clean(model.current.name) + ": " + clean(failure), CellStyle(.warning)))
+        } else if scores != nil {
+            spans.append(TrainingSpan(dot + "scoring it and " + clean(model.current.name) + " on " + clean(scores!.split)
+                                      + (unicode ? "…" : "..."), CellStyle(.dim)))
+        } else if let best = run.summary?.devMAP10After ?? run.bestMAP10 {
+            // Without search open, the run's own figure.
+            spans.append(TrainingSpan(dot + "dev mAP@10 \(TrainingFormat.map(best))", CellStyle(.text, bold: true)))
+            if let now = model.current.devMAP10 {
+                spans.append(TrainingSpan(" vs \(TrainingFormat.map(now)) now (" + clean(model.current.name) + ")",
+                                          CellStyle(best >= now ? .text : .warning)))
+            } else {
+                spans.append(TrainingSpan(dot + "now " + clean(model.current.name), CellStyle(.dim)))
+            }
+        }
+        spans.append(TrainingSpan("  ", CellStyle(.text)))
+        spans += keyHint(keys[.useNewModel], "use it", dot: "")
+        return PaneLine(spans: spans, priority: 1)
+    case .running:
+        return PaneLine(spans: [TrainingSpan("Re-indexing the gallery with the new model" + (unicode ? "…" : "..."), CellStyle(.warning))], priority: 2)
+    case .done(let checkpoint):
+        return PaneLine(spans: [TrainingSpan("Gallery re-indexed with " + clean((checkpoint as NSString).lastPathComponent) + "; results refreshed.", CellStyle(.dim))], priority: 2)
+    case .failed(let message):
+        return PaneLine(spans: [TrainingSpan("Re-indexing failed: " + clean(message), CellStyle(.error))], priority: 1)
+    }
 }
 
 private func keyHint(_ key: String?, _ label: String, dot: String) -> [TrainingSpan] {

@@ -377,6 +377,8 @@ struct Canvas {
             if a.id == .cycleQueryMode || a.id == .resultsCycleMode { hint += ":" + state.retrieval.mode.rawValue }
             if (a.id == .flagWrong || a.id == .flagConfirm || a.id == .flagUndo), !state.retrieval.flags.available { continue }
             if (a.id == .trainingPause || a.id == .trainingCancel), !state.training.isRunActive { continue }
+            // A followed run is another process's: the pane says what x does for it.
+            if (a.id == .trainingPause || a.id == .trainingCancel), state.training.run?.isFollowed == true { continue }
             let k = clean(KeyName.display(key, unicode: unicode))
             let need = DisplayWidth.of(k) + 1 + DisplayWidth.of(hint) + 2
             if x + need > right { break }
