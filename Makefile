@@ -8,7 +8,7 @@ BIN         = .build/release/vitrine
 # Keep builds to the machine's cores.
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all run test build setup sample-data bench clean help readme-keys bench-explorer bench-fullsize bench-pretrain weights
+.PHONY: all run test build setup scaleout-setup sample-data bench clean help readme-keys bench-explorer bench-fullsize bench-pretrain bench-scaleout weights
 
 all: build
 
@@ -32,6 +32,12 @@ setup:
 weights:
 	@scripts/fetch-weights.sh
 
+# The scale-out twin's Python environment (scaleout/README.md): torch's CPU wheel and numpy in
+# .setup/scaleout-venv, pinned with hashes. Only the twin and its tests use it, never Vitrine.
+SCALEOUT_PY = .setup/scaleout-venv/bin/python
+scaleout-setup:
+	@scripts/setup-scaleout.sh
+
 build: setup
 	$(SWIFT) build $(BUILD_FLAGS) -j $(JOBS)
 
@@ -49,10 +55,12 @@ run: build
 # suite at the same time on a fresh machine.
 E2E_CACHE ?= $(or $(TMPDIR),/tmp)/vitrine-e2e-cache-$(shell id -u)
 
-test: setup
+# The twin's tests (scaleout/tests, unittest) run after Swift's, with the same binary.
+test: setup scaleout-setup
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests -j $(JOBS)
 	VITRINE_CACHE="$(E2E_CACHE)" $(BIN) index --data SampleData --quiet
-	LC_ALL=C.UTF-8 VITRINE_E2E_CACHE="$(E2E_CACHE)" VITRINE_BIN=$(abspath $(BIN)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports --skip-build -j $(JOBS)
+	LC_ALL=C.UTF-8 VITRINE_E2E_CACHE="$(E2E_CACHE)" VITRINE_BIN=$(abspath $(BIN)) VITRINE_SCALEOUT_PYTHON=$(abspath $(SCALEOUT_PY)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports --skip-build -j $(JOBS)
+	LC_ALL=C.UTF-8 VITRINE_E2E_CACHE="$(E2E_CACHE)" VITRINE_BIN=$(abspath $(BIN)) $(SCALEOUT_PY) -m unittest discover -s scaleout/tests -t scaleout
 
 sample-data: build
 	$(BIN) sample-data --out SampleData --overwrite

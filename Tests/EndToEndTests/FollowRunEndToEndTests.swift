@@ -9,7 +9,41 @@ import Testing
     static var binary: String { ExplorerEndToEndTests.binary }
     static let sampleData = ExplorerEndToEndTests.sampleData
 
+    /// The scale-out twin's Python (`make test` sets it to .setup/scaleout-venv/bin/python).
+    static let twinPython = ProcessInfo.processInfo.environment["VITRINE_SCALEOUT_PYTHON"]
+
     @Test func followsARunStartedElsewhereAndRefreshesResultsWhenItEnds() throws {
+        try follow(label: "fine-tune · tiny", steps: 120) { run, cache, weights, workDir in
+            try Tmux.spawn([Self.binary, "train", "--preset", "tiny", "--steps", "120", "--throttle", "0.5",
+                            "--data", Self.sampleData, "--out", run, "--no-flags"],
+                           environment: ["VITRINE_CACHE": cache, "VITRINE_WEIGHTS": weights],
+                           stdout: workDir + "/train.out", stderr: workDir + "/train.err", newProcessGroup: true)
+        }
+    }
+
+    /// Issue 15's test 5: the run is the PyTorch twin's (`python -m vitrine_scaleout train`, the
+    /// program `torchrun` starts on each rank), and its best model re-indexes the gallery.
+    @Test(.enabled(if: twinPython != nil, "VITRINE_SCALEOUT_PYTHON is not set (make test sets it)"))
+    func followsAPyTorchTwinRun() throws {
+        let python = try #require(Self.twinPython)
+        let scaleout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scaleout").path
+        try follow(label: "fine-tune · tiny", steps: 60) { run, cache, weights, workDir in
+            // Features computed by the twin's own backbone: the test does not depend on what the
+            // shared cache holds.
+            try Tmux.spawn([python, "-m", "vitrine_scaleout", "train", "--preset", "tiny", "--steps", "60",
+                            "--data", Self.sampleData, "--out", run, "--no-flags", "--features", "compute", "--quiet"],
+                           environment: ["VITRINE_CACHE": cache, "VITRINE_WEIGHTS": weights, "PYTHONPATH": scaleout,
+                                         "OMP_NUM_THREADS": "1"],
+                           stdout: workDir + "/train.out", stderr: workDir + "/train.err", newProcessGroup: true)
+        }
+    }
+
+    /// Opens the explorer on a run folder that does not exist yet, starts the run with `start`
+    /// (another process), and checks the pane's progress, the pause key's answer, the offer of the
+    /// run's best model at its end, the re-index with it, and the run's events.jsonl.
+    func follow(label: String, steps: Int,
+                start: (_ run: String, _ cache: String, _ weights: String, _ workDir: String) throws -> pid_t) throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build first (make build): \(Self.binary)")
         let weights = RetrievalEndToEndTests.weights, cache = RetrievalEndToEndTests.cache
         try #require(FileManager.default.fileExists(atPath: weights), "the towers are missing: run `make weights` (looked in \(weights))")
@@ -27,15 +61,13 @@ import Testing
         _ = try t.waitFor("zero-shot results", timeout: 300) { $0.contains("model zero-shot") && $0.contains("AP@") }
 
         // The run, in a process of its own (not the explorer's child).
-        let trainer = try Tmux.spawn([Self.binary, "train", "--preset", "tiny", "--steps", "120", "--throttle", "0.5",
-                                      "--data", Self.sampleData, "--out", run, "--no-flags"],
-                                     environment: ["VITRINE_CACHE": cache, "VITRINE_WEIGHTS": weights],
-                                     stdout: t.workDir + "/train.out", stderr: t.workDir + "/train.err", newProcessGroup: true)
+        let trainer = try start(run, cache, weights, t.workDir)
         var trainerDone = false
         defer { if !trainerDone { kill(-trainer, SIGKILL); _ = Tmux.wait(trainer) } }
+        let trainerErrors = { (try? String(contentsOfFile: t.workDir + "/train.err", encoding: .utf8)) ?? "" }
 
         _ = try t.waitFor("the followed run's progress", timeout: 120) { screen in
-            screen.contains("following · fine-tune · tiny") && screen.range(of: #"step \d+/120"#, options: .regularExpression) != nil
+            screen.contains("following · \(label)") && screen.range(of: #"step \d+/\#(steps)"#, options: .regularExpression) != nil
                 && screen.contains("x stop following")
         }
         // `p` does not pretend: the run belongs to another process.
@@ -48,7 +80,7 @@ import Testing
                 && screen.contains("New model ddp-run/best") && screen.contains("use it")
         }
         #expect(offer.contains("model: zero-shot"), "nothing changes before the user accepts")
-        #expect(Tmux.wait(trainer) == 0, "vitrine train failed: \((try? String(contentsOfFile: t.workDir + "/train.err", encoding: .utf8)) ?? "")")
+        #expect(Tmux.wait(trainer) == 0, "the run failed: \(trainerErrors())")
         trainerDone = true
 
         try t.keys("U")
@@ -62,7 +94,7 @@ import Testing
         let lines = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.first?.contains("\"event\":\"preparing\"") == true || lines.first?.contains("\"event\":\"started\"") == true)
         #expect(lines.last?.contains("\"event\":\"finished\"") == true && lines.last?.contains("\"outcome\":\"completed\"") == true)
-        #expect(lines.filter { $0.contains("\"event\":\"step\"") }.count == 120)
+        #expect(lines.filter { $0.contains("\"event\":\"step\"") }.count == steps)
     }
 
     // MARK: train-probe

@@ -1,0 +1,1 @@
+"""The twin's tests: PYTHONPATH=scaleout python -m unittest discover -s scaleout/tests -t scaleout"""
