@@ -100,31 +100,34 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// The text tower of the model this run trains: the --init-from or --resume checkpoint's, or
-    /// --text-tower (default e5) for a new model. A --text-tower that contradicts the checkpoint
-    /// is an error, not ignored.
-    func startingTower() throws -> TextTower {
-        var checkpoint: String?
-        if let initFrom { checkpoint = absolute(initFrom) }
+    /// The checkpoint this run starts from: --init-from's, or --resume's (a run folder's latest).
+    func startingCheckpoint() throws -> String? {
         if let resume {
             let path = absolute(resume)
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-                checkpoint = try CheckpointStore(directory: path).latestCheckpoint()
-            } else {
-                checkpoint = path
+                return try CheckpointStore(directory: path).latestCheckpoint()
             }
+            return path
         }
-        guard let checkpoint else { return textTower ?? .standard }
+        return initFrom.map { absolute($0) }
+    }
+
+    /// The text tower of the model this run trains: the --init-from or --resume checkpoint's, or
+    /// --text-tower (default e5) for a new model, with the checkpoint's number of text layers
+    /// (nil for a new model). A --text-tower that contradicts the checkpoint is an error, not ignored.
+    func startingTower() throws -> (tower: TextTower, checkpointTextLayers: Int?) {
+        guard let checkpoint = try startingCheckpoint() else { return (textTower ?? .standard, nil) }
         // A checkpoint that cannot be read is reported where the run opens it.
-        guard let recorded = try? Checkpoint.readMetadata(path: checkpoint).config.textTower else {
-            return textTower ?? .standard
+        guard let config = try? Checkpoint.readMetadata(path: checkpoint).config else {
+            return (textTower ?? .standard, nil)
         }
+        let recorded = config.textTower
         if let textTower, textTower != recorded {
             throw ValidationError("--text-tower \(textTower.rawValue) does not match the checkpoint, whose text stream is "
                 + "\(recorded) (\(recorded.rawValue)); leave --text-tower out to keep it")
         }
-        return recorded
+        return (recorded, config.textLayers)
     }
 
     func run() throws {
@@ -134,8 +137,15 @@ struct Train: ParsableCommand {
         // Writes to a closed pipe then fail quietly (Console ignores the error).
         signal(SIGPIPE, SIG_IGN)
         let trainingMode = mode
-        let tower = try startingTower()
+        let (tower, checkpointTextLayers) = try startingTower()
         var options = TrainingOptions.preset(preset, mode: trainingMode, tower: tower)
+        // A preset freezes all but the top layers of the tower's usual depth; a checkpoint with
+        // another depth (a small configuration, from Vitrine or the PyTorch twin) keeps the same
+        // number of top layers trainable.
+        if let layers = checkpointTextLayers, layers != tower.textLayers {
+            let trainableTop = tower.textLayers - options.frozenTextLayers
+            options.frozenTextLayers = max(0, layers - trainableTop)
+        }
         options.seed = seed
         if let steps { options.steps = steps }
         if let batch { options.batchSize = batch }

@@ -29,10 +29,15 @@ import Testing
         let scaleout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scaleout").path
         try follow(label: "fine-tune · tiny", steps: 60) { run, cache, weights, workDir in
-            // Features computed by the twin's own backbone: the test does not depend on what the
-            // shared cache holds.
-            try Tmux.spawn([python, "-m", "vitrine_scaleout", "train", "--preset", "tiny", "--steps", "60",
-                            "--data", Self.sampleData, "--out", run, "--no-flags", "--features", "compute", "--quiet"],
+            // The twin reads Vitrine's feature cache (its default), as on a cluster: `vitrine
+            // features` fills what the run reads (the gallery's are there from the index).
+            let filled = Tmux.wait(try Tmux.spawn([Self.binary, "features", "--data", Self.sampleData, "--split", "dev",
+                                                   "--split", "gallery", "--quiet"],
+                                                  environment: ["VITRINE_CACHE": cache, "VITRINE_WEIGHTS": weights],
+                                                  stdout: workDir + "/features.out", stderr: workDir + "/features.err"))
+            try #require(filled == 0, "vitrine features failed")
+            return try Tmux.spawn([python, "-m", "vitrine_scaleout", "train", "--preset", "tiny", "--steps", "60",
+                            "--data", Self.sampleData, "--out", run, "--no-flags", "--features", "cache", "--quiet"],
                            environment: ["VITRINE_CACHE": cache, "VITRINE_WEIGHTS": weights, "PYTHONPATH": scaleout,
                                          "OMP_NUM_THREADS": "1"],
                            stdout: workDir + "/train.out", stderr: workDir + "/train.err", newProcessGroup: true)

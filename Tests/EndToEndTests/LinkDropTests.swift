@@ -34,11 +34,17 @@ import Testing
                    "--runs \(Tmux.quote(runs)) --flags \(Tmux.quote(store))")
         try t.keys("Enter")
         _ = try t.waitFor("the gallery list", timeout: 20) { $0.contains("gallery ·") && $0.contains("1/") }
-        // A sample-preset run (long: it is still going when the terminal goes).
+        // A tiny-preset run of 1,000,000 steps: it starts in seconds and is still going when the
+        // terminal goes (the preset does not matter here: the explorer's run and its cancel do).
         try t.keys("t")
         _ = try t.waitFor("the training dialog", timeout: 10) { $0.contains("Preset") || $0.contains("preset") }
+        try t.keys("Tab")
+        try t.keys("Left")   // sample -> tiny (the choices cycle)
+        _ = try t.waitFor("the tiny preset", timeout: 10) { $0.contains("tiny") }
+        try t.keys("Tab")
+        try t.type("1000000")
         try t.keys("Enter")
-        _ = try t.waitFor("the run's first steps", timeout: 240) { screen in
+        _ = try t.waitFor("the run's first steps", timeout: 120) { screen in
             screen.contains("training ·") && screen.range(of: #"step [1-9]\d*/\d+"#, options: .regularExpression) != nil
         }
         // (The run's executable is the explorer's resolved path: .build/release is a link.)

@@ -51,7 +51,22 @@ class EmbedParity(unittest.TestCase):
             r = S.twin(["train", "--preset", "tiny", "--mode", "pretrain", "--data", S.SAMPLE, "--steps", "2",
                         "--batch", "8", "--no-eval", "--out", out, "--quiet"], nproc=2)
             self.assertEqual(r.returncode, 0, r.stderr[-2000:])
-            self.compare(os.path.join(out, "latest.safetensors"))
+            checkpoint = os.path.join(out, "latest.safetensors")
+            self.compare(checkpoint)
+            # The rest of Vitrine takes it unchanged: query, eval, and a new run started from it
+            # (a tiny configuration: the sample preset keeps its top two text layers trainable).
+            for name, args in (
+                    ("query", ["query", "--data", S.SAMPLE, "--model", checkpoint, "--top", "3", "--json", CAPTION]),
+                    ("eval", ["eval", "--data", S.SAMPLE, "--model", checkpoint, "--split", "dev", "--json", "--quiet"]),
+                    ("train --init-from", ["train", "--data", S.SAMPLE, "--init-from", checkpoint, "--preset", "sample",
+                                           "--steps", "1", "--no-eval", "--no-flags", "--out", os.path.join(d, "ft")])):
+                r = subprocess.run([self.binary] + args, env=S.env(), capture_output=True, text=True, timeout=300)
+                self.assertEqual(r.returncode, 0, f"vitrine {name}: {r.stderr[-2000:]}")
+                if name == "query":
+                    self.assertEqual(len(json.loads(r.stdout)["matches"]), 3)
+                if name == "eval":
+                    self.assertGreater(json.loads(r.stdout)["top10"]["mAP"], 0)
+            self.assertTrue(os.path.isfile(os.path.join(d, "ft", "latest.safetensors")))
 
     def test_frozen_tensors_referenced_by_hash(self):
         weights = W.Weights(S.WEIGHTS)

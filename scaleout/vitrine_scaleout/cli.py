@@ -64,9 +64,15 @@ def train_parser(sub) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "plan":  # its own parser (vitrine_scaleout/plan.py)
+        from .plan import main as plan_main
+        return plan_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m vitrine_scaleout", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser(sub)
+    sub.add_parser("plan", add_help=False,
+                   help="a run at Product1M's size on paper: steps an epoch, FLOPs a step, time a step per GPU, the feature cache on disk")
 
     e = sub.add_parser("embed", help="z_t, z_v and e of a caption and/or an image, as JSON")
     e.add_argument("--model", required=True, metavar="CKPT")

@@ -1,8 +1,8 @@
 """A plan on paper for a run at Product1M's size: samples per epoch, FLOPs per step, step time
 per GPU at a stated sustained rate, and what the feature cache costs on disk.
 
-    python -m vitrine_scaleout.plan                       # the `full` preset, e5, 8 GPUs
-    python -m vitrine_scaleout.plan --gpus 4 --rate 20 --calibrate 2.29
+    python -m vitrine_scaleout plan                       # the `full` preset, e5, 8 GPUs
+    python -m vitrine_scaleout plan --gpus 4 --rate 20 --calibrate 2.29
 
 The FLOPs are counted from the architecture (docs/model.md §4), matrix products only (the
 softmaxes, LayerNorms, GELUs and the optimiser are memory-bound and small next to them): a
@@ -132,7 +132,7 @@ def plan(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vitrine_scaleout.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vitrine_scaleout plan", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=PRODUCT1M_TRAIN_PAIRS, help="training pairs (default: Product1M's train split)")
     parser.add_argument("--gallery", type=int, default=PRODUCT1M_GALLERY, help="gallery items whose features the cache also holds")
     parser.add_argument("--gpus", type=int, default=8)
