@@ -84,6 +84,7 @@ bench-fullsize: build
 # The twin's scaling on this machine (not a test): steps per second with 1 and 2 processes, then
 # the Product1M plan on paper (scaleout/README.md, "Figures").
 bench-scaleout: build scaleout-setup
+	$(BIN) features --data SampleData --split train --quiet
 	VITRINE_BIN=$(abspath $(BIN)) $(SCALEOUT_PY) scaleout/bench_scaling.py
 	$(SCALEOUT_PY) -m vitrine_scaleout plan --gpus 8
 

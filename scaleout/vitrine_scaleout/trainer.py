@@ -225,6 +225,10 @@ class Run:
             self._restore_moments(saved_moments)
 
         if ctx.distributed:
+            # Which parameters a step reaches changes from step to step (a batch may choose no
+            # region for MRM, or hold no pair for the robust loss), so DDP must look for unused
+            # ones every step: neither find_unused_parameters=False nor static_graph=True runs.
+            # torch then warns once per rank, on a step that happened to use them all.
             from torch.nn.parallel import DistributedDataParallel as DDP
             self.ddp = DDP(self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
                            find_unused_parameters=True)
