@@ -67,6 +67,11 @@ class EmbedParity(unittest.TestCase):
                 if name == "eval":
                     self.assertGreater(json.loads(r.stdout)["top10"]["mAP"], 0)
             self.assertTrue(os.path.isfile(os.path.join(d, "ft", "latest.safetensors")))
+            # And the twin itself starts a sample-preset run from it (its preset's frozen layers
+            # follow the checkpoint's depth, as Vitrine's do).
+            r = S.twin(["train", "--init-from", checkpoint, "--preset", "sample", "--steps", "1", "--no-eval", "--no-flags",
+                        "--data", S.SAMPLE, "--out", os.path.join(d, "twin-ft"), "--quiet"])
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
 
     def test_frozen_tensors_referenced_by_hash(self):
         weights = W.Weights(S.WEIGHTS)

@@ -110,6 +110,7 @@ class Run:
         self.resume_model = resume_model
         start_ckpt = resume_model or (_absolute(a.init_from) if a.init_from else None)
         tower = a.text_tower or "e5"
+        recorded = None
         if start_ckpt:
             recorded, _ = K.read_metadata(start_ckpt)
             if a.text_tower and a.text_tower != recorded.text_tower:
@@ -118,6 +119,12 @@ class Run:
             tower = recorded.text_tower
         self.tower = tower
         o = C.preset(a.preset, a.mode, tower)
+        # A preset freezes all but the top layers of the tower's usual depth; a checkpoint with
+        # another depth (a small configuration) keeps the same number of top layers trainable,
+        # as `vitrine train` does.
+        if recorded is not None and recorded.text_layers != C.TOWER_LAYERS[tower]:
+            trainable_top = C.TOWER_LAYERS[tower] - o.frozen_text_layers
+            o.frozen_text_layers = max(0, recorded.text_layers - trainable_top)
         o.seed = a.seed
         for attr, value in (("steps", a.steps), ("batch_size", a.batch), ("learning_rate", a.lr),
                             ("text_learning_rate_scale", a.text_lr_scale), ("frozen_text_layers", a.frozen_text_layers),
