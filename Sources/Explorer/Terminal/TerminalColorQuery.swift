@@ -43,9 +43,41 @@ public enum TerminalColorQuery {
     /// and leaves no reply in the input queue (bytes typed during the wait are dropped too).
     public static func ask(input: Int32, output: Int32,
                            timeoutMilliseconds: Int = defaultTimeoutMilliseconds) -> TerminalColorAnswer {
-        guard isatty(input) == 1, isatty(output) == 1 else { return .notAsked("not a terminal") }
+        var reply = TerminalColorReply()
+        let result = TerminalExchange.run(input: input, output: output, request: request,
+                                          timeoutMilliseconds: timeoutMilliseconds, bufferLimit: bufferLimit) { buffer in
+            reply = TerminalColorReply.parse(buffer)
+            return reply.deviceAttributes
+        }
+        let elapsed: Int
+        switch result {
+        case .failed(let why): return .notAsked(why)
+        case .done(_, let ms): elapsed = ms
+        }
+        if let via = reply.confirmation { return .truecolor(via: via, milliseconds: elapsed) }
+        if reply.deviceAttributes { return .notConfirmed(milliseconds: elapsed) }
+        return .noAnswer(milliseconds: elapsed)
+    }
+
+    static func monotonicMilliseconds() -> Int64 { TerminalExchange.monotonicMilliseconds() }
+}
+
+/// One question to the terminal and its answer (`TerminalColorQuery`, `GraphicsQuery`), read
+/// under a time limit with the terminal out of canonical mode and echo (restored on every path).
+/// `isComplete` sees the reply bytes so far after each read (not once past `bufferLimit`: the
+/// terminal is flooding, and the rest is drained and dropped); bytes still unread when the wait
+/// gives up are dropped from the input queue.
+enum TerminalExchange {
+    enum Result {
+        case done(finished: Bool, milliseconds: Int)
+        case failed(String)
+    }
+
+    static func run(input: Int32, output: Int32, request: [UInt8], timeoutMilliseconds: Int,
+                    bufferLimit: Int, isComplete: ([UInt8]) -> Bool) -> Result {
+        guard isatty(input) == 1, isatty(output) == 1 else { return .failed("not a terminal") }
         var saved = termios()
-        guard tcgetattr(input, &saved) == 0 else { return .notAsked("tcgetattr: \(errorText())") }
+        guard tcgetattr(input, &saved) == 0 else { return .failed("tcgetattr: \(errorText())") }
         var quiet = saved
         // No echo (the replies must not show), no line buffering (they end in no newline), no
         // signals from keys (a Ctrl-C here would leave echo off) and a read that never blocks.
@@ -54,20 +86,20 @@ public enum TerminalColorQuery {
             cc[Int(VMIN)] = 0
             cc[Int(VTIME)] = 0
         }
-        guard setMode(input, &quiet) else { return .notAsked("tcsetattr: \(errorText())") }
+        guard setMode(input, &quiet) else { return .failed("tcsetattr: \(errorText())") }
         defer { _ = setMode(input, &saved) }
 
         let start = monotonicMilliseconds()
         let deadline = start + Int64(max(0, timeoutMilliseconds))
         guard writeAll(output, request, until: deadline) else {
+            let why = errorText()
             drain(input)
-            return .notAsked("cannot write to the terminal: \(errorText())")
+            return .failed("cannot write to the terminal: \(why)")
         }
-
         var buffer: [UInt8] = []
-        var reply = TerminalColorReply()
         var chunk = [UInt8](repeating: 0, count: 512)
         var overflowed = false
+        var finished = false
         while true {
             let remaining = deadline - monotonicMilliseconds()
             if remaining <= 0 { break }
@@ -82,18 +114,13 @@ public enum TerminalColorQuery {
             if overflowed { continue }
             buffer += chunk[0..<n]
             if buffer.count > bufferLimit { overflowed = true; continue }
-            reply = TerminalColorReply.parse(buffer)
-            if reply.deviceAttributes { break }
+            if isComplete(buffer) { finished = true; break }
         }
         let elapsed = Int(monotonicMilliseconds() - start)
-        if !reply.deviceAttributes {
-            // Whatever arrived unread in the last moment goes too; later replies are the
-            // filter's.
-            drain(input)
-        }
-        if let via = reply.confirmation { return .truecolor(via: via, milliseconds: elapsed) }
-        if reply.deviceAttributes { return .notConfirmed(milliseconds: elapsed) }
-        return .noAnswer(milliseconds: elapsed)
+        // Whatever arrived unread in the last moment goes too; later replies are the caller's
+        // (LateReplyFilter) to drop.
+        if !finished { drain(input) }
+        return .done(finished: finished, milliseconds: elapsed)
     }
 
     private static func setMode(_ fd: Int32, _ mode: inout termios) -> Bool {
