@@ -3,6 +3,12 @@
 // Module layout and import rules: see docs/architecture.md §1 and README.md.
 import PackageDescription
 
+// Test code is compiled without optimisation: the code under test (every library module, the
+// numeric kernels first) stays optimised as in the release build, while the test modules, which
+// only drive it and compare, would cost 110 s of a fresh build's 300 to optimise (measured
+// 2026-12-05; -Onone compiles them in about a third of that).
+let testCode: [SwiftSetting] = [.unsafeFlags(["-Onone"])]
+
 let package = Package(
     name: "Vitrine",
     platforms: [.macOS(.v14)],
@@ -53,19 +59,19 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SafeTextTests", dependencies: ["SafeText"]),
-        .testTarget(name: "SupportTests", dependencies: ["Support"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging", "Support"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Tensor", "Imaging", "Support"], exclude: ["Fixtures"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Capture", "Catalog", "Imaging", "Tensor", "Support"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"]),
+        .testTarget(name: "SafeTextTests", dependencies: ["SafeText"], swiftSettings: testCode),
+        .testTarget(name: "SupportTests", dependencies: ["Support"], swiftSettings: testCode),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"], swiftSettings: testCode),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging", "Support"], swiftSettings: testCode),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: testCode),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Tensor", "Imaging", "Support"], exclude: ["Fixtures"], swiftSettings: testCode),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Capture", "Catalog", "Imaging", "Tensor", "Support"], swiftSettings: testCode),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Capture", "Catalog", "Tensor", "Annotations"], swiftSettings: testCode),
         .testTarget(name: "AnnotationsTests", dependencies: ["Annotations", .product(name: "GRDB", package: "GRDB.swift")],
-                    exclude: ["Fixtures"]),
+                    exclude: ["Fixtures"], swiftSettings: testCode),
         .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "CSupport", "Retrieval", "Training", "Annotations", "Capture", "Catalog", "Imaging"],
-                    exclude: ["__Snapshots__"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve", "Support"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["CSupport"]),
+                    exclude: ["__Snapshots__"], swiftSettings: testCode),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Support"], swiftSettings: testCode),
+        .testTarget(name: "EndToEndTests", dependencies: ["CSupport"], swiftSettings: testCode),
     ]
 )
