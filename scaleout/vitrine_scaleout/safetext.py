@@ -32,23 +32,20 @@ def _json_escape(ch: str) -> str:
     return "\\u%04x" % v
 
 
+_TERMINAL_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_JSON_NAMED = {'"': '\\"', "\\": "\\\\", **_TERMINAL_NAMED, "\b": "\\b", "\f": "\\f"}
+
+
+def _escaped(text: str, named: dict, unsafe) -> str:
+    """Each character of `text` as `named` spells it, else `unsafe(c)` when it is unsafe, else itself."""
+    return "".join(named[c] if c in named else unsafe(c) if is_unsafe(c) else c for c in text)
+
+
 def terminal(text: str) -> str:
     """`text` for a terminal line: \\n, \\r, \\t as such, other unsafe characters as \\u{XX}."""
     if not any(is_unsafe(c) for c in text):
         return text
-    out = []
-    for c in text:
-        if c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\t":
-            out.append("\\t")
-        elif is_unsafe(c):
-            out.append("\\u{%x}" % ord(c))
-        else:
-            out.append(c)
-    return "".join(out)
+    return _escaped(text, _TERMINAL_NAMED, lambda c: "\\u{%x}" % ord(c))
 
 
 def quoted(text: str, limit: int = 40) -> str:
@@ -59,28 +56,7 @@ def quoted(text: str, limit: int = 40) -> str:
 
 def json_quoted(text: str) -> str:
     """A JSON string literal as SafeText.jsonQuoted writes it (the safetensors header's strings)."""
-    out = ['"']
-    for c in text:
-        if c == '"':
-            out.append('\\"')
-        elif c == "\\":
-            out.append("\\\\")
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\t":
-            out.append("\\t")
-        elif c == "\b":
-            out.append("\\b")
-        elif c == "\f":
-            out.append("\\f")
-        elif is_unsafe(c):
-            out.append(_json_escape(c))
-        else:
-            out.append(c)
-    out.append('"')
-    return "".join(out)
+    return '"' + _escaped(text, _JSON_NAMED, _json_escape) + '"'
 
 
 def escaping_controls_in_json(text: str) -> str:
