@@ -36,6 +36,12 @@ class Plan(unittest.TestCase):
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--gpus must be at least 1", bad.stderr)
+        for args, message in ((["--calibrate", "0"], "--calibrate must be"), (["--frozen-text-layers", "13"], "--frozen-text-layers must be"),
+                              (["--gallery", "-1"], "--gallery must not be negative")):
+            bad = subprocess.run([S.PYTHON, "-m", "vitrine_scaleout", "plan"] + args, env=S.env(),
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(bad.returncode, 2, args)
+            self.assertIn(message, bad.stderr)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not (0 < args.rate < 1e4):
         parser.error("--rate must be between 0 and 10,000 TFLOP/s")
+    if args.gallery < 0:
+        parser.error("--gallery must not be negative")
+    if not 0 <= args.frozen_text_layers <= Shape().text_layers:
+        parser.error(f"--frozen-text-layers must be 0...{Shape().text_layers}")
+    if args.calibrate is not None and not (0 < args.calibrate < 1e6):
+        parser.error("--calibrate must be a measured step time in seconds, above 0")
     r = plan(args)
     if args.json:
         print(json.dumps(r, sort_keys=True))
