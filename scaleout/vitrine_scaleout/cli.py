@@ -109,6 +109,8 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "train":
+        if not (1 <= args.timeout <= 86400):
+            parser.error(f"--timeout must be 1 to 86,400 seconds (got {args.timeout:g})")
         if args.resume and args.init_from:
             parser.error("--resume continues a run; --init-from starts a new one: give one")
         if args.flags and args.no_flags:
