@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -110,9 +111,35 @@ static void write_all(int fd, const char *s, size_t n) {
     }
 }
 
+/* ---- Crash cleanup: bytes the crash path writes before restore_seq (the kitty image deletes
+   of GraphicsPainter.crashCleanup, which must reach the terminal before it leaves the alternate
+   screen). Written by the UI thread, read by a signal handler on any thread: the length is
+   cleared before the copy and published after it, so a reader sees 0 or a whole sequence. */
+#define CLEANUP_CAPACITY 8192
+static unsigned char cleanup_bytes[CLEANUP_CAPACITY];
+static volatile sig_atomic_t cleanup_len = 0;
+
+void vt_guard_set_cleanup(const unsigned char *bytes, int length) {
+    cleanup_len = 0;
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Longer than the buffer: keep nothing rather than a cut sequence. */
+    if (bytes == NULL || length <= 0 || length > CLEANUP_CAPACITY) return;
+    memcpy(cleanup_bytes, bytes, (size_t)length);
+    atomic_thread_fence(memory_order_seq_cst);
+    cleanup_len = (sig_atomic_t)length;
+}
+
+/* Async-signal-safe: write(2) and a lock-free fence. */
+static void write_cleanup(void) {
+    int n = (int)cleanup_len;
+    atomic_thread_fence(memory_order_acquire);
+    if (n > 0 && n <= CLEANUP_CAPACITY) write_all(STDOUT_FILENO, (const char *)cleanup_bytes, (size_t)n);
+}
+
 static void restore_terminal_now(void) {
     if (!armed) return;
     armed = 0;
+    write_cleanup();
     if (restore_len > 0) write_all(STDOUT_FILENO, restore_seq, restore_len);
     if (have_saved_modes) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_modes);
 }
@@ -145,6 +172,7 @@ static void on_fatal(int sig, siginfo_t *info, void *context) {
 static void at_exit_hook(void) {
     if (armed) {
         armed = 0;
+        write_cleanup();
         endwin();
     }
 }

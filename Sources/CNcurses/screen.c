@@ -151,3 +151,21 @@ void vt_disable_flow_control(void) {
 }
 
 int vt_set_escdelay(int milliseconds) { return set_escdelay(milliseconds); }
+
+/* A cell's size in pixels from TIOCGWINSZ (ws_xpixel / ws_col, ws_ypixel / ws_row).
+   1 when the terminal reports pixel sizes, else 0 (many report 0). */
+#include <sys/ioctl.h>
+int vt_cell_pixels(int fd, int *width, int *height) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return 0;
+    if (ws.ws_col == 0 || ws.ws_row == 0 || ws.ws_xpixel == 0 || ws.ws_ypixel == 0) return 0;
+    *width = ws.ws_xpixel / ws.ws_col;
+    *height = ws.ws_ypixel / ws.ws_row;
+    return *width > 0 && *height > 0;
+}
+
+/* wredrawln: the next update repaints `count` lines from `first` in full, whatever curses
+   believes is on them (a sixel or iTerm2 picture there went away). */
+int vt_redraw_lines(WINDOW *win, int first, int count) { return wredrawln(win, first, count); }
+/* idcok: whether curses may insert and delete characters (which would shift picture pixels). */
+void vt_idcok(WINDOW *win, int on) { idcok(win, on ? TRUE : FALSE); }

@@ -27,6 +27,7 @@ struct Doctor: ParsableCommand {
         row("COLORTERM", env["COLORTERM"] ?? "(unset)")
         if let nc = env["NO_COLOR"], !nc.isEmpty { row("NO_COLOR", "set: no colours") }
         row("colour", Self.colourMode(env))
+        row("images", Self.imagesMode(env))
         row("stdout", isatty(1) != 0 ? "a terminal" : "not a terminal")
         row("SampleData", RepositoryFolder.find("SampleData") ?? "not found")
         row("themes", ThemeLibrary.available().joined(separator: ", "))
@@ -41,6 +42,20 @@ struct Doctor: ParsableCommand {
         do { row("sshd", try ServeHost.sshdPath() + " (for vitrine serve)") } catch { row("sshd", "not found: make setup (vitrine serve needs it)") }
         let keys = KeyMap.defaultPath
         row("key file", FileManager.default.fileExists(atPath: keys) ? keys : "\(keys) (absent: default keys)")
+    }
+
+    /// How `vitrine explore` would draw images here (without `--images`) and why: it asks the
+    /// terminal as the explorer does when standard input and output are a terminal.
+    static func imagesMode(_ env: [String: String]) -> String {
+        let terminal = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        let detection = GraphicsDetection.decide(choice: .auto, environment: env, tmuxCheck: TmuxPassthrough.check) { route in
+            terminal ? GraphicsQuery.ask(input: STDIN_FILENO, output: STDOUT_FILENO, route: route)
+                : .notAsked("standard input and output are not a terminal")
+        }
+        var line = "\(detection.mode.rawValue): \(detection.reason)"
+        if let cell = detection.cellPixels { line += "; cell \(cell) pixels" }
+        if detection.tmuxPassthrough { line += "; through tmux's passthrough" }
+        return line + " (--images or I to choose)"
     }
 
     /// The colour mode `vitrine explore` would pick here (without `--color`) and why. Like the

@@ -103,6 +103,9 @@ struct Explore: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The link to the terminal: slow draws images with less detail and far fewer bytes (L toggles it).", valueName: "SPEED"))
     var link: LinkChoice = .normal
 
+    @Option(name: .long, help: ArgumentHelp("How images are drawn: auto (asks the terminal), kitty, sixel, iterm (real pixels), blocks (half blocks) or ascii. I cycles through what the terminal shows; --link slow keeps blocks.", valueName: "MODE"))
+    var images: String = "auto"
+
     @Option(name: .long, help: ArgumentHelp("Search with this Vitrine checkpoint (.safetensors); without it, the zero-shot towers.", valueName: "CKPT"))
     var model: String?
     @Option(name: .long, help: ArgumentHelp("Text tower of the zero-shot system: e5 (multilingual-e5-small, the default) or minilm (all-MiniLM-L6-v2, English). A checkpoint uses its own.", valueName: "TOWER"))
@@ -145,6 +148,7 @@ struct Explore: ParsableCommand {
             throw ValidationError("--text-tower chooses the zero-shot system's tower; a --model checkpoint uses its own")
         }
         if let annotator, annotator.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--annotator must not be empty") }
+        do { _ = try ImagesOption.parse(images) } catch { throw ValidationError(error.description) }
         if guest {
             if follow != nil { throw ValidationError("--follow does not go with --guest: a guest follows no training") }
             for (given, name) in [(flags != nil, "--flags"), (annotator != nil, "--annotator"), (runs != nil, "--runs")] where given {
@@ -185,6 +189,7 @@ struct Explore: ParsableCommand {
                                       flagsPath: flags.map(absolute))
         if let runs { options.runsDirectory = absolute(runs) }
         options.slowLink = link == .slow
+        options.images = (try? ImagesOption.parse(images)) ?? .auto
         options.modelPath = model.map(absolute)
         options.followDirectory = follow.map(absolute)
         // A run started from the explorer fine-tunes the model it is showing.

@@ -132,7 +132,7 @@ import Testing
         #expect(table.contains("`wheel-down`") && table.contains("| Search results | `click` |"))
         // The help overlay, scrolled to the end of the browser's keys (tall enough for the global keys,
         // the model picker's among them, and the start of the results').
-        var s = state(width: 100, height: 70)
+        var s = state(width: 100, height: 78)
         _ = update(&s, .input(.key(.char("?"))))
         let help = screen(s)
         #expect(help.contains("click") && help.contains("Select the clicked sample"))

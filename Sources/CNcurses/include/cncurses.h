@@ -116,6 +116,13 @@ void vt_disable_flow_control(void);
 /* set_escdelay(ms). */
 int vt_set_escdelay(int milliseconds);
 
+/* A cell's size in pixels from TIOCGWINSZ; 1 if the terminal reports it, else 0. */
+int vt_cell_pixels(int fd, int *width, int *height);
+/* wredrawln(win, first, count): those lines are repainted in full at the next update. */
+int vt_redraw_lines(WINDOW *win, int first, int count);
+/* idcok(win, on). */
+void vt_idcok(WINDOW *win, int on);
+
 /* ---- Self-pipe, signals and the crash guard (guard.c). */
 /* Creates the self-pipe (non-blocking, close-on-exec). Returns its read end, or -1 (errno set). */
 int vt_pipe_open(void);
@@ -141,3 +148,8 @@ void vt_guard_arm(int mouse);
 void vt_guard_disarm(void);
 /* 1 between vt_guard_arm and vt_guard_disarm. */
 int vt_guard_is_armed(void);
+/* Bytes the crash path (fatal-signal handler, atexit hook while the screen is open) writes to
+   stdout before leaving full-screen mode: GraphicsPainter.crashCleanup (kitty image deletes).
+   Copies up to 8192 bytes; length 0 clears; longer input keeps nothing (never a cut sequence).
+   UI thread only; the crash path reads it async-signal-safely. */
+void vt_guard_set_cleanup(const unsigned char *bytes, int length);

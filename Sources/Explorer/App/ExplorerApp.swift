@@ -44,6 +44,8 @@ public struct ExplorerOptions: Sendable {
     public var guestLockPath: String? = nil
     /// Start with the slow-link drawing (`--link slow`; `L` toggles it).
     public var slowLink = false
+    /// How images are drawn (`--images`): `auto` asks the terminal.
+    public var images: ImagesOption = .auto
     /// A run folder whose events.jsonl the training pane follows from the start (`--follow`).
     public var followDirectory: String? = nil
 
@@ -102,7 +104,9 @@ public final class ExplorerApp {
     public func run() throws -> Int32 {
         let theme = try ThemeLibrary.load(options.themeName)
         let keyMap = try KeyMap.load(path: options.keysFile)
-        let backend = try NcursesBackend(colorOverride: options.colorOverride, mouse: options.mouse)
+        let backend = try NcursesBackend(colorOverride: options.colorOverride, mouse: options.mouse,
+                                         images: options.images, compactPictures: options.guest != nil)
+        trace.mark("images-" + backend.graphicsDecision.mode.rawValue)
         defer { backend.shutdown() }
         inbox.backend = backend
         return loop(backend: backend, theme: theme, keyMap: keyMap)
@@ -115,6 +119,11 @@ public final class ExplorerApp {
         var state = ExplorerState(size: Size(width: size.width, height: size.height), capabilities: backend.capabilities,
                                   theme: theme, keyMap: keyMap, dataPath: options.dataPath)
         state.capabilities.slowLink = options.slowLink
+        if state.capabilities.pixelProtocol != nil {
+            // Real pixels show what a 256-pixel thumbnail cannot; fewer of them are kept.
+            state.thumbnailSide = 1024
+            state.images = ImageCache(capacity: 32)
+        }
         // Start-up goes through update like everything else: it sets the state up and asks for the dataset.
         for effect in update(&state, .start(start())) {
             if case .quit(let code) = effect { return code }

@@ -161,6 +161,8 @@ public struct ExplorerState: Sendable {
     public var previewSettled = true
     /// Tells the newest rest from older ones.
     public var previewSerial = 0
+    /// The zoom view (`z`) is open over the browser, the results or the review queue.
+    public var zoomed = false
 
     public init(size: Size, capabilities: TerminalCapabilities, theme: Theme, keyMap: KeyMap = KeyMap(), dataPath: String,
                 themeNames: [String] = ThemeLibrary.available()) {
@@ -256,6 +258,7 @@ public struct ExplorerState: Sendable {
 
     public var context: ActionContext {
         if let modal = training.modalContext { return modal == .dialog ? .trainingDialog : modal == .picker ? .modelPicker : .trainingConfirm }
+        if zoomed, focus == .browser || focus == .results { return .zoom }
         if review != nil, focus == .browser || focus == .results { return .review }
         if dashboard?.hidden == false, focus == .browser || focus == .results { return .dashboard }
         if compare?.hidden == false, focus == .browser || focus == .results { return .compare }

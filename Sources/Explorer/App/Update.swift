@@ -214,6 +214,7 @@ private func handleKey(_ state: inout ExplorerState, _ key: Key) -> [Effect] {
             state.status = StatusLine("not for guests: a guest browses and searches, and nothing a guest does is kept", role: .warning)
             return []
         }
+        if state.zoomed, !zoomKeepsOpen.contains(id) { state.zoomed = false }
         return perform(&state, id)
     }
     if context == .filter, case .char(let c) = key {
@@ -301,6 +302,8 @@ public func perform(_ state: inout ExplorerState, _ id: ActionID) -> [Effect] {
         let filter = state.filter.isEmpty ? "" : "-filtered"
         state.status = StatusLine("writing \(state.browser.visible.count) samples of \(split.name)…")
         return [.exportSamples(split: state.splitIndex, positions: state.browser.visible, name: split.name + filter)]
+    case .zoomOpen, .reviewZoom, .zoomClose, .zoomNext, .zoomPrevious, .zoomAttention, .cycleImages:
+        return performZoom(&state, id)
     case .reviewStart:
         return startReview(&state)
     case .dashboardStart:

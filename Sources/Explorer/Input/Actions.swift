@@ -1,7 +1,7 @@
 /// Where an action applies. Global actions work everywhere except while text
 /// is being typed into the filter.
 public enum ActionContext: String, Sendable, CaseIterable, Codable {
-    case global, browser, results, filter, query, goto, find, review, dashboard, compare, help, trainingDialog, trainingConfirm, modelPicker
+    case global, browser, results, zoom, filter, query, goto, find, review, dashboard, compare, help, trainingDialog, trainingConfirm, modelPicker
 
     public var title: String {
         switch self {
@@ -15,6 +15,7 @@ public enum ActionContext: String, Sendable, CaseIterable, Codable {
         case .review: return "Review queue"
         case .dashboard: return "Evaluation dashboard"
         case .compare: return "Compare mode"
+        case .zoom: return "Zoom view"
         case .help: return "Help"
         case .trainingDialog: return "Training dialog"
         case .trainingConfirm: return "Cancel the training run?"
@@ -152,6 +153,13 @@ public enum ActionID: String, Sendable, CaseIterable, Codable {
     case modelPickerUp = "training.models.up"
     case modelPickerChoose = "training.models.choose"
     case modelPickerClose = "training.models.close"
+    case cycleImages = "images.next"
+    case zoomOpen = "zoom.open"
+    case reviewZoom = "review.zoom"
+    case zoomClose = "zoom.close"
+    case zoomNext = "zoom.next"
+    case zoomPrevious = "zoom.previous"
+    case zoomAttention = "zoom.attention"
 }
 
 /// One entry of the registry.
@@ -182,6 +190,12 @@ public enum ActionRegistry {
         Action(.compareStart, "Compare mode: the model that searches (A) against another model, a baseline or a ranking file (B), query by query", hint: "compare", keys: [.char("C")], context: .global),
         Action(.cycleTheme, "Switch to the next colour theme", hint: "theme", keys: [.char("T")], context: .global),
         Action(.toggleLink, "Slow link: images with less detail and fewer bytes, or full detail again (--link)", hint: "link", keys: [.char("L")], context: .global),
+        Action(.cycleImages, "Draw images the next way the terminal can: real pixels (kitty, sixel or iTerm2), half blocks, ASCII (--images)", hint: "images", keys: [.char("I")], context: .global),
+        Action(.zoomOpen, "Zoom: the selected sample or highlighted match as large as the terminal allows, beside the query image when the query has one", hint: "zoom", keys: [.char("z")], context: .global),
+        Action(.zoomClose, "Leave the zoom view", hint: "back", keys: [.escape, .char("z")], context: .zoom),
+        Action(.zoomNext, "The next sample, match or pair, zoomed", hint: "next", keys: [.down, .char("j")], context: .zoom),
+        Action(.zoomPrevious, "The previous sample, match or pair, zoomed", keys: [.up, .char("k")], context: .zoom),
+        Action(.zoomAttention, "Show or hide the attention map over the match", hint: "attention", keys: [.char("a")], context: .zoom),
         Action(.startGoto, "Go to a sample by its id, in any split ({goto.accept} goes)", keys: [.char(":")], context: .global),
 
         Action(.moveDown, "Select the next sample", keys: [.down, .char("j")], context: .browser),
@@ -250,6 +264,7 @@ public enum ActionRegistry {
         Action(.reviewPrevious, "The previous pair", keys: [.up, .char("k")], context: .review),
         Action(.reviewKind, "Which pairs: the worst queries' top 10, the matches the labels call wrong, or those without a verdict (cycles)", hint: "which", keys: [.char("K")], context: .review),
         Action(.reviewClose, "Leave the queue (it resumes at the first unreviewed pair)", hint: "leave", keys: [.escape, .char("q")], context: .review),
+        Action(.reviewZoom, "Zoom: the query and the match side by side, as large as the terminal allows", hint: "zoom", keys: [.char("z")], context: .review),
 
         Action(.dashboardDown, "The next histogram bar (lower AP), label or query", keys: [.down, .char("j")], context: .dashboard),
         Action(.dashboardUp, "The previous histogram bar (higher AP), label or query", keys: [.up, .char("k")], context: .dashboard),

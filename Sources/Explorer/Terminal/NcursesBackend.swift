@@ -1,4 +1,5 @@
 import CNcurses
+import Foundation
 import Imaging
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     public let capabilities: TerminalCapabilities
     /// How the colour mode was decided (terminfo entry, reason).
     public let colorDecision: ColorModeDecision
+    /// How images are drawn, and why (`--images`, the terminal's answer).
+    public let graphicsDecision: GraphicsDetection
 
     private var screen: OpaquePointer?
     private let window: UnsafeMutablePointer<WINDOW>
@@ -44,16 +47,22 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     private var glyphs: [wchar_t] = []
     private let paletteSize: Int
     private let directColor: Bool
-    /// Drops answers to the colour query that come after it stopped waiting.
+    /// Drops answers to the colour and graphics queries that come after they stopped waiting.
     private var lateReplies = LateReplyFilter()
+    /// Draws the frames' pictures with real pixels (nil: the terminal shows none).
+    private var painter: GraphicsPainter?
 
     /// Opens the terminal.
     /// - Parameters:
     ///   - colorOverride: the `--color` option (nil: detect; see `ColorModeDetection`).
     ///   - mouse: report clicks and the wheel.
+    ///   - images: the `--images` option: `auto` asks the terminal (`GraphicsDetection`).
+    ///   - compactPictures: pictures in their smallest encodings (PNG, sixel without dithering):
+    ///     a guest session over SSH.
     /// - Throws: `TerminalError` when standard input or output is not a
     ///   terminal, `TERM` is unset or unknown, or curses cannot start.
-    public init(colorOverride: ColorMode?, mouse: Bool) throws(TerminalError) {
+    public init(colorOverride: ColorMode?, mouse: Bool, images: ImagesOption = .auto,
+                compactPictures: Bool = false) throws(TerminalError) {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { throw .notATerminal }
         guard vt_guard_is_armed() == 0 else { throw .alreadyOpen }
 
@@ -73,6 +82,12 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
                 return a
             })
         if case .noAnswer? = answer { lateReplies = LateReplyFilter(armedAt: Self.monotonicMilliseconds()) }
+        // Then what pixels it shows, unless told (or without colour, unless told).
+        var graphics = GraphicsDetection(mode: decision.colorMode == .none ? .ascii : .blocks,
+                                         reason: "without colour, images are ASCII (--images to choose)")
+        if decision.colorMode != .none || images != .auto {
+            graphics = Self.detectGraphics(images, lateReplies: &lateReplies)
+        }
 
         let fd = vt_pipe_open()
         guard fd >= 0 else { throw .cannotStart("pipe: \(String(cString: strerror(errno)))") }
@@ -127,13 +142,62 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         }
         vt_guard_arm(mouseOn ? 1 : 0)
 
-        capabilities = TerminalCapabilities(colorMode: mode, unicode: unicode, mouse: mouseOn)
+        var caps = TerminalCapabilities(colorMode: mode, unicode: unicode, mouse: mouseOn)
+        caps.images = graphics.mode
+        if graphics.mode.drawsPixels, let cell = graphics.cellPixels {
+            caps.pixelProtocol = graphics.mode
+            caps.cellPixels = CellPixelSize(width: cell.width, height: cell.height)
+            painter = GraphicsPainter(options: GraphicsPainterOptions(
+                protocolKind: graphics.mode, cellSize: CellPixelSize(width: cell.width, height: cell.height),
+                tmuxPassthrough: graphics.tmuxPassthrough, background: RGB(0, 0, 0), compact: compactPictures))
+            // Inserting or deleting characters would shift a sixel's pixels with the text.
+            vt_idcok(window, 0)
+        }
+        capabilities = caps
+        graphicsDecision = graphics
         colorDecision = mode == decision.colorMode ? decision
             : ColorModeDecision(terminalName: decision.terminalName, colorMode: mode,
                                 reason: decision.reason + "; curses offers \(vt_colors()) colours, so \(mode.rawValue)")
     }
 
     deinit { shutdown() }
+
+    /// Decides how images are drawn (before curses starts): asks the terminal when `images` is
+    /// `auto`, and finds a cell's size in pixels (the terminal's `CSI 16 t` answer, else
+    /// `TIOCGWINSZ`, else, for a mode given with `--images`, the size queries alone). A pixel mode
+    /// without a cell size assumes 10x20. A query that gave up arms `lateReplies`.
+    private static func detectGraphics(_ images: ImagesOption, lateReplies: inout LateReplyFilter) -> GraphicsDetection {
+        let environment = ProcessInfo.processInfo.environment
+        var gaveUp = 0
+        func ask(_ route: GraphicsQuery.Route) -> GraphicsAnswer {
+            let answer = GraphicsQuery.ask(input: STDIN_FILENO, output: STDOUT_FILENO, route: route)
+            if case .timedOut(let reply, _) = answer, !reply.sentinel { gaveUp += 1 }
+            return answer
+        }
+        var graphics = GraphicsDetection.decide(choice: images, environment: environment,
+                                                tmuxCheck: TmuxPassthrough.check, ask: ask)
+        if graphics.mode.drawsPixels {
+            var w: Int32 = 0, h: Int32 = 0
+            if graphics.cellPixels == nil, vt_cell_pixels(STDOUT_FILENO, &w, &h) != 0 {
+                graphics.cellPixels = PixelSize(width: Int(w), height: Int(h))
+                graphics.reason += "; cell \(w)x\(h) pixels from the tty"
+            }
+            if graphics.cellPixels == nil, case .fixed = images {
+                graphics.cellPixels = ask(.withoutKittyQuery).reply?.cellPixels
+            }
+            if let cell = graphics.cellPixels, !(1...GraphicsLimits.maxCellPixels).contains(cell.width)
+                || !(1...GraphicsLimits.maxCellPixels).contains(cell.height) {
+                graphics.reason += "; the reported cell of \(cell) pixels is not believable"
+                graphics.cellPixels = nil
+            }
+            if graphics.cellPixels == nil {
+                graphics.cellPixels = PixelSize(width: 10, height: 20)
+                graphics.reason += "; the terminal did not tell a cell's size, 10x20 pixels assumed"
+            }
+        }
+        for _ in 0..<gaveUp { lateReplies = lateReplies.adding(queryAt: monotonicMilliseconds()) }
+        return graphics
+    }
 
     /// Rewrites the open entry's `setaf` and `setab` from the colon form of 24-bit colours
     /// (`ESC[38:2::R:G:Bm`, what ncurses' direct-colour entries say) to the semicolon form
@@ -187,15 +251,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
 
     public func setClipboard(_ text: String) {
         guard isOpen else { return }
-        // After curses has written its output, so the sequence does not land inside another.
-        fflush(nil)
-        let bytes = Clipboard.sequence(for: text)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            if n <= 0 { if errno == EINTR { continue }; return }
-            written += n
-        }
+        writeAll(Clipboard.sequence(for: text))
     }
 
     public func draw(_ frame: Frame, theme: Theme) {
@@ -217,12 +273,24 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         // Out of colour pairs: start over with an empty pool and paint everything
         // (the second time round, pairs are recycled: a screen with more distinct
         // colour pairs than the terminal has shows some cells in wrong colours).
+        var repaintedAll = force
         if !paint(frame, rows: rows, cols: cols, force: force) {
             resetPairs(recycling: false)
+            repaintedAll = true
             if !paint(frame, rows: rows, cols: cols, force: true) {
                 resetPairs(recycling: true)
                 _ = paint(frame, rows: rows, cols: cols, force: true)
             }
+        }
+        // Pictures: rows where a sixel or iTerm2 picture went away are repainted in full by this
+        // update; the pictures themselves are written after it.
+        var pictureBytes: [UInt8] = []
+        if let painter {
+            let plan = painter.plan(frame.pictures, screenCleared: repaintedAll, frameHeight: min(frame.height, rows))
+            for row in plan.repaintRows where row >= 0 && row < rows { _ = vt_redraw_lines(window, Int32(row), 1) }
+            pictureBytes = plan.output
+            let cleanup = painter.crashCleanup
+            cleanup.withUnsafeBufferPointer { vt_guard_set_cleanup($0.baseAddress, Int32($0.count)) }
         }
 
         if let cursor = frame.cursor, cursor.x >= 0, cursor.y >= 0, cursor.x < cols, cursor.y < rows {
@@ -234,7 +302,20 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         }
         wnoutrefresh(window)
         doupdate()
+        if !pictureBytes.isEmpty { writeAll(pictureBytes) }
         lastFrame = frame
+    }
+
+    /// Writes bytes to the terminal after what curses has buffered.
+    private func writeAll(_ bytes: [UInt8]) {
+        // After curses has written its output, so the sequence does not land inside another.
+        fflush(nil)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if n <= 0 { if errno == EINTR { continue }; return }
+            written += n
+        }
     }
 
     /// Forgets every colour pair. Redefining a pair that is on screen makes curses
@@ -491,6 +572,17 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     public func shutdown() {
         guard isOpen else { return }
         isOpen = false
+        if let painter {
+            // No picture outlives the explorer: kitty's are deleted with their data; sixel and
+            // iTerm2 pixels sit in the cells, which a clear wipes before the screen is left.
+            let bytes = painter.clearAll()
+            if !bytes.isEmpty { writeAll(bytes) }
+            if painter.options.protocolKind != .kitty, lastFrame?.pictures.isEmpty == false {
+                wclear(window)
+                wrefresh(window)
+            }
+            vt_guard_set_cleanup(nil, 0)
+        }
         if cursorVisible { curs_set(1) }
         endwin()
         vt_guard_disarm()

@@ -19,8 +19,37 @@ public struct TerminalCapabilities: Sendable, Equatable {
     /// The link to the terminal is slow (`--link slow`, `L`): images trade detail for bytes
     /// (`ImageCells`), and the large image waits longer for the selection to rest.
     public var slowLink: Bool
-    public init(colorMode: ColorMode, unicode: Bool, mouse: Bool, slowLink: Bool = false) {
+    /// How images are drawn now: real pixels (`.kitty`, `.sixel`, `.iterm`), half blocks or ASCII.
+    /// Decided at start (`--images`, detection) and changed with the images key; pixels need
+    /// `pixelProtocol` and `cellPixels`, and over a slow link images are blocks (`imageMode`).
+    public var images: GraphicsProtocol
+    /// The pixel protocol the terminal takes (detected, or forced with `--images`); nil: none.
+    public var pixelProtocol: GraphicsProtocol?
+    /// A cell's size in pixels, when the terminal reports it.
+    public var cellPixels: CellPixelSize?
+
+    public init(colorMode: ColorMode, unicode: Bool, mouse: Bool, slowLink: Bool = false,
+                images: GraphicsProtocol = .blocks, pixelProtocol: GraphicsProtocol? = nil, cellPixels: CellPixelSize? = nil) {
         self.colorMode = colorMode; self.unicode = unicode; self.mouse = mouse; self.slowLink = slowLink
+        self.images = images; self.pixelProtocol = pixelProtocol; self.cellPixels = cellPixels
+    }
+
+    /// The mode images are drawn in this frame: pixels only with a pixel protocol and a known cell
+    /// size and not over a slow link (`--link slow` keeps blocks); ASCII where blocks cannot show.
+    public var imageMode: GraphicsProtocol {
+        if images.drawsPixels, images == pixelProtocol, cellPixels != nil, !slowLink { return images }
+        if images == .ascii || !unicode || colorMode == .none { return .ascii }
+        return .blocks
+    }
+
+    /// The modes the images key cycles through, best first: the pixel protocol (if any), blocks
+    /// (with UTF-8 and colour), ASCII.
+    public var imageModes: [GraphicsProtocol] {
+        var modes: [GraphicsProtocol] = []
+        if let p = pixelProtocol, cellPixels != nil { modes.append(p) }
+        if unicode && colorMode != .none { modes.append(.blocks) }
+        modes.append(.ascii)
+        return modes
     }
 }
 

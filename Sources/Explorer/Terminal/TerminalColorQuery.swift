@@ -303,17 +303,29 @@ public struct LateReplyFilter: Sendable {
     public static let window: Int64 = 5000
 
     private var until: Int64
+    /// DA1 answers still to come: each query that gave up ends with one.
+    private var pendingSentinels: Int
 
     /// An unarmed filter.
-    public init() { until = 0 }
+    public init() { until = 0; pendingSentinels = 0 }
 
-    /// Armed from `now` (monotonic milliseconds) for `window`.
-    public init(armedAt now: Int64) { until = now + Self.window }
+    /// Armed from `now` (monotonic milliseconds) for `window`, for the late answers of
+    /// `queries` queries that each end with DA1.
+    public init(armedAt now: Int64, queries: Int = 1) { until = now + Self.window; pendingSentinels = max(1, queries) }
+
+    /// The same filter, armed for one more query that gave up at `now`.
+    public func adding(queryAt now: Int64) -> LateReplyFilter {
+        var filter = self
+        filter.pendingSentinels = isArmed(at: now) ? pendingSentinels + 1 : 1
+        filter.until = now + Self.window
+        return filter
+    }
 
     public func isArmed(at now: Int64) -> Bool { now < until }
 
     /// `input` (characters, and curses key codes that are never part of a reply) less the
-    /// replies in it. Disarms the filter once DA1's answer has been dropped.
+    /// replies in it: DCS and APC strings, size reports (`CSI … t`) and DA1. Disarms once the
+    /// last expected DA1 answer has been dropped.
     public mutating func strip(_ input: [(code: Bool, value: UInt32)], now: Int64) -> [(code: Bool, value: UInt32)] {
         guard isArmed(at: now) else { return input }
         var kept: [(code: Bool, value: UInt32)] = []
@@ -322,19 +334,29 @@ public struct LateReplyFilter: Sendable {
         var i = 0
         while i < input.count {
             if char(i) == 0x1B, let next = char(i + 1) {
-                if next == UInt32(UInt8(ascii: "P")) {
+                // DCS (the colour query's answer) and APC (the kitty graphics query's).
+                if next == UInt32(UInt8(ascii: "P")) || next == UInt32(UInt8(ascii: "_")) {
                     var j = i + 2
                     while let c = char(j), c != 0x1B, c != 0x07, j - i < 1024 { j += 1 }
                     if char(j) == 0x07 { i = j + 1; continue }
                     if char(j) == 0x1B, char(j + 1) == UInt32(UInt8(ascii: "\\")) { i = j + 2; continue }
+                } else if next == UInt32(UInt8(ascii: "[")), let first = char(i + 2), (0x30...0x39).contains(first) {
+                    // A size report (`CSI 6;h;w t`, `CSI 4;h;w t`): digits and semicolons, then `t`.
+                    var j = i + 2
+                    while let c = char(j), (0x30...0x39).contains(c) || c == UInt32(UInt8(ascii: ";")), j - i < 32 { j += 1 }
+                    if char(j) == UInt32(UInt8(ascii: "t")) { i = j + 1; continue }
                 } else if next == UInt32(UInt8(ascii: "[")), char(i + 2) == UInt32(UInt8(ascii: "?")) {
                     var j = i + 3
                     while let c = char(j), (0x30...0x39).contains(c) || c == UInt32(UInt8(ascii: ";")) { j += 1 }
                     if char(j) == UInt32(UInt8(ascii: "c")) {
                         i = j + 1
-                        until = 0
-                        kept += input[i...]
-                        return kept
+                        pendingSentinels -= 1
+                        if pendingSentinels <= 0 {
+                            until = 0
+                            kept += input[i...]
+                            return kept
+                        }
+                        continue
                     }
                 }
             }

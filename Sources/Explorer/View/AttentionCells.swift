@@ -17,17 +17,15 @@ public enum AttentionCells {
             return ImageCells.draw(image, into: &frame, rect: rect, capabilities: capabilities)
         }
         let square = image.letterboxed(side: max(image.width, image.height)).image
-        let colour = capabilities.unicode && capabilities.colorMode != .none
+        let colour = capabilities.imageMode != .ascii
         let (cols, rows) = ImageCells.fittedSize(width: square.width, height: square.height, in: rect, halfBlocks: colour)
         guard cols > 0, rows > 0 else { return Rect(x: rect.x, y: rect.y, width: 0, height: 0) }
         let x0 = rect.x + (rect.width - cols) / 2
         let y0 = rect.y + (rect.height - rows) / 2
-        let peak = map.max() ?? 0
-        let scale: Float = peak > 0 ? 1 / peak : 0
+        let scale = peakScale(map)
         /// The map's relative weight (0...1) at a pixel of a `w` x `h` grid.
         func weight(_ x: Int, _ y: Int, _ w: Int, _ h: Int) -> Float {
-            let cx = min(side - 1, x * side / w), cy = min(side - 1, y * side / h)
-            return min(1, max(0, map[cy * side + cx] * scale))
+            AttentionCells.weight(map, side: side, scale: scale, x: x, y: y, width: w, height: h)
         }
         if colour {
             let scaled = square.resized(width: cols, height: rows * 2)
@@ -53,6 +51,21 @@ public enum AttentionCells {
             }
         }
         return Rect(x: x0, y: y0, width: cols, height: rows)
+    }
+
+    /// What a map's values are multiplied by to make its peak 1 (0 when no value is positive).
+    static func peakScale(_ map: [Float]) -> Float {
+        let peak = map.max() ?? 0
+        return peak > 0 ? 1 / peak : 0
+    }
+
+    /// The relative weight (0...1) of a `side` x `side` map, normalised by `scale`
+    /// (`peakScale`), at pixel (`x`, `y`) of a `width` x `height` grid laid over the map.
+    /// Also used by `GraphicsPainter` to tint pictures drawn with real pixels.
+    @inline(__always)
+    static func weight(_ map: [Float], side: Int, scale: Float, x: Int, y: Int, width: Int, height: Int) -> Float {
+        let cx = min(side - 1, x * side / width), cy = min(side - 1, y * side / height)
+        return min(1, max(0, map[cy * side + cx] * scale))
     }
 
     /// A pixel dimmed where attention is weak and tinted warm where it is strong.

@@ -70,6 +70,10 @@ public struct Frame: Sendable, Equatable {
     }
     private var cursorX: Int?
     private var cursorY = 0
+    /// Pictures drawn with real pixels (kitty, sixel, iTerm2) over cells the view left blank, in
+    /// drawing order. Empty unless the explorer draws pixels (`TerminalCapabilities.graphics`);
+    /// the terminal back end places them after the cells (`GraphicsPainter`).
+    public var pictures: [Picture] = []
 
     public init(width: Int, height: Int, fill: CellStyle = CellStyle(.text)) {
         self.width = max(0, width)
@@ -148,7 +152,36 @@ public struct Frame: Sendable, Equatable {
 
     public static func == (a: Frame, b: Frame) -> Bool {
         a.width == b.width && a.height == b.height && a.cells == b.cells && a.cursorX == b.cursorX && a.cursorY == b.cursorY
+            && a.pictures == b.pictures
     }
+}
+
+/// An attention map to tint a picture with: `side` x `side` non-negative weights, row-major,
+/// over the picture (which is the letterboxed square the model saw).
+public struct AttentionTint: Sendable, Equatable {
+    public var map: [Float]
+    public var side: Int
+    public init(map: [Float], side: Int) { self.map = map; self.side = side }
+}
+
+/// A picture in a frame: `source` fitted (aspect kept, centred) into the cells of `rect`, which the
+/// view leaves blank. `key` names what it shows: two pictures with one key and one rectangle are
+/// the same picture, so a back end compares keys, never pixels. Keys are built by the view from
+/// paths and numbers; they never reach the terminal.
+public struct Picture: Sendable, Equatable {
+    /// The cells it covers, inside the frame.
+    public var rect: Rect
+    public var key: String
+    public var source: RGBImage
+    /// Drawn over the pixels (the attention view), applied when the picture is encoded.
+    public var tint: AttentionTint?
+
+    public init(rect: Rect, key: String, source: RGBImage, tint: AttentionTint? = nil) {
+        self.rect = rect; self.key = key; self.source = source; self.tint = tint
+    }
+
+    /// Same key, same rectangle: the same picture (pixels are not compared).
+    public static func == (a: Picture, b: Picture) -> Bool { a.key == b.key && a.rect == b.rect }
 }
 
 extension Frame {

@@ -2,7 +2,7 @@ import Imaging
 
 /// Draws images into frame cells: Unicode upper half blocks (two pixels a
 /// cell, the top pixel as foreground, the bottom as background) when there is
-/// colour and UTF-8; otherwise an ASCII density ramp. Over a slow link
+/// colour and UTF-8; otherwise, or with `--images ascii`, an ASCII density ramp. Over a slow link
 /// (`TerminalCapabilities.slowLink`), one colour a cell (a space on the mean of its two pixels) at
 /// 3 bits a channel in truecolor and the nearest palette colour without dithering in 256 colours:
 /// half the rows of detail, runs of equal colour that cost one attribute change, and only
@@ -26,7 +26,7 @@ public enum ImageCells {
     /// Draws `image` centred in `rect`. Returns the rectangle it covered.
     @discardableResult
     public static func draw(_ image: RGBImage, into frame: inout Frame, rect: Rect, capabilities: TerminalCapabilities) -> Rect {
-        let halfBlocks = capabilities.unicode && capabilities.colorMode != .none
+        let halfBlocks = capabilities.imageMode != .ascii
         let (cols, rows) = fittedSize(width: image.width, height: image.height, in: rect, halfBlocks: halfBlocks)
         guard cols > 0, rows > 0 else { return Rect(x: rect.x, y: rect.y, width: 0, height: 0) }
         let x0 = rect.x + (rect.width - cols) / 2

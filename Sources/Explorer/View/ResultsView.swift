@@ -149,7 +149,7 @@ extension Canvas {
             return
         }
         if case .ready(let image)? = state.images[path] {
-            ImageCells.draw(image, into: &frame, rect: rect, capabilities: state.capabilities)
+            drawPicture(image, key: path, in: rect, thumbnail: true)
         } else {
             frame.put(unicode ? "…" : "~", x: rect.x + rect.width / 2, y: rect.y + rect.height / 2, style: CellStyle(.placeholder))
         }
@@ -284,7 +284,7 @@ extension Canvas {
             let imageRect = Rect(x: inner.x, y: inner.y, width: inner.width, height: imageHeight)
             if let path = sample?.imagePath, case .ready(let image)? = state.images[path] {
                 if state.previewSettled {
-                    AttentionCells.draw(image, map: map, side: summary.side, into: &frame, rect: imageRect, capabilities: state.capabilities)
+                    drawAttentionPicture(image, map: map, side: summary.side, key: path, in: imageRect)
                 } else {
                     drawCentered([unicode ? "…" : "..."], in: imageRect, role: .placeholder)
                 }

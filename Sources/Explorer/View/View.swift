@@ -36,7 +36,9 @@ struct Canvas {
         case .failed(let message):
             drawError(message)
         case .loaded(let loaded):
-            if state.review != nil {
+            if state.zoomed, let target = state.zoomTarget {
+                drawZoom(target)
+            } else if state.review != nil {
                 drawReview()
             } else if state.dashboard?.hidden == false {
                 drawDashboard()
@@ -52,6 +54,7 @@ struct Canvas {
         }
         drawTraining()
         drawFooter()
+        if state.helpScroll != nil || state.training.dialog != nil || state.training.picker != nil { picturesToBlocks() }
         if let scroll = state.helpScroll { drawHelp(scroll: scroll) }
         if let dialog = state.training.dialog {
             renderTrainingDialog(dialog, settings: state.training.settings,
@@ -288,7 +291,7 @@ struct Canvas {
             // Moving: a cheap placeholder, the picture once the selection rests.
             drawCentered([unicode ? "…" : "..."], in: rect, role: .placeholder)
         case .ready(let image)?:
-            ImageCells.draw(image, into: &frame, rect: rect, capabilities: state.capabilities)
+            drawPicture(image, key: path, in: rect)
         case .failed(let reason)?:
             drawCentered(["[cannot show image]", clean(reason)], in: rect, role: .warning)
         case .loading?, nil:
