@@ -169,3 +169,12 @@ int vt_cell_pixels(int fd, int *width, int *height) {
 int vt_redraw_lines(WINDOW *win, int first, int count) { return wredrawln(win, first, count); }
 /* idcok: whether curses may insert and delete characters (which would shift picture pixels). */
 void vt_idcok(WINDOW *win, int on) { idcok(win, on ? TRUE : FALSE); }
+
+/* The terminal's size from TIOCGWINSZ: columns, rows and the text area in pixels (0 when the
+   terminal does not say). 1 on success, else 0. */
+int vt_winsize(int fd, int *cols, int *rows, int *xpixels, int *ypixels) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return 0;
+    *cols = ws.ws_col; *rows = ws.ws_row; *xpixels = ws.ws_xpixel; *ypixels = ws.ws_ypixel;
+    return 1;
+}

@@ -14,7 +14,7 @@ struct Vitrine: ParsableCommand {
         abstract: "A terminal explorer for cross-modal, instance-level product retrieval.",
         discussion: "With no subcommand, opens the explorer on SampleData (or --data DIR).",
         version: "0.1.0",
-        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, CompareCommand.self, ExportCommand.self, IndexCommand.self, QueryCommand.self, ServeCommand.self, ServeSessionCommand.self, FeaturesCommand.self, Train.self, TrainProbeCommand.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, BenchSearch.self, BenchModel.self, BenchQuery.self],
+        subcommands: [Explore.self, Info.self, SampleDataCommand.self, Embed.self, Eval.self, CompareCommand.self, ExportCommand.self, IndexCommand.self, QueryCommand.self, ServeCommand.self, ServeSessionCommand.self, FeaturesCommand.self, Train.self, TrainProbeCommand.self, FlagsCommand.self, Keys.self, Themes.self, Doctor.self, ShowCommand.self, BenchSearch.self, BenchModel.self, BenchQuery.self],
         defaultSubcommand: Explore.self
     )
 

@@ -377,6 +377,20 @@ struct GraphicsPainterSixelTests {
         #expect(cleared.repaintRows.isEmpty && clearedDraws.count == 2)
     }
 
+    @Test func picturesOnRowsCursesUpdatedAreDrawnAgain() throws {
+        let painter = GraphicsPainter(options: options(.sixel))
+        let a = picture("a", x: 0, y: 1, columns: 6, rows: 3)     // rows 1...3
+        let b = picture("b", x: 20, y: 6, columns: 6, rows: 2)    // rows 6...7
+        _ = painter.plan([a, b], screenCleared: true, frameHeight: 24)
+        // Rows without pictures: nothing.
+        #expect(painter.plan([a, b], screenCleared: false, frameHeight: 24, touchedRows: [0, 4, 5, 23]) == GraphicsPlan())
+        // Row 2 was rewritten: the picture on it is drawn again from the cache, the other is not.
+        let plan = painter.plan([a, b], screenCleared: false, frameHeight: 24, touchedRows: [2])
+        let out = try Output(plan.output)
+        #expect(plan.repaintRows.isEmpty && out.draws.map { [$0.row, $0.column] } == [[1, 0]])
+        #expect(painter.stats.encoded == 2)
+    }
+
     @Test func aMovedPictureIsNotEncodedAgain() throws {
         let painter = GraphicsPainter(options: options(.sixel))
         let p = picture("a", x: 0, y: 0, columns: 8, rows: 4)

@@ -125,6 +125,26 @@ import Testing
         #expect(imageBox(helped, columns: 0..<100) != nil)
     }
 
+    @Test func theReviewQueueZoomsOnItsPair() throws {
+        var s = try ReviewQueueTests.opened()
+        s.images = ImageCache()   // opened() drops the decodes R asked for
+        let first = s.review?.current?.row.sampleID, query = s.review?.current?.queryID ?? "?"
+        Fixture.settle(&s, Fixture.key(&s, .char("z")))
+        #expect(s.zoomed && s.context == .zoom)
+        let text = view(s).textLines().joined(separator: "\n")
+        #expect(text.contains("zoom · review pair 1 of"))
+        #expect(text.contains("query · \(query)"), "the pair's query on the left")
+        #expect(!text.contains("loading image"))
+        #expect(text.contains("#1 · \(first ?? "?")"))
+        // j walks the pairs; a has no attention here and says why; esc goes back to the queue.
+        Fixture.settle(&s, Fixture.key(&s, .char("j")))
+        #expect(s.zoomed && s.review?.position == 1)
+        _ = Fixture.key(&s, .char("a"))
+        #expect(s.status?.text.contains("no attention") == true)
+        _ = Fixture.key(&s, .escape)
+        #expect(!s.zoomed && s.context == .review)
+    }
+
     @Test func otherActionsCloseTheZoom() {
         var s = searched()
         driver.key(&s, .char("z"))

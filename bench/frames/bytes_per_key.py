@@ -13,14 +13,16 @@ A benchmark, not a test: it prints figures; nothing passes or fails.
 """
 import argparse, contextlib, os, pty, select, shutil, signal, statistics, sys, time
 
-def spawn(argv, env, cols=120, rows=40):
+def spawn(argv, env, cols=120, rows=40, pixels=(0, 0)):
+    """`argv` in a pseudo-terminal of `cols` x `rows` cells; `pixels`: the text area's size in
+    pixels as TIOCGWINSZ reports it (0, 0: unknown, as most terminals say)."""
     pid, fd = pty.fork()
     if pid == 0:
         import fcntl, struct, termios
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, pixels[0], pixels[1]))
         os.execvpe(argv[0], argv, env)
     import fcntl, struct, termios
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, pixels[0], pixels[1]))
     return pid, fd
 
 def drain(fd, quiet=0.25, limit=30.0):
@@ -41,11 +43,11 @@ def drain(fd, quiet=0.25, limit=30.0):
     return bytes(out)
 
 @contextlib.contextmanager
-def running(argv, env, setup, settle):
+def running(argv, env, setup, settle, pixels=(0, 0)):
     """The program in a pseudo-terminal, its first frames read (`settle`: quiet seconds that end
     them) and the `setup` keys sent (each with the quiet seconds that end its answer); stopped
     with SIGTERM afterwards. Yields the terminal's file descriptor."""
-    pid, fd = spawn(argv, env)
+    pid, fd = spawn(argv, env, pixels=pixels)
     try:
         drain(fd, quiet=settle, limit=120)          # the first frames, the index opening
         for k, wait in setup:

@@ -118,6 +118,8 @@ int vt_set_escdelay(int milliseconds);
 
 /* A cell's size in pixels from TIOCGWINSZ; 1 if the terminal reports it, else 0. */
 int vt_cell_pixels(int fd, int *width, int *height);
+/* TIOCGWINSZ: columns, rows and the text area in pixels (0 when unknown); 1 on success. */
+int vt_winsize(int fd, int *cols, int *rows, int *xpixels, int *ypixels);
 /* wredrawln(win, first, count): those lines are repainted in full at the next update. */
 int vt_redraw_lines(WINDOW *win, int first, int count);
 /* idcok(win, on). */

@@ -214,7 +214,10 @@ public final class GraphicsPainter {
     ///   - frameWidth: the screen's width in columns, when known: a picture past it is refused.
     ///   - frameHeight: the screen's height in rows: a picture below it is refused, and a sixel or
     ///     iTerm2 picture on its last row too (drawing there could scroll the screen).
-    public func plan(_ pictures: [Picture], screenCleared: Bool, frameWidth: Int? = nil, frameHeight: Int) -> GraphicsPlan {
+    ///   - touchedRows: rows curses updated in this frame: a sixel or iTerm2 picture on one is
+    ///     drawn again (curses may have rewritten its blank cells rather than moved past them).
+    public func plan(_ pictures: [Picture], screenCleared: Bool, frameWidth: Int? = nil, frameHeight: Int,
+                     touchedRows: Set<Int> = []) -> GraphicsPlan {
         stats.plans += 1
         clock &+= 1
         var plan: GraphicsPlan
@@ -222,7 +225,8 @@ public final class GraphicsPainter {
         case .kitty:
             plan = planKitty(pictures, screenCleared: screenCleared, frameWidth: frameWidth, frameHeight: frameHeight)
         case .sixel, .iterm:
-            plan = planInline(pictures, screenCleared: screenCleared, frameWidth: frameWidth, frameHeight: frameHeight)
+            plan = planInline(pictures, screenCleared: screenCleared, frameWidth: frameWidth, frameHeight: frameHeight,
+                              touchedRows: touchedRows)
         case .blocks, .ascii:
             plan = GraphicsPlan()
         }
@@ -414,7 +418,8 @@ public final class GraphicsPainter {
 
     // MARK: - sixel and iTerm2
 
-    private func planInline(_ pictures: [Picture], screenCleared: Bool, frameWidth: Int?, frameHeight: Int) -> GraphicsPlan {
+    private func planInline(_ pictures: [Picture], screenCleared: Bool, frameWidth: Int?, frameHeight: Int,
+                            touchedRows: Set<Int>) -> GraphicsPlan {
         var failures: [String] = []
         var current: [(shown: Shown, picture: Picture)] = []
         var seen: Set<Shown> = []
@@ -423,7 +428,10 @@ public final class GraphicsPainter {
             // The same picture twice at one place is drawn once.
             if seen.insert(shown).inserted { current.append((shown, p)) }
         }
-        if !screenCleared && seen == attempted {
+        // Curses may rewrite blank cells between changed ones on a row it updates (when that is
+        // cheaper than moving the cursor), wiping a picture there: those pictures are drawn again.
+        let touched = { (s: Shown) in s.rows.contains(where: touchedRows.contains) }
+        if !screenCleared && seen == attempted && !drawn.contains(where: touched) {
             return GraphicsPlan(repaintRows: [], output: [], failures: failures + lastEncodeFailures)
         }
         var repaint = Set<Int>()
@@ -436,7 +444,7 @@ public final class GraphicsPainter {
         var nowDrawn: Set<Shown> = []
         var encodeFailures: [String] = []
         for (shown, picture) in current {
-            let needed = screenCleared || !drawn.contains(shown) || shown.rows.contains(where: repaint.contains)
+            let needed = screenCleared || !drawn.contains(shown) || shown.rows.contains(where: repaint.contains) || touched(shown)
             if !needed {
                 nowDrawn.insert(shown)
                 continue

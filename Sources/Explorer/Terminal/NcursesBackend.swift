@@ -45,6 +45,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     private var cursorVisible = false
     private var pairs = PairPool(limit: 0)
     private var glyphs: [wchar_t] = []
+    /// The rows the last `paint` handed to curses.
+    private var paintedRows = Set<Int>()
     private let paletteSize: Int
     private let directColor: Bool
     /// Drops answers to the colour and graphics queries that come after they stopped waiting.
@@ -274,6 +276,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         // (the second time round, pairs are recycled: a screen with more distinct
         // colour pairs than the terminal has shows some cells in wrong colours).
         var repaintedAll = force
+        paintedRows.removeAll(keepingCapacity: true)
         if !paint(frame, rows: rows, cols: cols, force: force) {
             resetPairs(recycling: false)
             repaintedAll = true
@@ -286,9 +289,17 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         // update; the pictures themselves are written after it.
         var pictureBytes: [UInt8] = []
         if let painter {
-            let plan = painter.plan(frame.pictures, screenCleared: repaintedAll, frameHeight: min(frame.height, rows))
+            // A picture's padding (a fraction of a cell) takes the theme's background.
+            if painter.options.background != theme.background {
+                var options = painter.options
+                options.background = theme.background
+                pictureBytes += painter.reconfigure(options)
+                repaintedAll = true
+            }
+            let plan = painter.plan(frame.pictures, screenCleared: repaintedAll, frameWidth: min(frame.width, cols),
+                                    frameHeight: min(frame.height, rows), touchedRows: paintedRows)
             for row in plan.repaintRows where row >= 0 && row < rows { _ = vt_redraw_lines(window, Int32(row), 1) }
-            pictureBytes = plan.output
+            pictureBytes += plan.output
             let cleanup = painter.crashCleanup
             cleanup.withUnsafeBufferPointer { vt_guard_set_cleanup($0.baseAddress, Int32($0.count)) }
         }
@@ -336,6 +347,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
                    frame.cells[y * frame.width..<(y + 1) * frame.width] == last.cells[y * last.width..<(y + 1) * last.width] {
                     continue
                 }
+                paintedRows.insert(y)
                 if !paintRow(y, cells: cells, frame: frame, cols: cols, resolver: resolver) { return false }
             }
             return true
