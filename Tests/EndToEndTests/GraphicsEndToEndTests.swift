@@ -158,6 +158,46 @@ import Glibc
         try ExplorerEndToEndTests().expectRestored(t, exitCode: 0)
     }
 
+    @Test func showDrawsAnImageFileInEachModeAndRefusesBadInput() throws {
+        let image = ExplorerEndToEndTests.sampleData + "/images/" + (try FileManager.default
+            .contentsOfDirectory(atPath: ExplorerEndToEndTests.sampleData + "/images").filter { $0.hasSuffix(".jpg") }.sorted()[0])
+        let scratch = NSTemporaryDirectory() + "vitrine-show-\(getpid())-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let run = { (arguments: [String]) throws -> HostileOutputTests.Output in
+            try HostileOutputTests.run(arguments, cache: scratch)
+        }
+        let common = ["show", "--size", "20x8", "--cell-pixels", "10x20", "--stats"]
+        let kitty = try run(common + ["--images", "kitty", image])
+        #expect(kitty.status == 0)
+        // One transmit-and-display (a=T) in chunks, then 8 line feeds under the picture.
+        let stream = kitty.stdout
+        let cut = stream.firstIndex(of: 0x0A) ?? stream.count
+        #expect(Array(stream[cut...]) == [UInt8](repeating: 0x0A, count: stream.count - cut))
+        let stats = String(decoding: kitty.stderr, as: UTF8.self)
+        #expect(stats.contains("kitty: ") && stats.contains(" bytes, encoded in "), "\(stats)")
+        #expect(stream.count > 20 * 10 * 8 * 20 * 3 / 2, "a raw RGB picture of up to 200x160 pixels")
+        let sixel = try run(common + ["--images", "sixel", "--compact", image])
+        #expect(sixel.status == 0 && sixel.stdout.starts(with: Array("\u{1B}P0;1;0q".utf8)) && sixel.stdout.last == 0x0A)
+        let iterm = try run(common + ["--images", "iterm", image])
+        #expect(iterm.status == 0 && iterm.stdout.starts(with: Array("\u{1B}]1337;File=inline=1;".utf8)))
+        // Not a terminal and no --images: half blocks in ANSI colours, one line per row.
+        let blocks = try run(["show", "--size", "20x8", image])
+        #expect(blocks.status == 0 && String(decoding: blocks.stdout, as: UTF8.self).contains("▀"))
+        // Bad input: a clear error, nothing on standard output, the file's name escaped.
+        let hostile = scratch + "/bad \u{1B}[31mname.jpg"
+        try Data([0xFF, 0xD8, 0xFF, 0x00]).write(to: URL(fileURLWithPath: hostile))
+        for (arguments, says) in [(["show", hostile], "bad "), (["show", "--size", "0x5", image], "--size"),
+                                  (["show", "--images", "pixels", image], "--images"),
+                                  (["show", "--cell-pixels", "10x9999", image], "--cell-pixels"),
+                                  (["show", scratch + "/missing.jpg"], "missing.jpg")] {
+            let out = try run(arguments)
+            let err = String(decoding: out.stderr, as: UTF8.self)
+            #expect(out.status != 0 && out.stdout.isEmpty, "\(arguments)")
+            #expect(err.contains(says) && !out.stderr.contains(0x1B), "\(arguments): \(err)")
+        }
+    }
+
     func lastOffset(of needle: [UInt8], in bytes: [UInt8]) -> Int? {
         guard !needle.isEmpty, needle.count <= bytes.count else { return nil }
         var i = bytes.count - needle.count

@@ -382,10 +382,12 @@ struct GraphicsPainterSixelTests {
         let a = picture("a", x: 0, y: 1, columns: 6, rows: 3)     // rows 1...3
         let b = picture("b", x: 20, y: 6, columns: 6, rows: 2)    // rows 6...7
         _ = painter.plan([a, b], screenCleared: true, frameHeight: 24)
-        // Rows without pictures: nothing.
-        #expect(painter.plan([a, b], screenCleared: false, frameHeight: 24, touchedRows: [0, 4, 5, 23]) == GraphicsPlan())
-        // Row 2 was rewritten: the picture on it is drawn again from the cache, the other is not.
-        let plan = painter.plan([a, b], screenCleared: false, frameHeight: 24, touchedRows: [2])
+        // Rows without pictures, or columns beside them: nothing.
+        #expect(painter.plan([a, b], screenCleared: false, frameHeight: 24,
+                             touched: [0: 0...79, 4: 0...79, 5: 0...79, 23: 0...79, 2: 6...19, 6: 30...79]) == GraphicsPlan())
+        // Row 2 was rewritten over the first picture's columns: it is drawn again from the cache,
+        // the other is not.
+        let plan = painter.plan([a, b], screenCleared: false, frameHeight: 24, touched: [2: 3...40])
         let out = try Output(plan.output)
         #expect(plan.repaintRows.isEmpty && out.draws.map { [$0.row, $0.column] } == [[1, 0]])
         #expect(painter.stats.encoded == 2)

@@ -25,9 +25,11 @@ def spawn(argv, env, cols=120, rows=40, pixels=(0, 0)):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, pixels[0], pixels[1]))
     return pid, fd
 
-def drain(fd, quiet=0.25, limit=30.0):
-    """Reads until nothing came for `quiet` seconds; returns the bytes."""
+def drain(fd, quiet=0.25, limit=30.0, timed=False):
+    """Reads until nothing came for `quiet` seconds (or the end); returns the bytes, and with
+    `timed` also the `time.perf_counter()` of the last byte (None if none came)."""
     out = bytearray()
+    last = None
     end = time.time() + limit
     while time.time() < end:
         r, _, _ = select.select([fd], [], [], quiet)
@@ -40,7 +42,8 @@ def drain(fd, quiet=0.25, limit=30.0):
         if not chunk:
             break
         out += chunk
-    return bytes(out)
+        last = time.perf_counter()
+    return (bytes(out), last) if timed else bytes(out)
 
 @contextlib.contextmanager
 def running(argv, env, setup, settle, pixels=(0, 0)):

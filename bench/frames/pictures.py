@@ -32,15 +32,7 @@ def run(argv, tty=False):
         return p.stdout, time.perf_counter() - t, p.stderr.decode("utf-8", "replace")
     from bytes_per_key import spawn
     pid, fd = spawn(argv, dict(os.environ, TERM="xterm-256color"), pixels=(1200, 800))
-    data = bytearray()
-    while True:
-        try:
-            chunk = os.read(fd, 1 << 16)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
+    data = drain(fd, quiet=30.0, limit=60.0)
     os.waitpid(pid, 0)
     os.close(fd)
     return bytes(data), time.perf_counter() - t, ""
@@ -56,34 +48,14 @@ def spawn_env(base, extra):
 
 def key_timing(argv, env, setup, key, n, settle=8.0):
     """For each of `n` presses: bytes written, and seconds from the key to the last byte."""
-    import pty as _pty  # noqa: F401  (running() forks through pty)
     out = []
     with running(argv, env, setup, settle, pixels=(1200, 800)) as fd:
         for _ in range(n):
             t0 = time.perf_counter()
             os.write(fd, key)
-            data, last = drain_timed(fd)
+            data, last = drain(fd, quiet=0.4, timed=True)
             out.append((len(data), (last - t0) if last else 0.0))
     return out
-
-def drain_timed(fd, quiet=0.4, limit=30.0):
-    import select
-    data = bytearray()
-    last = None
-    end = time.time() + limit
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], quiet)
-        if not r:
-            break
-        try:
-            chunk = os.read(fd, 1 << 16)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
-        last = time.perf_counter()
-    return bytes(data), last
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))

@@ -1,5 +1,12 @@
 """Shared helpers of the twin's tests: paths, the Vitrine binary, a feature cache for SampleData,
-and running the twin (single process or torchrun) as a subprocess.
+running the twin (one process: in this interpreter; torchrun: a subprocess), and the runs several
+tests share.
+
+Time: `make test` runs these next to Swift's tests on 2 cores, so what costs is starting Python and
+torch (about 3 s of CPU a process, 9 s a torchrun launch of 2 ranks). One-process commands therefore
+run in the test process itself (`cli.main`, the code `python -m vitrine_scaleout` runs; torchrun
+launches and `python -m vitrine_scaleout plan` still start the module for real), and a run that
+several tests only read is made once per test process (`shared_run`).
 
 Environment:
   VITRINE_BIN        a built `vitrine` (default: the checkout's .build/release/vitrine)
@@ -10,14 +17,21 @@ Environment:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import traceback
 import unittest
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCALEOUT = os.path.dirname(HERE)
@@ -101,13 +115,125 @@ def free_port() -> int:
 
 
 def twin(args: list, nproc: int = 1, timeout: float = 240, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    """Runs `python -m vitrine_scaleout ARGS`, under torchrun when nproc > 1."""
+    """`python -m vitrine_scaleout ARGS`: under torchrun (a subprocess) when nproc > 1, else in this
+    process (`in_process`)."""
     if nproc > 1:
         cmd = [TORCHRUN, f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1", f"--master_port={free_port()}",
                "-m", "vitrine_scaleout"] + args
-    else:
-        cmd = [PYTHON, "-m", "vitrine_scaleout"] + args
-    return subprocess.run(cmd, env=env(**(extra_env or {})), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+        return subprocess.run(cmd, env=env(**(extra_env or {})), capture_output=True, text=True, timeout=timeout,
+                              cwd=REPO)
+    return in_process(args, extra_env)
+
+
+class _Exited(BaseException):
+    """os._exit called by the command (the trainer's way out of a broken run)."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+def in_process(args: list, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs `vitrine_scaleout.cli.main(ARGS)` (what `python -m vitrine_scaleout ARGS` runs) in this
+    process, as `twin` would run it in a fresh one: the same environment variables (and
+    `extra_env`), working directory, one torch thread (OMP_NUM_THREADS=1 there); stdout and stderr
+    captured; `os._exit`, `sys.exit` and an escaping exception become the return code. Signal
+    handlers and the thread count are restored afterwards."""
+    import torch
+    from vitrine_scaleout import cli
+    variables = {"VITRINE_WEIGHTS": WEIGHTS, "VITRINE_CACHE": CACHE}
+    variables.update({k: str(v) for k, v in (extra_env or {}).items()})
+    out, err = io.StringIO(), io.StringIO()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    threads, cwd = torch.get_num_threads(), os.getcwd()
+    code = 0
+
+    def exit_now(status):
+        raise _Exited(status)
+
+    try:
+        with mock.patch.dict(os.environ, variables), mock.patch.object(os, "_exit", exit_now), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+                os.environ.pop(name, None)
+            torch.set_num_threads(1)
+            os.chdir(REPO)
+            try:
+                code = cli.main([str(a) for a in args])
+            except _Exited as exited:
+                code = exited.code
+            except SystemExit as exited:
+                code = exited.code if isinstance(exited.code, int) else (0 if exited.code is None else 1)
+            except Exception:
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        os.chdir(cwd)
+        torch.set_num_threads(threads)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return subprocess.CompletedProcess(["vitrine_scaleout"] + list(args), code, out.getvalue(), err.getvalue())
+
+
+def run_all(commands: list, workers: int = 2, timeout: float = 120, **kwargs) -> list:
+    """subprocess.run of every command (lists of arguments), `workers` at a time (Vitrine's commands
+    use one core each); the results in the order of `commands`."""
+    def one(cmd):
+        return subprocess.run(cmd, env=kwargs.get("env") or env(), capture_output=True, text=True, timeout=timeout)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        return list(pool.map(one, commands))
+
+
+# --------------------------------------------------------------------------- runs tests share
+
+_shared_root = None
+_shared = {}
+
+
+def _shared_folder(name: str) -> str:
+    global _shared_root
+    if _shared_root is None:
+        _shared_root = tempfile.mkdtemp(prefix="scaleout-test-shared-")
+        atexit.register(shutil.rmtree, _shared_root, True)
+    return os.path.join(_shared_root, name)
+
+
+def shared_run(name: str, args: list, nproc: int = 1, extra_env: dict | None = None):
+    """`twin(ARGS + ["--out", FOLDER], nproc)` once per test process, whichever test asks first:
+    (the result, FOLDER). Tests only read FOLDER (they copy what they change), and each checks the
+    result's return code itself, so a broken run fails every test that uses it. `extra_env` values
+    may name the folder as {out}."""
+    if name not in _shared:
+        folder = _shared_folder(name)
+        values = {k: str(v).format(out=folder) for k, v in (extra_env or {}).items()}
+        _shared[name] = (twin(list(args) + ["--out", folder], nproc=nproc, extra_env=values), folder)
+    return _shared[name]
+
+
+# The 2-rank pretraining run of tiny models on SampleData that test_ddp (2 ranks = 1 process),
+# test_failure (the uninterrupted run a resumed one must reproduce) and test_embed_parity (a DDP
+# checkpoint in Vitrine) share: 6 steps of batch 8, dropout off, a checkpoint every 2 steps, every
+# rank's final parameters in FOLDER/ranks.
+DDP_PRETRAIN = ["train", "--preset", "tiny", "--mode", "pretrain", "--data", SAMPLE, "--steps", "6", "--batch", "8",
+                "--checkpoint-every", "2", "--no-eval", "--quiet", "--seed", "3", "--dropout", "0", "--timeout", "20"]
+
+
+def ddp_pretrain_run():
+    """(result, folder) of DDP_PRETRAIN under torchrun with 2 ranks (gathered negatives with gradients)."""
+    ensure_cache(["train"])
+    return shared_run("ddp-pretrain", DDP_PRETRAIN + ["--gather", "grad"], nproc=2,
+                      extra_env={"VITRINE_SCALEOUT_DUMP_PARAMS": os.path.join("{out}", "ranks")})
+
+
+# One step of pretraining (seed 11, batch 4) from CaptureModel(tiny config, seed=11): test_probe
+# compares its step-1 losses with `probe` on the same batch, test_probe_parity uses its checkpoint.
+PROBE_PRETRAIN = ["train", "--preset", "tiny", "--mode", "pretrain", "--data", SAMPLE, "--steps", "1", "--batch", "4",
+                  "--seed", "11", "--no-eval", "--quiet"]
+
+
+def probe_pretrain_run():
+    ensure_cache(["train"])
+    return shared_run("probe-pretrain", PROBE_PRETRAIN)
 
 
 def events(run_dir: str) -> list:

@@ -1,6 +1,9 @@
-"""Issue 15, test 1: `torchrun --nproc_per_node=2` with gloo, 3 steps on SampleData (tiny preset,
-dropout off): the parameters are identical on both ranks, and 2 ranks at batch B give the same losses
-and parameters as 1 process at batch 2B (within 1e-5); without the gradient-keeping gather they do not."""
+"""Issue 15, test 1: `torchrun --nproc_per_node=2` with gloo, on SampleData (tiny preset, dropout off):
+the parameters are identical on both ranks, and 2 ranks at batch B give the same losses and parameters
+as 1 process at batch 2B (within 1e-5); without the gradient-keeping gather they do not.
+
+The 2-rank pretraining run (6 steps) is the one test_failure and test_embed_parity also read
+(`_support.ddp_pretrain_run`); the one-process runs are made in this process (`_support.in_process`)."""
 
 import os
 import unittest
@@ -35,25 +38,30 @@ class DistributedEquivalence(unittest.TestCase):
             raise unittest.SkipTest("no pretrained weights (make weights)")
         S.ensure_cache(["train", "gallery", "dev", "test"])
 
-    def run_twin(self, folder, mode, nproc, gather="grad", batch=8):
-        args = ["train", "--preset", "tiny", "--mode", mode, "--data", S.SAMPLE, "--steps", "3", "--batch", str(batch),
-                "--no-eval", "--out", folder, "--quiet", "--seed", "7", "--dropout", "0", "--timeout", "60",
-                "--gather", gather]
-        if mode == "finetune":
-            args += ["--no-flags", "--query-pairs", "dev"]
-        r = S.twin(args, nproc=nproc, extra_env={"VITRINE_SCALEOUT_DUMP_PARAMS": os.path.join(folder, "ranks")})
-        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+    def outputs(self, result, folder):
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         return S.step_losses(folder), params(os.path.join(folder, "latest.safetensors"))
+
+    def run_twin(self, folder, mode, nproc, gather="grad", batch=8):
+        if mode == "pretrain":
+            args = S.DDP_PRETRAIN + ["--out", folder, "--gather", gather]
+        else:
+            args = ["train", "--preset", "tiny", "--mode", mode, "--data", S.SAMPLE, "--steps", "3", "--batch", str(batch),
+                    "--no-eval", "--out", folder, "--quiet", "--seed", "7", "--dropout", "0", "--timeout", "60",
+                    "--gather", gather, "--no-flags", "--query-pairs", "dev"]
+        r = S.twin(args, nproc=nproc, extra_env={"VITRINE_SCALEOUT_DUMP_PARAMS": os.path.join(folder, "ranks")})
+        return self.outputs(r, folder)
 
     def test_pretrain_two_ranks_equal_one_process(self):
         with S.TempDir() as d:
             one_l, one_p = self.run_twin(os.path.join(d, "one"), "pretrain", 1)
-            two_l, two_p = self.run_twin(os.path.join(d, "two"), "pretrain", 2)
-            r0 = params(os.path.join(d, "two", "ranks", "rank0.safetensors"))
-            r1 = params(os.path.join(d, "two", "ranks", "rank1.safetensors"))
+            result, two = S.ddp_pretrain_run()
+            two_l, two_p = self.outputs(result, two)
+            r0 = params(os.path.join(two, "ranks", "rank0.safetensors"))
+            r1 = params(os.path.join(two, "ranks", "rank1.safetensors"))
             self.assertEqual(max_diff(r0, r1), 0.0, "the ranks' parameters differ")
             self.assertEqual(max_diff(r0, two_p), 0.0, "the checkpoint is not rank 0's parameters")
-            self.assertEqual(sorted(one_l), [1, 2, 3])
+            self.assertEqual(sorted(one_l), [1, 2, 3, 4, 5, 6])
             self.assertLess(loss_diff(one_l, two_l), TOL, (one_l, two_l))
             self.assertLess(max_diff(one_p, two_p), TOL)
             # Without gathering the negatives, or gathering them without their gradients, the

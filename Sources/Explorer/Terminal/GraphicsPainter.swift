@@ -214,10 +214,11 @@ public final class GraphicsPainter {
     ///   - frameWidth: the screen's width in columns, when known: a picture past it is refused.
     ///   - frameHeight: the screen's height in rows: a picture below it is refused, and a sixel or
     ///     iTerm2 picture on its last row too (drawing there could scroll the screen).
-    ///   - touchedRows: rows curses updated in this frame: a sixel or iTerm2 picture on one is
-    ///     drawn again (curses may have rewritten its blank cells rather than moved past them).
+    ///   - touched: the columns curses updated in this frame, by row (from the first changed cell
+    ///     to the last): a sixel or iTerm2 picture that overlaps them is drawn again (curses may
+    ///     have rewritten its blank cells rather than moved past them).
     public func plan(_ pictures: [Picture], screenCleared: Bool, frameWidth: Int? = nil, frameHeight: Int,
-                     touchedRows: Set<Int> = []) -> GraphicsPlan {
+                     touched: [Int: ClosedRange<Int>] = [:]) -> GraphicsPlan {
         stats.plans += 1
         clock &+= 1
         var plan: GraphicsPlan
@@ -226,7 +227,7 @@ public final class GraphicsPainter {
             plan = planKitty(pictures, screenCleared: screenCleared, frameWidth: frameWidth, frameHeight: frameHeight)
         case .sixel, .iterm:
             plan = planInline(pictures, screenCleared: screenCleared, frameWidth: frameWidth, frameHeight: frameHeight,
-                              touchedRows: touchedRows)
+                              touched: touched)
         case .blocks, .ascii:
             plan = GraphicsPlan()
         }
@@ -419,7 +420,7 @@ public final class GraphicsPainter {
     // MARK: - sixel and iTerm2
 
     private func planInline(_ pictures: [Picture], screenCleared: Bool, frameWidth: Int?, frameHeight: Int,
-                            touchedRows: Set<Int>) -> GraphicsPlan {
+                            touched: [Int: ClosedRange<Int>]) -> GraphicsPlan {
         var failures: [String] = []
         var current: [(shown: Shown, picture: Picture)] = []
         var seen: Set<Shown> = []
@@ -430,8 +431,10 @@ public final class GraphicsPainter {
         }
         // Curses may rewrite blank cells between changed ones on a row it updates (when that is
         // cheaper than moving the cursor), wiping a picture there: those pictures are drawn again.
-        let touched = { (s: Shown) in s.rows.contains(where: touchedRows.contains) }
-        if !screenCleared && seen == attempted && !drawn.contains(where: touched) {
+        let overlapsTouched = { (s: Shown) in
+            s.rows.contains { row in touched[row].map { $0.overlaps(s.x...(s.x + s.content.columns - 1)) } ?? false }
+        }
+        if !screenCleared && seen == attempted && !drawn.contains(where: overlapsTouched) {
             return GraphicsPlan(repaintRows: [], output: [], failures: failures + lastEncodeFailures)
         }
         var repaint = Set<Int>()
@@ -444,7 +447,7 @@ public final class GraphicsPainter {
         var nowDrawn: Set<Shown> = []
         var encodeFailures: [String] = []
         for (shown, picture) in current {
-            let needed = screenCleared || !drawn.contains(shown) || shown.rows.contains(where: repaint.contains) || touched(shown)
+            let needed = screenCleared || !drawn.contains(shown) || shown.rows.contains(where: repaint.contains) || overlapsTouched(shown)
             if !needed {
                 nowDrawn.insert(shown)
                 continue

@@ -45,8 +45,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     private var cursorVisible = false
     private var pairs = PairPool(limit: 0)
     private var glyphs: [wchar_t] = []
-    /// The rows the last `paint` handed to curses.
-    private var paintedRows = Set<Int>()
+    /// The columns the last `paint` changed, by row (first to last changed cell).
+    private var paintedSpans: [Int: ClosedRange<Int>] = [:]
     private let paletteSize: Int
     private let directColor: Bool
     /// Drops answers to the colour and graphics queries that come after they stopped waiting.
@@ -276,7 +276,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         // (the second time round, pairs are recycled: a screen with more distinct
         // colour pairs than the terminal has shows some cells in wrong colours).
         var repaintedAll = force
-        paintedRows.removeAll(keepingCapacity: true)
+        paintedSpans.removeAll(keepingCapacity: true)
         if !paint(frame, rows: rows, cols: cols, force: force) {
             resetPairs(recycling: false)
             repaintedAll = true
@@ -297,7 +297,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
                 repaintedAll = true
             }
             let plan = painter.plan(frame.pictures, screenCleared: repaintedAll, frameWidth: min(frame.width, cols),
-                                    frameHeight: min(frame.height, rows), touchedRows: paintedRows)
+                                    frameHeight: min(frame.height, rows), touched: paintedSpans)
             for row in plan.repaintRows where row >= 0 && row < rows { _ = vt_redraw_lines(window, Int32(row), 1) }
             pictureBytes += plan.output
             let cleanup = painter.crashCleanup
@@ -347,11 +347,23 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
                    frame.cells[y * frame.width..<(y + 1) * frame.width] == last.cells[y * last.width..<(y + 1) * last.width] {
                     continue
                 }
-                paintedRows.insert(y)
+                paintedSpans[y] = Self.changedColumns(frame, last, row: y, cols: cols)
                 if !paintRow(y, cells: cells, frame: frame, cols: cols, resolver: resolver) { return false }
             }
             return true
         }
+    }
+
+    /// The columns of row `y` that differ from the last frame (all of them without one).
+    private static func changedColumns(_ frame: Frame, _ last: Frame?, row y: Int, cols: Int) -> ClosedRange<Int> {
+        guard let last, y < last.height, y < frame.height, last.width == frame.width, cols > 0 else { return 0...max(0, cols - 1) }
+        let width = min(frame.width, cols)
+        var first = -1, lastChanged = -1
+        for x in 0..<width where frame[x, y] != last[x, y] {
+            if first < 0 { first = x }
+            lastChanged = x
+        }
+        return first < 0 ? 0...0 : first...lastChanged
     }
 
     private func paintRow(_ y: Int, cells: UnsafeBufferPointer<Cell>, frame: Frame, cols: Int, resolver: StyleResolver) -> Bool {
