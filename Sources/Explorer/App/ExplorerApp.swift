@@ -148,6 +148,11 @@ public final class ExplorerApp {
             if events.contains(where: { if case .key = $0 { return true }; if case .mouse = $0 { return true }; return false }) {
                 clock.touched()
             }
+            // A resize may come with another cell size (the font was zoomed): pictures follow it.
+            if events.contains(where: { if case .resize = $0 { return true }; return false }),
+               state.capabilities.cellPixels != backend.capabilities.cellPixels {
+                state.capabilities.cellPixels = backend.capabilities.cellPixels
+            }
             let messages = events.map(Msg.input) + inbox.drain()
             for msg in messages {
                 if case .datasetLoaded(.success(let loaded)) = msg {

@@ -27,7 +27,8 @@ import Darwin
 /// Threads: everything but `wake()` must be called from one thread (the UI
 /// loop); `wake()` may be called from any thread.
 public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
-    public let capabilities: TerminalCapabilities
+    /// What the terminal can do; `cellPixels` follows the terminal's size reports (a resize).
+    public private(set) var capabilities: TerminalCapabilities
     /// How the colour mode was decided (terminfo entry, reason).
     public let colorDecision: ColorModeDecision
     /// How images are drawn, and why (`--images`, the terminal's answer).
@@ -45,6 +46,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     private var cursorVisible = false
     private var pairs = PairPool(limit: 0)
     private var glyphs: [wchar_t] = []
+    /// Picture bytes to write with the next frame (the deletes of a reconfigured painter).
+    private var pendingPictureBytes: [UInt8] = []
     /// The columns the last `paint` changed, by row (first to last changed cell).
     private var paintedSpans: [Int: ClosedRange<Int>] = [:]
     private let paletteSize: Int
@@ -287,7 +290,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         }
         // Pictures: rows where a sixel or iTerm2 picture went away are repainted in full by this
         // update; the pictures themselves are written after it.
-        var pictureBytes: [UInt8] = []
+        var pictureBytes: [UInt8] = pendingPictureBytes
+        pendingPictureBytes = []
         if let painter {
             // A picture's padding (a fraction of a cell) takes the theme's background.
             if painter.options.background != theme.background {
@@ -315,6 +319,21 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         doupdate()
         if !pictureBytes.isEmpty { writeAll(pictureBytes) }
         lastFrame = frame
+    }
+
+    /// After a resize: a new cell size from `TIOCGWINSZ` (the font was zoomed), when the terminal
+    /// reports one; the painter starts over with it (the next frame is a full repaint).
+    private func refreshCellPixels() {
+        guard let painter, capabilities.cellPixels != nil else { return }
+        var w: Int32 = 0, h: Int32 = 0
+        guard vt_cell_pixels(STDOUT_FILENO, &w, &h) != 0, (1...GraphicsLimits.maxCellPixels).contains(Int(w)),
+              (1...GraphicsLimits.maxCellPixels).contains(Int(h)) else { return }
+        let cell = CellPixelSize(width: Int(w), height: Int(h))
+        guard cell != capabilities.cellPixels else { return }
+        capabilities.cellPixels = cell
+        var options = painter.options
+        options.cellSize = cell
+        pendingPictureBytes += painter.reconfigure(options)
     }
 
     /// Writes bytes to the terminal after what curses has buffered.
@@ -571,6 +590,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
         case KEY_BTAB: return .key(.backTab)
         case KEY_RESIZE:
             needsClear = true
+            refreshCellPixels()
             let (w, h) = size
             return .resize(width: w, height: h)
         case KEY_MOUSE:
