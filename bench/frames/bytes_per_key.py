@@ -74,10 +74,10 @@ def measure(argv, env, setup, key, n, settle=8.0, quiet=0.25):
             sizes.append(len(drain(fd, quiet=quiet)))
         return sizes
 
-def held(argv, env, setup, key, rate=30, seconds=2.0, settle=8.0):
+def held(argv, env, setup, key, rate=30, seconds=2.0, settle=8.0, pixels=(0, 0)):
     """A key held down: `rate` presses a second for `seconds`. Returns the bytes per press while
     it is held and the bytes written after the last press (the picture once the selection rests)."""
-    with running(argv, env, setup, settle) as fd:
+    with running(argv, env, setup, settle, pixels=pixels) as fd:
         presses = int(rate * seconds)
         during = 0
         for _ in range(presses):

@@ -20,7 +20,7 @@ A benchmark, not a test: it prints figures; nothing passes or fails.
 import argparse, glob, os, re, shutil, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bytes_per_key import drain, running  # noqa: E402
+from bytes_per_key import drain, held, running  # noqa: E402
 
 def run(argv, tty=False):
     """Bytes on standard output, wall seconds and standard error of a command; with `tty`, in a
@@ -120,6 +120,12 @@ def main():
         rows = key_timing(vit + ["--images", mode, "--guest", "--no-search"], base, [], b"j", a.keys)
         print(f"{'vitrine --images ' + mode + ' --guest: browser j':52} {int(statistics.median(r[0] for r in rows)):9d} "
               f"{statistics.median(r[1] for r in rows) * 1000:14.0f} ms")
+    print("\n   j held at 30 presses a second for 2 s in the browser (issue 14's frame budget):")
+    for mode, extra in (("blocks", []), ("kitty", []), ("sixel", []), ("kitty", ["--guest", "--no-search"]),
+                        ("sixel", ["--guest", "--no-search"])):
+        per, after = held(vit + ["--images", mode] + extra, base, [], b"j", pixels=(1200, 800))
+        name = f"vitrine --images {mode}{' --guest' if extra else ''}"
+        print(f"{name:52} {per:9.0f} B a press while held, {after:9d} B after the last")
 
 if __name__ == "__main__":
     main()
