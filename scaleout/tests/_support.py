@@ -115,14 +115,28 @@ def free_port() -> int:
 
 
 def twin(args: list, nproc: int = 1, timeout: float = 240, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m vitrine_scaleout ARGS`: under torchrun (a subprocess) when nproc > 1, else in this
-    process (`in_process`)."""
+    """`python -m vitrine_scaleout ARGS`: under torchrun (a subprocess, killed after `timeout`) when
+    nproc > 1, else in this process (`in_process`)."""
     if nproc > 1:
         cmd = [TORCHRUN, f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1", f"--master_port={free_port()}",
                "-m", "vitrine_scaleout"] + args
         return subprocess.run(cmd, env=env(**(extra_env or {})), capture_output=True, text=True, timeout=timeout,
                               cwd=REPO)
     return in_process(args, extra_env)
+
+
+_tokenizers = {}
+
+
+def tokenizer(tower: str, weights: str | None = None):
+    """`tokenizers.load_tokenizer(tower, weights)` (default WEIGHTS), loaded once per test process: e5's
+    tokenizer.bin takes about 0.9 s of CPU to read, and nothing changes a tokenizer once loaded. The
+    tokenizer's own tests (test_tokenizers) load theirs themselves."""
+    from vitrine_scaleout import tokenizers
+    key = (tower, os.path.realpath(weights or WEIGHTS))
+    if key not in _tokenizers:
+        _tokenizers[key] = tokenizers.load_tokenizer(tower, weights or WEIGHTS)
+    return _tokenizers[key]
 
 
 class _Exited(BaseException):
@@ -138,9 +152,10 @@ def in_process(args: list, extra_env: dict | None = None) -> subprocess.Complete
     process, as `twin` would run it in a fresh one: the same environment variables (and
     `extra_env`), working directory, one torch thread (OMP_NUM_THREADS=1 there); stdout and stderr
     captured; `os._exit`, `sys.exit` and an escaping exception become the return code. Signal
-    handlers and the thread count are restored afterwards."""
+    handlers and the thread count are restored afterwards. The commands' `load_tokenizer` is
+    `tokenizer` (the same file read once per test process, not once per command)."""
     import torch
-    from vitrine_scaleout import cli
+    from vitrine_scaleout import cli, probe, trainer
     variables = {"VITRINE_WEIGHTS": WEIGHTS, "VITRINE_CACHE": CACHE}
     variables.update({k: str(v) for k, v in (extra_env or {}).items()})
     out, err = io.StringIO(), io.StringIO()
@@ -153,6 +168,7 @@ def in_process(args: list, extra_env: dict | None = None) -> subprocess.Complete
 
     try:
         with mock.patch.dict(os.environ, variables), mock.patch.object(os, "_exit", exit_now), \
+                mock.patch.object(trainer, "load_tokenizer", tokenizer), mock.patch.object(probe, "load_tokenizer", tokenizer), \
                 contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
                 os.environ.pop(name, None)
@@ -175,11 +191,15 @@ def in_process(args: list, extra_env: dict | None = None) -> subprocess.Complete
     return subprocess.CompletedProcess(["vitrine_scaleout"] + list(args), code, out.getvalue(), err.getvalue())
 
 
-def run_all(commands: list, workers: int = 2, timeout: float = 120, **kwargs) -> list:
-    """subprocess.run of every command (lists of arguments), `workers` at a time (Vitrine's commands
-    use one core each); the results in the order of `commands`."""
+def run_all(commands: list, workers: int = 2, timeout: float = 120, environment: dict | None = None) -> list:
+    """subprocess.run of every command (lists of arguments) with `environment` (default `env()`),
+    `workers` at a time (Vitrine's commands use one core each): the results, in the order of
+    `commands`. (From another thread, pass `environment`: an in-process command may be changing
+    os.environ meanwhile.)"""
+    environment = environment or env()
+
     def one(cmd):
-        return subprocess.run(cmd, env=kwargs.get("env") or env(), capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(cmd, env=environment, capture_output=True, text=True, timeout=timeout)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         return list(pool.map(one, commands))
 
@@ -213,15 +233,16 @@ def shared_run(name: str, args: list, nproc: int = 1, extra_env: dict | None = N
 # The 2-rank pretraining run of tiny models on SampleData that test_ddp (2 ranks = 1 process),
 # test_failure (the uninterrupted run a resumed one must reproduce) and test_embed_parity (a DDP
 # checkpoint in Vitrine) share: 6 steps of batch 8, dropout off, a checkpoint every 2 steps, every
-# rank's final parameters in FOLDER/ranks.
+# rank's final parameters in FOLDER/ranks. Tests add --gather and --timeout, which do not change the
+# losses (the shared run: --gather grad --timeout 60).
 DDP_PRETRAIN = ["train", "--preset", "tiny", "--mode", "pretrain", "--data", SAMPLE, "--steps", "6", "--batch", "8",
-                "--checkpoint-every", "2", "--no-eval", "--quiet", "--seed", "3", "--dropout", "0", "--timeout", "20"]
+                "--checkpoint-every", "2", "--no-eval", "--quiet", "--seed", "3", "--dropout", "0"]
 
 
 def ddp_pretrain_run():
     """(result, folder) of DDP_PRETRAIN under torchrun with 2 ranks (gathered negatives with gradients)."""
     ensure_cache(["train"])
-    return shared_run("ddp-pretrain", DDP_PRETRAIN + ["--gather", "grad"], nproc=2,
+    return shared_run("ddp-pretrain", DDP_PRETRAIN + ["--gather", "grad", "--timeout", "60"], nproc=2,
                       extra_env={"VITRINE_SCALEOUT_DUMP_PARAMS": os.path.join("{out}", "ranks")})
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from tests import _support as S
-from vitrine_scaleout import checkpoint as K, config as C, model as M, safetensors_io as st, tokenizers, weights as W
+from vitrine_scaleout import checkpoint as K, config as C, model as M, safetensors_io as st, weights as W
 
 
 def read(path, mode="rb"):
@@ -54,7 +54,7 @@ class ModelFiles(unittest.TestCase):
         self.weights = W.Weights(S.WEIGHTS)
 
     def tiny(self, seed=1):
-        tok = tokenizers.load_tokenizer("e5", S.WEIGHTS)
+        tok = S.tokenizer("e5")
         return M.CaptureModel(C.tiny_config("e5", tok.vocabulary_rows), seed=seed)
 
     def test_save_load_round_trip(self):

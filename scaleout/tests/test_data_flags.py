@@ -137,9 +137,8 @@ class FlagRule(unittest.TestCase):
 class FineTuningPairs(unittest.TestCase):
     def test_labels_and_flags(self):
         S.require_weights(self)
-        from vitrine_scaleout import tokenizers
         ds = data.load(S.SAMPLE)
-        tok = tokenizers.load_tokenizer("minilm", S.WEIGHTS)
+        tok = S.tokenizer("minilm")
         corpus = batches.Corpus(ds, ["gallery", "dev", "test"], tok, 36)
         options = C.preset("tiny", "finetune", "minilm")
         options.query_pair_splits = ["dev"]

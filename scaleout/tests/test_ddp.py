@@ -44,7 +44,7 @@ class DistributedEquivalence(unittest.TestCase):
 
     def run_twin(self, folder, mode, nproc, gather="grad", batch=8):
         if mode == "pretrain":
-            args = S.DDP_PRETRAIN + ["--out", folder, "--gather", gather]
+            args = S.DDP_PRETRAIN + ["--out", folder, "--gather", gather, "--timeout", "60"]
         else:
             args = ["train", "--preset", "tiny", "--mode", mode, "--data", S.SAMPLE, "--steps", "3", "--batch", str(batch),
                     "--no-eval", "--out", folder, "--quiet", "--seed", "7", "--dropout", "0", "--timeout", "60",

@@ -1,17 +1,21 @@
 """Issue 15, test 3: a checkpoint trained with DistributedDataParallel, loaded by `vitrine embed --model`,
 gives the same e, z_t, z_v as the twin's `embed` (within 1e-4); and a checkpoint whose frozen text
-tensors are left out and referenced by SHA-256 loads in Vitrine with the same embeddings."""
+tensors are left out and referenced by SHA-256 loads in Vitrine with the same embeddings.
+
+The DDP checkpoint is that of the 2-rank run test_ddp and test_failure also read
+(`_support.ddp_pretrain_run`). Vitrine's commands run while the twin's run in this process."""
 
 import json
 import os
 import subprocess
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from tests import _support as S
-from vitrine_scaleout import checkpoint as K, config as C, model as M, safetensors_io as st, tokenizers, weights as W
+from vitrine_scaleout import checkpoint as K, config as C, model as M, safetensors_io as st, weights as W
 
 TOL = 1e-4
 CAPTION = "Lumessa 焕白面霜 50ml 保湿 【包邮】"
@@ -30,14 +34,17 @@ class EmbedParity(unittest.TestCase):
             self.skipTest("no built vitrine (set VITRINE_BIN)")
 
     def compare(self, checkpoint):
-        r = subprocess.run([self.binary, "embed", "--model", checkpoint, "--caption", CAPTION, "--image", image(),
-                            "--json"], env=S.env(), capture_output=True, text=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        vitrine = json.loads(r.stdout)
-        r = S.twin(["embed", "--model", checkpoint, "--caption", CAPTION, "--image", image(), "--features", "compute",
-                    "--json"])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        twin = json.loads(r.stdout)
+        with ThreadPoolExecutor(1) as pool:   # Vitrine's embed while the twin's runs here
+            started = pool.submit(subprocess.run, [self.binary, "embed", "--model", checkpoint, "--caption", CAPTION,
+                                                   "--image", image(), "--json"],
+                                  env=S.env(), capture_output=True, text=True, timeout=120)
+            ours = S.twin(["embed", "--model", checkpoint, "--caption", CAPTION, "--image", image(), "--features",
+                           "compute", "--json"])
+            theirs = started.result()
+        self.assertEqual(theirs.returncode, 0, theirs.stderr)
+        vitrine = json.loads(theirs.stdout)
+        self.assertEqual(ours.returncode, 0, ours.stderr)
+        twin = json.loads(ours.stdout)
         self.assertEqual(twin["tokens"], vitrine["tokens"])
         for key in ("z_t", "z_v", "e"):
             a, b = np.array(vitrine[key]), np.array(twin[key])
@@ -47,35 +54,37 @@ class EmbedParity(unittest.TestCase):
     def test_ddp_checkpoint_in_vitrine_embed(self):
         S.ensure_cache(["train"])
         with S.TempDir() as d:
-            out = os.path.join(d, "run")
-            r = S.twin(["train", "--preset", "tiny", "--mode", "pretrain", "--data", S.SAMPLE, "--steps", "2",
-                        "--batch", "8", "--no-eval", "--out", out, "--quiet"], nproc=2)
+            r, out = S.ddp_pretrain_run()
             self.assertEqual(r.returncode, 0, r.stderr[-2000:])
             checkpoint = os.path.join(out, "latest.safetensors")
             self.compare(checkpoint)
             # The rest of Vitrine takes it unchanged: query, eval, and a new run started from it
             # (a tiny configuration: the sample preset keeps its top two text layers trainable).
-            for name, args in (
-                    ("query", ["query", "--data", S.SAMPLE, "--model", checkpoint, "--top", "3", "--json", CAPTION]),
-                    ("eval", ["eval", "--data", S.SAMPLE, "--model", checkpoint, "--split", "dev", "--json", "--quiet"]),
-                    ("train --init-from", ["train", "--data", S.SAMPLE, "--init-from", checkpoint, "--preset", "sample",
-                                           "--steps", "1", "--no-eval", "--no-flags", "--out", os.path.join(d, "ft")])):
-                r = subprocess.run([self.binary] + args, env=S.env(), capture_output=True, text=True, timeout=300)
+            # One after the other (they share the cache), while the twin's run below goes on.
+            commands = (
+                ("query", ["query", "--data", S.SAMPLE, "--model", checkpoint, "--top", "3", "--json", CAPTION]),
+                ("eval", ["eval", "--data", S.SAMPLE, "--model", checkpoint, "--split", "dev", "--json", "--quiet"]),
+                ("train --init-from", ["train", "--data", S.SAMPLE, "--init-from", checkpoint, "--preset", "sample",
+                                       "--steps", "1", "--no-eval", "--no-flags", "--out", os.path.join(d, "ft")]))
+            with ThreadPoolExecutor(1) as pool:
+                started = pool.submit(S.run_all, [[self.binary] + args for _, args in commands], 1, 300, S.env())
+                # And the twin itself starts a sample-preset run from it (its preset's frozen layers
+                # follow the checkpoint's depth, as Vitrine's do).
+                twin = S.twin(["train", "--init-from", checkpoint, "--preset", "sample", "--steps", "1", "--no-eval",
+                               "--no-flags", "--data", S.SAMPLE, "--out", os.path.join(d, "twin-ft"), "--quiet"])
+                results = started.result()
+            for (name, _), r in zip(commands, results):
                 self.assertEqual(r.returncode, 0, f"vitrine {name}: {r.stderr[-2000:]}")
                 if name == "query":
                     self.assertEqual(len(json.loads(r.stdout)["matches"]), 3)
                 if name == "eval":
                     self.assertGreater(json.loads(r.stdout)["top10"]["mAP"], 0)
             self.assertTrue(os.path.isfile(os.path.join(d, "ft", "latest.safetensors")))
-            # And the twin itself starts a sample-preset run from it (its preset's frozen layers
-            # follow the checkpoint's depth, as Vitrine's do).
-            r = S.twin(["train", "--init-from", checkpoint, "--preset", "sample", "--steps", "1", "--no-eval", "--no-flags",
-                        "--data", S.SAMPLE, "--out", os.path.join(d, "twin-ft"), "--quiet"])
-            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+            self.assertEqual(twin.returncode, 0, twin.stderr[-2000:])
 
     def test_frozen_tensors_referenced_by_hash(self):
         weights = W.Weights(S.WEIGHTS)
-        tok = tokenizers.load_tokenizer("e5", S.WEIGHTS)
+        tok = S.tokenizer("e5")
         config = C.tower_config("e5", tok.vocabulary_rows)
         config.image_layers = config.co_layers = config.cross_layers = 1
         model = M.CaptureModel(config, seed=5)

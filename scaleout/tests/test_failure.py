@@ -1,5 +1,9 @@
 """Issue 15, test 4: a rank killed mid-run ends the run with a clear error within the timeout, and
-`--resume` reproduces the uninterrupted run's losses."""
+`--resume` reproduces the uninterrupted run's losses.
+
+The uninterrupted run is the 2-rank run test_ddp and test_embed_parity also read
+(`_support.ddp_pretrain_run`: 6 steps, a checkpoint every 2); the broken run and its resumption use
+the same arguments, with a process-group timeout of 20 s."""
 
 import os
 import time
@@ -18,14 +22,13 @@ class LostRank(unittest.TestCase):
         S.ensure_cache(["train"])
 
     def args(self, out, resume=False):
-        a = ["train", "--preset", "tiny", "--mode", "pretrain", "--data", S.SAMPLE, "--steps", "6", "--batch", "8",
-             "--checkpoint-every", "2", "--no-eval", "--quiet", "--seed", "3", "--timeout", str(TIMEOUT)]
+        a = S.DDP_PRETRAIN + ["--gather", "grad", "--timeout", str(TIMEOUT)]
         return a + (["--resume", out] if resume else ["--out", out])
 
     def test_killed_rank_fails_the_run_and_resume_reproduces_the_losses(self):
         with S.TempDir() as d:
-            whole, broken = os.path.join(d, "whole"), os.path.join(d, "broken")
-            r = S.twin(self.args(whole), nproc=2)
+            broken = os.path.join(d, "broken")
+            r, whole = S.ddp_pretrain_run()
             self.assertEqual(r.returncode, 0, r.stderr[-2000:])
             expected = S.step_losses(whole)
             self.assertEqual(sorted(expected), [1, 2, 3, 4, 5, 6])

@@ -1,5 +1,8 @@
 """`make-batch` and `probe`: the batch file format, losses equal to the training step's on the same batch,
-gradients for every checkpoint tensor (checked against finite differences)."""
+gradients for every checkpoint tensor (checked against finite differences).
+
+The training run is `_support.probe_pretrain_run` (test_probe_parity reads its checkpoint); the twin's
+commands run in this process (`_support.in_process`)."""
 
 import json
 import os
@@ -10,7 +13,7 @@ import torch
 
 from tests import _support as S
 from vitrine_scaleout import checkpoint as K, config as C, distributed as D, losses as Lo, model as M
-from vitrine_scaleout import probe as P, safetensors_io as st, tokenizers, weights as W
+from vitrine_scaleout import probe as P, safetensors_io as st, weights as W
 
 
 class Probe(unittest.TestCase):
@@ -22,7 +25,7 @@ class Probe(unittest.TestCase):
 
     def checkpoint(self, d, seed=11):
         weights = W.Weights(S.WEIGHTS)
-        tok = tokenizers.load_tokenizer("e5", S.WEIGHTS)
+        tok = S.tokenizer("e5")
         config = C.tiny_config("e5", tok.vocabulary_rows)
         path = os.path.join(d, "init.safetensors")
         K.save_model(M.CaptureModel(config, seed=seed), path, K.checkpoint_metadata(
@@ -51,10 +54,11 @@ class Probe(unittest.TestCase):
             self.assertEqual(set(g.names), {"grad." + n for n, _ in model.named_checkpoint_parameters()})
             self.assertFalse(np.any(g.tensor("grad.fuse.weight")))      # pretraining never reaches fuse
             self.assertTrue(np.any(g.tensor("grad.mrm.weight")))
-            # The same batch is step 1 of a training run with this seed and initial model.
-            out = os.path.join(d, "run")
-            r = S.twin(["train", "--preset", "tiny", "--mode", "pretrain", "--data", S.SAMPLE, "--steps", "1", "--batch", "4",
-                        "--seed", "11", "--no-eval", "--out", out, "--quiet"])
+            # The same batch is step 1 of a training run with this seed and initial model (the
+            # shared run's seed and batch are this test's).
+            self.assertEqual(S.PROBE_PRETRAIN[S.PROBE_PRETRAIN.index("--seed") + 1], "11")
+            self.assertEqual(S.PROBE_PRETRAIN[S.PROBE_PRETRAIN.index("--batch") + 1], "4")
+            r, out = S.probe_pretrain_run()
             self.assertEqual(r.returncode, 0, r.stderr)
             step1 = S.step_losses(out)[1]
             for name in losses:

@@ -1,6 +1,9 @@
 """Issue 15, test 2: one fixed batch (dropout off) through `vitrine train`'s loss code (`vitrine
 train-probe`) and through the twin's (`python -m vitrine_scaleout probe`) gives the same losses and
-the same gradient for every checkpoint tensor, within 1e-4, in pretraining and in fine-tuning."""
+the same gradient for every checkpoint tensor, within 1e-4, in pretraining and in fine-tuning.
+
+The model is the checkpoint of `_support.probe_pretrain_run` (one step, which test_probe also reads);
+the twin's commands run in this process (`_support.in_process`)."""
 
 import json
 import os
@@ -27,12 +30,10 @@ class ProbeParity(unittest.TestCase):
 
     def compare(self, mode: str, extra: list[str]):
         with S.TempDir() as d:
-            ckpt = os.path.join(d, "init.safetensors")
             # The model both read: a twin checkpoint of the tiny preset's shape (e5's vocabulary).
-            r = S.twin(["train", "--preset", "tiny", "--mode", "pretrain", "--data", S.SAMPLE, "--steps", "1",
-                        "--batch", "4", "--seed", "5", "--no-eval", "--out", os.path.join(d, "run"), "--quiet"])
+            r, run = S.probe_pretrain_run()
             self.assertEqual(r.returncode, 0, r.stderr)
-            os.link(os.path.join(d, "run", "latest.safetensors"), ckpt)
+            ckpt = os.path.join(run, "latest.safetensors")
             batch = os.path.join(d, "batch.safetensors")
             r = S.twin(["make-batch", "--data", S.SAMPLE, "--model", ckpt, "--mode", mode, "--seed", "3", "--out", batch] + extra)
             self.assertEqual(r.returncode, 0, r.stderr)

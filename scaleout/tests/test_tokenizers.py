@@ -4,7 +4,6 @@ the hostile texts (Vitrine's own fixture), and equal `vitrine embed --json` toke
 
 import json
 import os
-import subprocess
 import unittest
 
 from tests import _support as S
@@ -14,9 +13,11 @@ FIXTURES = os.path.join(S.REPO, "Tests", "CaptureTests", "Fixtures")
 
 
 class E5AgainstFixture(unittest.TestCase):
-    def setUp(self):
-        S.require_weights(self)
-        self.tok = tokenizers.load_tokenizer("e5", S.WEIGHTS)
+    @classmethod
+    def setUpClass(cls):
+        if not S.have_weights():
+            raise unittest.SkipTest(f"the pretrained weights are not in {S.WEIGHTS} (make weights)")
+        cls.tok = tokenizers.load_tokenizer("e5", S.WEIGHTS)
 
     def test_every_sampledata_title_and_hostile_text(self):
         with open(os.path.join(FIXTURES, "e5_reference.json"), encoding="utf-8") as f:
@@ -61,18 +62,20 @@ class AgainstVitrineEmbed(unittest.TestCase):
         captions = [s.caption for split in ds.splits for s in split.samples[:2]]
         captions += ["  tabs\tand\nnew lines ", "ΟΔΟΣ Crème brûlée 「面霜」", "x" * 120 + " ok"]
         with S.TempDir() as d:
+            cases = []   # (tower, tokenizer, config, checkpoint, caption): a `vitrine embed` each, 2 at a time
             for tower in ("e5", "minilm"):
                 tok = tokenizers.load_tokenizer(tower, S.WEIGHTS)
                 config = C.tiny_config(tower, tok.vocabulary_rows)
                 path = os.path.join(d, f"{tower}.safetensors")
                 K.save_model(M.CaptureModel(config), path, K.checkpoint_metadata(
                     config, weights.tokenizer_identity(tower), weights.backbone_identity(), 0, "test"))
-                for caption in captions:
-                    r = subprocess.run([binary, "embed", "--model", path, "--caption", caption, "--json"],
-                                       env=S.env(), capture_output=True, text=True, timeout=60)
-                    self.assertEqual(r.returncode, 0, r.stderr)
-                    want = json.loads(r.stdout)["tokens"]
-                    self.assertEqual(tok.encode(caption, config.max_text_length), want, f"{tower}: {caption[:50]}")
+                cases += [(tower, tok, config, path, caption) for caption in captions]
+            results = S.run_all([[binary, "embed", "--model", path, "--caption", caption, "--json"]
+                                 for _, _, _, path, caption in cases], workers=2, timeout=60)
+            for (tower, tok, config, _, caption), r in zip(cases, results):
+                self.assertEqual(r.returncode, 0, r.stderr)
+                want = json.loads(r.stdout)["tokens"]
+                self.assertEqual(tok.encode(caption, config.max_text_length), want, f"{tower}: {caption[:50]}")
 
 
 if __name__ == "__main__":
