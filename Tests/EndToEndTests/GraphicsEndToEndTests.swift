@@ -119,7 +119,9 @@ import Glibc
             // Swift's backtracer would print (and in a terminal, wait) before the process dies.
             let (pipe, marker) = try launch(t, images: "kitty", environment: "SWIFT_BACKTRACE=enable=no ")
             try waitForCommands(pipe, "the preview's placement") { $0["a"] == "p" }
-            _ = try Tmux.spawnAndWait(["pkill", "-\(signal)", "-f", marker], stdout: "/dev/null", stderr: "/dev/null")
+            let pids = Self.processes(containing: marker)
+            #expect(pids.count == 1, "the explorer's process: \(pids)")
+            for pid in pids { kill(pid, signal == "TERM" ? SIGTERM : SIGSEGV) }
             try t.waitFor(text: "EXIT:\(code)", timeout: 15)
             try t.run(["pipe-pane", "-t", "main"])
             usleep(100_000)
@@ -195,6 +197,17 @@ import Glibc
             let err = String(decoding: out.stderr, as: UTF8.self)
             #expect(out.status != 0 && out.stdout.isEmpty, "\(arguments)")
             #expect(err.contains(says) && !out.stderr.contains(0x1B), "\(arguments): \(err)")
+        }
+    }
+
+    /// The processes whose command line contains `marker` (read from /proc: no procps needed).
+    static func processes(containing marker: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.first?.hasSuffix("/vitrine") == true && arguments.contains(marker) ? pid : nil
         }
     }
 
