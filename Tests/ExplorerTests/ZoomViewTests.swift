@@ -200,6 +200,13 @@ import Testing
         #expect(imageBox(frame, columns: 0..<60) != nil, "thumbnails in half blocks")
     }
 
+    @Test func aPictureTheTerminalCouldNotBeSentIsSaidInTheFooter() {
+        var s = Driver.state(width: 100, height: 30)
+        _ = update(&s, .pictureFailed("picture at column 3, row 2 (5x4 cells): reaches the last row"))
+        #expect(s.status?.role == .warning)
+        #expect(s.status?.text == "a picture could not be drawn: picture at column 3, row 2 (5x4 cells): reaches the last row; I draws images another way")
+    }
+
     @Test func pictureFitMatchesTheEncoder() {
         let cell = CellPixelSize(width: 9, height: 19)
         for (w, h) in [(430, 360), (48, 32), (1, 900), (900, 1), (640, 640)] {

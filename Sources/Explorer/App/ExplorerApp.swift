@@ -137,10 +137,17 @@ public final class ExplorerApp {
         // A followed run is another process's: only the reading stops.
         defer { follower?.stop() }
         var firstFrame = true
+        var pictureFailures: [String] = []
         var shown: [String] = []        // trace marks of what the next frame shows
         var tracedFilter = -1           // the filter generation whose first matches were traced
         while true {
             backend.draw(view(state), theme: state.theme)
+            // A picture the terminal could not be sent is said once, in the footer.
+            let failures = backend.pictureFailures
+            if failures != pictureFailures {
+                pictureFailures = failures
+                if let first = failures.first { inbox.post(.pictureFailed(first)) }
+            }
             if firstFrame { trace.mark("first-frame"); firstFrame = false }
             for name in shown { trace.mark(name) }
             shown = []

@@ -75,6 +75,8 @@ public enum Msg: Sendable {
     case guestClock(idleSeconds: Double, sessionSeconds: Double)
     /// The selection has rested since the move numbered `serial` (`Effect.restPreview`).
     case previewRested(serial: Int)
+    /// The terminal back end could not draw a picture (`GraphicsPainter`'s reason, no data in it).
+    case pictureFailed(String)
 }
 
 /// An export that was written.

@@ -82,6 +82,11 @@ public func update(_ state: inout ExplorerState, _ msg: Msg) -> [Effect] {
     case .filterFound(let found):
         return receiveFilterMatches(&state, found)
 
+    case .pictureFailed(let reason):
+        let key = state.keyName(.cycleImages).map { "; \($0) draws images another way" } ?? ""
+        state.status = StatusLine("a picture could not be drawn: \(reason)\(key)", role: .warning)
+        return []
+
     case .statusExpired(let serial):
         if state.status?.serial == serial { state.status = nil }
         return []

@@ -46,6 +46,8 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
     private var cursorVisible = false
     private var pairs = PairPool(limit: 0)
     private var glyphs: [wchar_t] = []
+    /// Why pictures of the last frame could not be drawn.
+    public private(set) var pictureFailures: [String] = []
     /// Picture bytes to write with the next frame (the deletes of a reconfigured painter).
     private var pendingPictureBytes: [UInt8] = []
     /// The columns the last `paint` changed, by row (first to last changed cell).
@@ -304,6 +306,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
                                     frameHeight: min(frame.height, rows), touched: paintedSpans)
             for row in plan.repaintRows where row >= 0 && row < rows { _ = vt_redraw_lines(window, Int32(row), 1) }
             pictureBytes += plan.output
+            pictureFailures = plan.failures
             let cleanup = painter.crashCleanup
             cleanup.withUnsafeBufferPointer { vt_guard_set_cleanup($0.baseAddress, Int32($0.count)) }
         }

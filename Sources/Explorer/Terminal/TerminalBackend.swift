@@ -106,6 +106,12 @@ public protocol TerminalBackend: AnyObject {
     /// Asks the terminal to put `text` on the system clipboard (OSC 52, `Clipboard.sequence`);
     /// only ever for an explicit user action. Terminals that do not allow it ignore it.
     func setClipboard(_ text: String)
+    /// Why pictures of the last frame could not be drawn (empty when all were, or none was asked).
+    var pictureFailures: [String] { get }
+}
+
+extension TerminalBackend {
+    public var pictureFailures: [String] { [] }
 }
 
 /// The OSC 52 clipboard write: `ESC ] 52 ; c ; <base64 of the UTF-8 text> BEL`. The text is
