@@ -6,106 +6,6 @@ import Testing
 import Glibc
 #endif
 
-/// A pseudo-terminal whose far side a thread plays from a script: once the request's last
-/// question (DA1, `ESC [ c`) is in, each step's bytes go out after its delay, in separate writes
-/// (so an answer can arrive split across reads). The program under test uses `slave`.
-final class ScriptedGraphicsTerminal: @unchecked Sendable {
-    typealias Step = (delay: TimeInterval, bytes: [UInt8])
-    let master: Int32
-    let slave: Int32
-
-    private final class Shared: @unchecked Sendable {
-        let lock = NSLock()
-        var received: [UInt8] = []
-        var stopped = false
-        let done = DispatchSemaphore(value: 0)
-        var isStopped: Bool { lock.withLock { stopped } }
-    }
-    private let shared = Shared()
-    private var playing = false
-
-    init() throws {
-        var m: Int32 = -1, s: Int32 = -1
-        guard vitrine_open_pty_pair(&m, &s) == 0 else { throw POSIXError(.ENODEV) }
-        (master, slave) = (m, s)
-        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
-    }
-
-    deinit {
-        shared.lock.withLock { shared.stopped = true }
-        if playing { _ = shared.done.wait(timeout: .now() + 5) }
-        close(slave)
-        close(master)
-    }
-
-    func play(_ script: [Step]) {
-        let shared = self.shared, master = self.master
-        playing = true
-        let da1 = Array("\u{1B}[c".utf8)
-        Thread {
-            defer { shared.done.signal() }
-            var next = 0
-            var due: Date?
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while !shared.isStopped {
-                var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 2) > 0 {
-                    let n = read(master, &buffer, buffer.count)
-                    if n > 0 { shared.lock.withLock { shared.received += buffer[0..<n] } }
-                }
-                if due == nil, next < script.count,
-                   shared.lock.withLock({ shared.received.count >= da1.count && Array(shared.received.suffix(da1.count)) == da1 }) {
-                    due = Date().addingTimeInterval(script[next].delay)
-                }
-                if let when = due, Date() >= when, next < script.count {
-                    Self.write(script[next].bytes, to: master, shared: shared)
-                    next += 1
-                    due = next < script.count ? Date().addingTimeInterval(script[next].delay) : nil
-                }
-            }
-        }.start()
-    }
-
-    private static func write(_ bytes: [UInt8], to fd: Int32, shared: Shared) {
-        var written = 0
-        while written < bytes.count, !shared.isStopped {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n > 0 { written += n; continue }
-            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&p, 1, 10)
-        }
-    }
-
-    var output: [UInt8] { shared.lock.withLock { shared.received } }
-
-    /// Bytes waiting in the program's input queue, read without waiting.
-    func pendingInput() -> [UInt8] {
-        var mode = termios()
-        tcgetattr(slave, &mode)
-        var raw = mode
-        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
-        withUnsafeMutableBytes(of: &raw.c_cc) { $0[Int(VMIN)] = 0; $0[Int(VTIME)] = 0 }
-        tcsetattr(slave, TCSANOW, &raw)
-        defer { tcsetattr(slave, TCSANOW, &mode) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            var p = pollfd(fd: slave, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) > 0 else { break }
-            let n = read(slave, &buffer, buffer.count)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return bytes
-    }
-
-    func mode() -> termios {
-        var m = termios()
-        tcgetattr(slave, &m)
-        return m
-    }
-}
-
 private func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 private let kittyOK = b("\u{1B}_Gi=\(GraphicsQuery.kittyID);OK\u{1B}\\")
@@ -127,7 +27,7 @@ struct GraphicsDetectionTerminalTests {
 
     /// Detects on `terminal` with `environment`, tmux's passthrough answer `tmux`, and checks
     /// what every test checks: the tty mode restored, nothing left in the input.
-    func detect(_ terminal: ScriptedGraphicsTerminal, environment: [String: String] = env,
+    func detect(_ terminal: FakeTerminal, environment: [String: String] = env,
                 tmux: TmuxPassthrough = .denied("test"), choice: ImagesOption = .auto,
                 timeout: Int = 2000, sourceLocation: SourceLocation = #_sourceLocation) -> Run {
         let before = terminal.mode()
@@ -153,7 +53,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func kittyAnswersOKAndDA1WithoutSixel() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, kittyOK + cell + area + da1Plain)])
         let run = detect(terminal)
         #expect(run.detection.mode == .kitty)
@@ -168,7 +68,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func sixelFromDA1AndNoKittyReply() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, da1Sixel)])
         let run = detect(terminal)
         #expect(run.detection.mode == .sixel)
@@ -178,7 +78,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func bothPrefersKitty() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, kittyOK + cell + da1Sixel)])
         let run = detect(terminal)
         #expect(run.detection.mode == .kitty)
@@ -186,7 +86,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func noAnswerAtAllKeepsTheTimeLimit() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([])
         let run = detect(terminal, timeout: 120)
         #expect(run.detection.mode == .blocks)
@@ -196,7 +96,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func aLateButInTimeAnswerCounts() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0.08, kittyOK), (0.05, da1Plain)])
         let run = detect(terminal, timeout: 1500)
         #expect(run.detection.mode == .kitty)
@@ -206,7 +106,7 @@ struct GraphicsDetectionTerminalTests {
     @Test func anAnswerPastTheLimitIsNotWaitedFor() throws {
         // A slow link: the answer comes after the limit. The wait ends at the limit with blocks;
         // the late bytes land in the input after detection returned (curses' filter's to drop).
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0.4, kittyOK + da1Plain)])
         let run = detect(terminal, timeout: 80)
         #expect(run.detection.mode == .blocks)
@@ -216,11 +116,11 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func anAnswerSplitAcrossReads() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         let whole = kittyOK + cell + da1Sixel
         // Cut inside the APC's terminator, inside the size reply and inside DA1's numbers.
         let cuts = [5, kittyOK.count - 1, kittyOK.count + 4, kittyOK.count + cell.count + 5, whole.count - 1]
-        var steps: [ScriptedGraphicsTerminal.Step] = []
+        var steps: [FakeTerminal.Step] = []
         var from = 0
         for cut in cuts + [whole.count] {
             steps.append((0.02, Array(whole[from..<cut])))
@@ -235,7 +135,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func garbageAndPartialReplies() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         // Keys typed meanwhile, an APC for another image id, an abandoned APC, a kitty error,
         // stray bytes, a broken CSI, then DA1 without 4.
         var junk = b("jk\u{1B}_Gi=1;OK\u{1B}\\\u{1B}_Gi=\(GraphicsQuery.kittyID);OK")
@@ -249,7 +149,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func aFloodIsBoundedAndDrained() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, [UInt8](repeating: UInt8(ascii: "x"), count: 3000) + b("\u{1B}_G")
                          + [UInt8](repeating: UInt8(ascii: "y"), count: 9000))])
         let run = detect(terminal, timeout: 150)
@@ -260,7 +160,7 @@ struct GraphicsDetectionTerminalTests {
     @Test func insideTmuxWithPassthrough() throws {
         // tmux answers the sizes and DA1 at once; the outer terminal's kitty reply comes later
         // through the passthrough, and the wait goes on for it.
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, cell + b("\u{1B}[?1;2c")), (0.05, kittyOK)])
         let run = detect(terminal, environment: tmuxEnv, tmux: .allowed)
         #expect(run.routes == [.tmuxPassthrough])
@@ -278,7 +178,7 @@ struct GraphicsDetectionTerminalTests {
 
     @Test func insideTmuxWithPassthroughButNoKittyOutside() throws {
         // Only tmux's DA1: the kitty reply is waited for until the limit, then blocks.
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, b("\u{1B}[?1;2c"))])
         let run = detect(terminal, environment: tmuxEnv, tmux: .allowed, timeout: 150)
         #expect(run.detection.mode == .blocks)
@@ -287,7 +187,7 @@ struct GraphicsDetectionTerminalTests {
     }
 
     @Test func insideTmuxWithoutPassthrough() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         // Even a forged OK does not count: no kitty query went out.
         terminal.play([(0, kittyOK + b("\u{1B}[?1;2c"))])
         let run = detect(terminal, environment: tmuxEnv.merging(["KITTY_WINDOW_ID": "1"]) { $1 },
@@ -304,7 +204,7 @@ struct GraphicsDetectionTerminalTests {
 
     @Test func insideTmuxWithItsOwnSixel() throws {
         // tmux 3.4+ built with sixel lists 4 itself and draws sixel with no passthrough.
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, b("\u{1B}[?1;2;4c"))])
         let run = detect(terminal, environment: tmuxEnv, tmux: .denied("off"))
         #expect(run.detection.mode == .sixel)
@@ -315,33 +215,33 @@ struct GraphicsDetectionTerminalTests {
     @Test func iTerm2ByItsEnvironment() throws {
         // iTerm2 has no query: LC_TERMINAL picks inline images, even over its sixel.
         for (variables, reply) in [(["LC_TERMINAL": "iTerm2"], da1Plain), (["TERM_PROGRAM": "iTerm.app"], da1Sixel)] {
-            let terminal = try ScriptedGraphicsTerminal()
+            let terminal = try FakeTerminal()
             terminal.play([(0, reply)])
             let run = detect(terminal, environment: env.merging(variables) { $1 })
             #expect(run.detection.mode == .iterm, "\(variables)")
             #expect(run.detection.reason.contains("iTerm2"))
         }
         // Inside tmux only with passthrough.
-        let inTmux = try ScriptedGraphicsTerminal()
+        let inTmux = try FakeTerminal()
         inTmux.play([(0, da1Plain)])
         let tmuxRun = detect(inTmux, environment: tmuxEnv.merging(["LC_TERMINAL": "iTerm2"]) { $1 }, tmux: .allowed, timeout: 100)
         #expect(tmuxRun.detection.mode == .iterm && tmuxRun.detection.tmuxPassthrough)
         #expect(tmuxRun.detection.reason.hasSuffix("inside tmux with allow-passthrough"))
-        let denied = try ScriptedGraphicsTerminal()
+        let denied = try FakeTerminal()
         denied.play([(0, da1Plain)])
         #expect(detect(denied, environment: tmuxEnv.merging(["LC_TERMINAL": "iTerm2"]) { $1 }).detection.mode == .blocks)
     }
 
     @Test func hintsNeverOverrideANo() throws {
         for variables in [["TERM": "xterm-kitty"], ["KITTY_WINDOW_ID": "3"], ["TERM_PROGRAM": "ghostty"], ["KONSOLE_VERSION": "230800"]] {
-            let terminal = try ScriptedGraphicsTerminal()
+            let terminal = try FakeTerminal()
             terminal.play([(0, da1Plain)])
             #expect(detect(terminal, environment: env.merging(variables) { $1 }).detection.mode == .blocks, "\(variables)")
         }
     }
 
     @Test func gnuScreenGetsNoKittyQuery() throws {
-        let terminal = try ScriptedGraphicsTerminal()
+        let terminal = try FakeTerminal()
         terminal.play([(0, kittyOK + da1Sixel)])
         let run = detect(terminal, environment: ["TERM": "screen.xterm-256color", "STY": "123.pts-0.host"])
         #expect(run.routes == [.withoutKittyQuery])

@@ -231,9 +231,9 @@ struct LateReplyFilterTests {
 }
 
 
-/// A pseudo-terminal whose far side a thread plays: it collects what the program writes
-/// and, once the colour query's last request (DA1, `ESC [ c`) is in, sends `answer` (after
-/// `delay`). The program under test uses `slave` as its terminal.
+/// A pseudo-terminal whose far side a thread plays: it collects what the program writes and,
+/// once a query's last request (DA1, `ESC [ c`) is in, sends its answer or plays a script. The
+/// program under test uses `slave` as its terminal (the colour and the graphics queries' tests).
 final class FakeTerminal: @unchecked Sendable {
     let master: Int32
     let slave: Int32
@@ -264,25 +264,40 @@ final class FakeTerminal: @unchecked Sendable {
         close(master)
     }
 
+    /// One step of what the terminal sends: `bytes` after `delay` seconds.
+    typealias Step = (delay: TimeInterval, bytes: [UInt8])
+
     /// Starts the terminal's side: `answer` goes out (nil: nothing ever does) `delay` seconds
     /// after the request's DA1.
     func play(answer: [UInt8]?, delay: TimeInterval = 0) {
+        play(answer.map { [(delay, $0)] } ?? [])
+    }
+
+    /// Starts the terminal's side from a script: once the request's last question (DA1,
+    /// `ESC [ c`) is in, each step's bytes go out after its delay, in separate writes (so an
+    /// answer can arrive split across reads).
+    func play(_ script: [Step]) {
         let shared = self.shared, master = self.master
         playing = true
+        let da1 = Array("\u{1B}[c".utf8)
         Thread {
             defer { shared.done.signal() }
-            var answered = false
+            var next = 0
+            var due: Date?
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !shared.isStopped {
                 var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 10) > 0 {
+                if poll(&p, 1, 2) > 0 {
                     let n = read(master, &buffer, buffer.count)
                     if n > 0 { shared.lock.withLock { shared.received += buffer[0..<n] } }
                 }
-                if !answered, let answer, shared.lock.withLock({ shared.received.ends(with: Array("\u{1B}[c".utf8)) }) {
-                    answered = true
-                    if delay > 0 { Thread.sleep(forTimeInterval: delay) }
-                    Self.write(answer, to: master, shared: shared)
+                if due == nil, next < script.count, shared.lock.withLock({ shared.received.ends(with: da1) }) {
+                    due = Date().addingTimeInterval(script[next].delay)
+                }
+                if let when = due, Date() >= when, next < script.count {
+                    Self.write(script[next].bytes, to: master, shared: shared)
+                    next += 1
+                    due = next < script.count ? Date().addingTimeInterval(script[next].delay) : nil
                 }
             }
         }.start()

@@ -43,7 +43,6 @@ public struct GraphicsReply: Sendable, Equatable {
     /// DA1 lists attribute 4 (sixel graphics); the first number is the terminal's class.
     public var sixel: Bool { (deviceAttributes?.dropFirst().contains(4)) ?? false }
 
-    private static let esc: UInt8 = 0x1B
     private static let numberLimit = 100_000
 
     /// Reads the replies out of `bytes`: APC strings (`ESC _ ... ESC \`), DCS strings and
@@ -54,42 +53,25 @@ public struct GraphicsReply: Sendable, Equatable {
     /// Only a well-formed `OK` for `kittyID` counts as kitty support.
     public static func parse(_ bytes: [UInt8], kittyID: Int, stopAtSentinel: Bool = true) -> GraphicsReply {
         var reply = GraphicsReply()
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            guard bytes[i] == esc, i + 1 < n else { i += 1; continue }
-            switch bytes[i + 1] {
-            case UInt8(ascii: "_"), UInt8(ascii: "P"), UInt8(ascii: "]"), UInt8(ascii: "^"), UInt8(ascii: "X"):
-                // A string ends at ST (ESC \) or BEL; another ESC abandons it.
-                var j = i + 2
-                while j < n, bytes[j] != esc, bytes[j] != 0x07 { j += 1 }
-                if j >= n || (bytes[j] == esc && j + 1 >= n) { return reply }       // more to come
-                let terminated = bytes[j] == 0x07 || bytes[j + 1] == UInt8(ascii: "\\")
-                if terminated, bytes[i + 1] == UInt8(ascii: "_") {
-                    reply.read(apc: bytes[(i + 2)..<j], kittyID: kittyID)
-                }
-                i = terminated ? (bytes[j] == 0x07 ? j + 1 : j + 2) : j
-            case UInt8(ascii: "["):
-                var j = i + 2
-                while j < n, (0x30...0x3F).contains(bytes[j]) { j += 1 }
-                while j < n, (0x20...0x2F).contains(bytes[j]) { j += 1 }
-                if j >= n { return reply }                                          // more to come
-                guard (0x40...0x7E).contains(bytes[j]) else { i = j; continue }     // broken: resync
-                let params = Array(bytes[(i + 2)..<j])
-                if bytes[j] == UInt8(ascii: "c"), params.first == UInt8(ascii: "?"), reply.deviceAttributes == nil,
-                   let list = numbers(params.dropFirst()) {
+        TerminalReplyScanner.scan(bytes) { piece in
+            switch piece {
+            case .string(UInt8(ascii: "_"), let body):
+                reply.read(apc: body, kittyID: kittyID)
+            case .control(let params, UInt8(ascii: "c")) where params.first == UInt8(ascii: "?"):
+                if reply.deviceAttributes == nil, let list = numbers(params.dropFirst()) {
                     reply.deviceAttributes = list
-                    if stopAtSentinel { return reply }
-                } else if bytes[j] == UInt8(ascii: "t"), let list = numbers(params[...]), list.count == 3,
-                          list[1] > 0, list[2] > 0 {
+                    if stopAtSentinel { return false }
+                }
+            case .control(let params, UInt8(ascii: "t")):
+                if let list = numbers(params), list.count == 3, list[1] > 0, list[2] > 0 {
                     let size = PixelSize(width: list[2], height: list[1])
                     if list[0] == 6 { reply.cellPixels = size }
                     if list[0] == 4 { reply.textAreaPixels = size }
                 }
-                i = j + 1
             default:
-                i += 1
+                break
             }
+            return true
         }
         return reply
     }

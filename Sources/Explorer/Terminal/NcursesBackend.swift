@@ -369,7 +369,7 @@ public final class NcursesBackend: TerminalBackend, @unchecked Sendable {
                    frame.cells[y * frame.width..<(y + 1) * frame.width] == last.cells[y * last.width..<(y + 1) * last.width] {
                     continue
                 }
-                paintedSpans[y] = Self.changedColumns(frame, last, row: y, cols: cols)
+                if painter != nil { paintedSpans[y] = Self.changedColumns(frame, last, row: y, cols: cols) }
                 if !paintRow(y, cells: cells, frame: frame, cols: cols, resolver: resolver) { return false }
             }
             return true

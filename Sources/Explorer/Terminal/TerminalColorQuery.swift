@@ -212,8 +212,6 @@ public struct TerminalColorReply: Sendable, Equatable {
         return nil
     }
 
-    private static let esc: UInt8 = 0x1B
-
     /// Reads the replies out of `bytes`: DCS strings (`ESC P ... ESC \`) and control sequences
     /// (`ESC [ ... final`) up to and including the DA1 answer; anything else (keys typed
     /// meanwhile, noise) is skipped, and an unfinished sequence at the end waits for more bytes.
@@ -221,34 +219,17 @@ public struct TerminalColorReply: Sendable, Equatable {
     /// terminal can at worst say no.
     public static func parse(_ bytes: [UInt8]) -> TerminalColorReply {
         var reply = TerminalColorReply()
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            guard bytes[i] == esc, i + 1 < n else { i += 1; continue }
-            switch bytes[i + 1] {
-            case UInt8(ascii: "P"):
-                // A DCS string ends at ST (ESC \) or BEL; another ESC abandons it.
-                var j = i + 2
-                while j < n, bytes[j] != esc, bytes[j] != 0x07 { j += 1 }
-                if j >= n || (bytes[j] == esc && j + 1 >= n) { return reply }   // more to come
-                let terminated = bytes[j] == 0x07 || bytes[j + 1] == UInt8(ascii: "\\")
-                if terminated { reply.read(dcs: bytes[(i + 2)..<j]) }
-                i = terminated ? (bytes[j] == 0x07 ? j + 1 : j + 2) : j
-            case UInt8(ascii: "["):
-                // CSI: parameter bytes 0x30-0x3F, intermediates 0x20-0x2F, one final 0x40-0x7E.
-                var j = i + 2
-                while j < n, (0x30...0x3F).contains(bytes[j]) { j += 1 }
-                while j < n, (0x20...0x2F).contains(bytes[j]) { j += 1 }
-                if j >= n { return reply }                                      // more to come
-                guard (0x40...0x7E).contains(bytes[j]) else { i = j; continue }  // broken: resync
-                if bytes[j] == UInt8(ascii: "c"), i + 2 < j, bytes[i + 2] == UInt8(ascii: "?") {
-                    reply.deviceAttributes = true
-                    return reply
-                }
-                i = j + 1
+        TerminalReplyScanner.scan(bytes) { piece in
+            switch piece {
+            case .string(UInt8(ascii: "P"), let body):
+                reply.read(dcs: body)
+            case .control(let parameters, UInt8(ascii: "c")) where parameters.first == UInt8(ascii: "?"):
+                reply.deviceAttributes = true
+                return false
             default:
-                i += 1
+                break
             }
+            return true
         }
         return reply
     }
@@ -287,6 +268,53 @@ public struct TerminalColorReply: Sendable, Equatable {
             }
         }
         return false
+    }
+}
+
+/// Splits what a terminal sent into the pieces the queries read (`TerminalColorReply.parse`,
+/// `GraphicsReply.parse`): strings (DCS `ESC P`, APC `ESC _`, OSC `ESC ]`, PM `ESC ^`, SOS
+/// `ESC X`, each ended by ST `ESC \` or BEL; another ESC abandons one) and control sequences
+/// (`ESC [`, parameter bytes 0x30-0x3F, intermediates 0x20-0x2F, one final byte 0x40-0x7E).
+/// Anything else (keys typed meanwhile, noise) is skipped.
+enum TerminalReplyScanner {
+    enum Piece {
+        /// A terminated string: its introducer (`P`, `_`, ...) and what lies between it and the end.
+        case string(UInt8, ArraySlice<UInt8>)
+        /// A control sequence: its parameter and intermediate bytes, and its final byte.
+        case control(ArraySlice<UInt8>, UInt8)
+    }
+
+    private static let esc: UInt8 = 0x1B
+    private static let stringIntroducers: Set<UInt8> = [UInt8(ascii: "P"), UInt8(ascii: "_"), UInt8(ascii: "]"),
+                                                        UInt8(ascii: "^"), UInt8(ascii: "X")]
+
+    /// Hands each complete piece of `bytes` to `visit`, in order, until `visit` returns false;
+    /// an unfinished sequence at the end is left for more bytes.
+    static func scan(_ bytes: [UInt8], _ visit: (Piece) -> Bool) {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            guard bytes[i] == esc, i + 1 < n else { i += 1; continue }
+            let kind = bytes[i + 1]
+            if stringIntroducers.contains(kind) {
+                var j = i + 2
+                while j < n, bytes[j] != esc, bytes[j] != 0x07 { j += 1 }
+                if j >= n || (bytes[j] == esc && j + 1 >= n) { return }            // more to come
+                let terminated = bytes[j] == 0x07 || bytes[j + 1] == UInt8(ascii: "\\")
+                if terminated, !visit(.string(kind, bytes[(i + 2)..<j])) { return }
+                i = terminated ? (bytes[j] == 0x07 ? j + 1 : j + 2) : j
+            } else if kind == UInt8(ascii: "[") {
+                var j = i + 2
+                while j < n, (0x30...0x3F).contains(bytes[j]) { j += 1 }
+                while j < n, (0x20...0x2F).contains(bytes[j]) { j += 1 }
+                if j >= n { return }                                                // more to come
+                guard (0x40...0x7E).contains(bytes[j]) else { i = j; continue }     // broken: resync
+                if !visit(.control(bytes[(i + 2)..<j], bytes[j])) { return }
+                i = j + 1
+            } else {
+                i += 1
+            }
+        }
     }
 }
 
